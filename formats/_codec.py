@@ -1,0 +1,213 @@
+"""The public verbs ``quantize``, ``encode``, ``decode``, ``values`` and the family dispatch.
+
+Dispatch happens once, on the record's class: each format family registers a codec object
+(:class:`Codec`) with :func:`register_codec`. The backend follows the argument: NumPy in →
+NumPy out, JAX in → JAX out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ._options import backend_of, check_float_input, make_options, make_random_bits, Options
+from ._qarray import QArray
+from ._records import FloatFormat, Format, IntFormat
+from ._registry import resolve
+from . import _minifloat as mf
+
+__all__ = ["quantize", "encode", "decode", "values", "register_codec", "Codec", "NUMBA_THRESHOLD"]
+
+#: NumPy inputs with at least this many elements run through the (parallel) Numba kernels.
+NUMBA_THRESHOLD = 1 << 15
+
+
+class Codec(Protocol):
+    """What a format family provides. ``opts`` is a validated :class:`Options`; ``extra`` holds
+    family-specific keyword options (validated by the family)."""
+
+    def quantize(self, x, fmt, opts: Options, key, backend: str, **extra): ...
+
+    def encode(self, x, fmt, opts: Options, key, backend: str, **extra) -> QArray: ...
+
+    def decode(self, q: QArray, dtype, backend: str): ...
+
+    def values(self, fmt) -> np.ndarray: ...
+
+
+_CODECS: dict[type, Codec] = {}
+
+
+def register_codec(record_cls: type, codec: Codec) -> None:
+    """Register the codec of a format family (one per record class)."""
+    _CODECS[record_cls] = codec
+
+
+def _codec_for(fmt) -> Codec:
+    for cls in type(fmt).__mro__:
+        if cls in _CODECS:
+            return _CODECS[cls]
+    raise TypeError(f"no codec registered for {type(fmt).__name__}")
+
+
+def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
+             flush_subnormals=False, **extra):
+    """The values ``fmt`` holds nearest to ``x`` under the rounding mode: fake quantization.
+
+    Args:
+        x: float16/bfloat16/float32/float64 array (NumPy, or JAX for the JAX path).
+        fmt: a format record or a registered name (``formats.names()``).
+        rounding: one of ``nearest_even`` (default), ``nearest_away``, ``toward_zero``, ``up``,
+            ``down``, ``odd`` (round to odd: inexact results get an odd code), ``stochastic``.
+        overflow: ``saturate``, ``inf``, ``nan``, ``error`` or None for the format's natural
+            behaviour (Inf if it has Inf, else NaN if it has NaN, else saturate). Overflow is
+            decided after rounding, as IEEE 754 does; directed roundings carry finite overflows
+            to ±max where IEEE says so (toward_zero always, up for negatives, down for
+            positives). ``error`` raises OverflowError.
+        axis: blocking axis for block formats (ignored by scalar formats).
+        key: randomness for ``stochastic``: int seed, ``numpy.random.Generator`` or JAX key.
+        random_bits: random bits per element for ``stochastic`` (1..32, default 32).
+        flush_subnormals: treat subnormal inputs as zero and flush subnormal results to zero,
+            like hardware without subnormal support.
+        **extra: family-specific options (documented by the family).
+
+    Returns:
+        Array of the same shape, dtype and array library as ``x``.
+
+    Special values: NaN → NaN where the format has one; otherwise ``overflow='error'`` raises
+    ValueError and any other policy gives +0. ±Inf follows the overflow policy. Negative values
+    in unsigned formats are out of range (NaN where the format has NaN and the policy is not
+    ``saturate``, else the smallest value).
+
+    Raises:
+        ValueError: bad option (naming it); TypeError: unsupported dtype; OverflowError: with
+        ``overflow='error'``.
+    """
+    fmt = resolve(fmt)
+    opts = make_options(fmt, rounding=rounding, overflow=overflow, axis=axis, random_bits=random_bits,
+                        flush_subnormals=flush_subnormals)
+    backend = backend_of(x)
+    return _codec_for(fmt).quantize(x, fmt, opts, key, backend, **extra)
+
+
+def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
+           flush_subnormals=False, **extra) -> QArray:
+    """Encode ``x`` to codes of ``fmt``; same options as :func:`quantize`.
+
+    Returns:
+        :class:`QArray` whose ``codes`` are unsigned integers, one per element.
+    """
+    fmt = resolve(fmt)
+    opts = make_options(fmt, rounding=rounding, overflow=overflow, axis=axis, random_bits=random_bits,
+                        flush_subnormals=flush_subnormals)
+    backend = backend_of(x)
+    return _codec_for(fmt).encode(x, fmt, opts, key, backend, **extra)
+
+
+def decode(q: QArray, dtype=None):
+    """Values of a :class:`QArray`, as an array of ``dtype`` in the QArray's array library.
+
+    Args:
+        q: the encoded array.
+        dtype: output float dtype; default float32 when every value of the format is exactly
+            a float32, else float64 (float32 for JAX without x64).
+
+    Raises:
+        TypeError: if ``q`` is not a QArray.
+    """
+    if not isinstance(q, QArray):
+        raise TypeError(f"q must be a QArray, got {type(q).__name__}")
+    backend = backend_of(q.codes)
+    return _codec_for(q.format).decode(q, dtype, backend)
+
+
+def values(fmt) -> np.ndarray:
+    """The value of every code of ``fmt``, indexed by code (NumPy float64 array).
+
+    Raises:
+        ValueError: for formats with more than 2**24 codes.
+    """
+    fmt = resolve(fmt)
+    return _codec_for(fmt).values(fmt)
+
+
+# ------------------------------------------------------------------------ scalar formats
+class _ScalarCodec:
+    """FloatFormat and IntFormat: NumPy (vectorized / Numba above NUMBA_THRESHOLD) and JAX."""
+
+    def _rand(self, x, opts, key, backend):
+        if opts.rounding != "stochastic":
+            if key is not None:
+                raise ValueError("key is only used with rounding='stochastic'")
+            return None
+        return (make_random_bits(key, x.shape, backend, opts.random_bits), opts.random_bits)
+
+    def _check_extra(self, extra):
+        if extra:
+            raise TypeError(f"unexpected option(s) for scalar formats: {', '.join(sorted(extra))}")
+
+    def quantize(self, x, fmt, opts, key, backend, **extra):
+        self._check_extra(extra)
+        x = check_float_input(x, backend)
+        rand = self._rand(x, opts, key, backend)
+        if backend == "jax":
+            from ._jax import quantize_jax
+
+            return quantize_jax(x, fmt, opts, rand)
+        if x.size >= NUMBA_THRESHOLD:
+            from ._numba_kernels import quantize_array
+
+            return quantize_array(x, fmt, opts, rand)
+        return mf.quantize_xp(np, np.ascontiguousarray(x), fmt, opts, rand)
+
+    def encode(self, x, fmt, opts, key, backend, **extra):
+        self._check_extra(extra)
+        x = check_float_input(x, backend)
+        rand = self._rand(x, opts, key, backend)
+        if backend == "jax":
+            from ._jax import encode_jax
+
+            codes = encode_jax(x, fmt, opts, rand)
+        elif x.size >= NUMBA_THRESHOLD:
+            from ._numba_kernels import encode_array
+
+            codes = encode_array(x, fmt, opts, rand)
+        else:
+            codes = mf.encode_xp(np, np.ascontiguousarray(x), fmt, opts, rand)
+        return QArray(codes=codes, format=fmt, shape=x.shape)
+
+    def decode(self, q, dtype, backend):
+        fmt = q.format
+        if backend == "jax":
+            from ._jax import decode_jax
+
+            return decode_jax(q.codes, fmt, dtype)
+        dt = np.dtype(dtype or mf.default_decode_dtype(fmt))
+        codes = np.asarray(q.codes)
+        if fmt.bits <= 16:
+            return _value_table(fmt, dt.name)[codes]
+        return mf.decode_xp(np, codes, fmt, dt)
+
+    def values(self, fmt):
+        if fmt.bits > 24:
+            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
+        return _value_table(fmt, "float64").copy()
+
+
+_TABLES: dict = {}
+
+
+def _value_table(fmt, dtype: str) -> np.ndarray:
+    key = (fmt, dtype)
+    t = _TABLES.get(key)
+    if t is None:
+        codes = np.arange(fmt.num_codes, dtype=mf.code_dtype(fmt.bits))
+        t = mf.decode_xp(np, codes, fmt, np.dtype(dtype))
+        t.setflags(write=False)
+        _TABLES[key] = t
+    return t
+
+
+register_codec(FloatFormat, _ScalarCodec())
+register_codec(IntFormat, _ScalarCodec())

@@ -1,0 +1,54 @@
+"""Conversion between QArray codes and ml_dtypes arrays (ml_dtypes imported lazily)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._qarray import QArray
+from ._registry import resolve
+
+__all__ = ["to_ml_dtypes", "from_ml_dtypes"]
+
+_VIEWABLE = {
+    "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz",
+    "float8_e4m3", "float8_e3m4", "float8_e8m0fnu", "float6_e2m3fn", "float6_e3m2fn",
+    "float4_e2m1fn", "bfloat16", "int2", "int4", "uint2", "uint4", "int1", "uint1",
+}
+
+
+def _ml_dtype(fmt):
+    import ml_dtypes
+
+    name = getattr(fmt, "name", "")
+    if name not in _VIEWABLE or not hasattr(ml_dtypes, name):
+        raise ValueError(f"format {fmt} has no ml_dtypes dtype; those that do: {sorted(_VIEWABLE)}")
+    return np.dtype(getattr(ml_dtypes, name))
+
+
+def to_ml_dtypes(q: QArray) -> np.ndarray:
+    """The codes of scalar QArray ``q`` as an array of the matching ml_dtypes dtype (same bits;
+    one byte per element, as ml_dtypes stores sub-byte types).
+
+    Raises:
+        ValueError: if the format has no ml_dtypes dtype.
+    """
+    dt = _ml_dtype(q.format)
+    codes = np.asarray(q.codes)
+    return codes.astype(np.uint16 if dt.itemsize == 2 else np.uint8).view(dt).reshape(q.shape)
+
+
+def from_ml_dtypes(a: np.ndarray, fmt=None) -> QArray:
+    """A QArray holding the codes of ml_dtypes array ``a`` (no rounding: the bits are kept).
+
+    Args:
+        a: array of an ml_dtypes dtype.
+        fmt: the format (default: the registered format named like ``a.dtype``).
+    """
+    a = np.asarray(a)
+    fmt = resolve(fmt if fmt is not None else a.dtype.name)
+    dt = _ml_dtype(fmt)
+    if a.dtype != dt:
+        raise ValueError(f"a has dtype {a.dtype}, expected {dt} for format {fmt}")
+    raw = a.view(np.uint16 if dt.itemsize == 2 else np.uint8)
+    mask = (1 << fmt.bits) - 1
+    return QArray(codes=(raw & mask).astype(raw.dtype), format=fmt, shape=a.shape)

@@ -1,0 +1,51 @@
+"""JAX backend of the scalar codec: jit- and vmap-safe; ``quantize`` has a straight-through
+gradient (the tangent of x passes through unchanged). Imported only when a JAX array arrives."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from . import _minifloat as mf
+
+__all__ = ["quantize_jax", "encode_jax", "decode_jax"]
+
+
+def _check_width(x):
+    if x.dtype == jnp.float64 and not jax.config.jax_enable_x64:  # pragma: no cover - jax forbids it
+        raise TypeError("float64 JAX arrays need jax_enable_x64")
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 4))
+def _quantize_ste(x, fmt, opts, rand_r, R):
+    rand = None if rand_r is None else (rand_r, R)
+    return mf.quantize_xp(jnp, x, fmt, opts, rand)
+
+
+@_quantize_ste.defjvp
+def _quantize_ste_jvp(fmt, opts, R, primals, tangents):
+    x, rand_r = primals
+    tx, _ = tangents
+    return _quantize_ste(x, fmt, opts, rand_r, R), tx
+
+
+def quantize_jax(x, fmt, opts, rand):
+    _check_width(x)
+    if rand is None:
+        return _quantize_ste(x, fmt, opts, None, 0)
+    return _quantize_ste(x, fmt, opts, rand[0], rand[1])
+
+
+def encode_jax(x, fmt, opts, rand):
+    _check_width(x)
+    return mf.encode_xp(jnp, x, fmt, opts, rand)
+
+
+def decode_jax(codes, fmt, dtype):
+    if dtype is None:
+        dtype = mf.default_decode_dtype(fmt)
+        if dtype == "float64" and not jax.config.jax_enable_x64:
+            dtype = "float32"
+    return mf.decode_xp(jnp, codes, fmt, jnp.dtype(dtype))

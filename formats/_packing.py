@@ -1,0 +1,70 @@
+"""Dense sub-byte packing of codes.
+
+Layout: codes are laid end to end as a little-endian bit stream: code i occupies bits
+[i·w, (i+1)·w) of the stream, and stream bit j is bit (j mod 8) of byte j // 8. So two 4-bit
+codes per byte go low nibble first, and four 6-bit codes fill three bytes. The final byte is
+zero-padded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["pack_codes", "unpack_codes"]
+
+
+def _check_width(bits):
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 64:
+        raise ValueError(f"bits must be an int in [1, 64], got {bits!r}")
+
+
+def pack_codes(codes, bits: int) -> np.ndarray:
+    """Pack unsigned ``codes`` (any integer array, flattened) of width ``bits`` into uint8.
+
+    Returns:
+        uint8 array of ``ceil(len(codes) * bits / 8)`` bytes.
+
+    Raises:
+        ValueError: if ``bits`` is not in [1, 64] or a code does not fit in ``bits``.
+    """
+    _check_width(bits)
+    codes = np.asarray(codes).ravel()
+    if codes.dtype.kind not in "ui":
+        raise ValueError(f"codes must be an integer array, got dtype {codes.dtype}")
+    c = codes.astype(np.uint64)
+    if c.size and (bits < 64 and int(c.max()) >> bits):
+        raise ValueError(f"a code does not fit in bits={bits}")
+    if bits in (8, 16, 32, 64):
+        return c.astype(f"<u{bits // 8}").view(np.uint8).copy()
+    return _pack_generic(c, bits)
+
+
+def _pack_generic(c: np.ndarray, bits: int) -> np.ndarray:
+    shifts = np.arange(bits, dtype=np.uint64)
+    stream = ((c[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.uint8).ravel()
+    pad = (-stream.size) % 8
+    if pad:
+        stream = np.concatenate([stream, np.zeros(pad, np.uint8)])
+    return np.packbits(stream, bitorder="little")
+
+
+def unpack_codes(data, bits: int, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_codes`: ``count`` codes of width ``bits`` from bytes ``data``.
+
+    Returns:
+        the smallest unsigned dtype holding ``bits`` (uint8/16/32/64).
+
+    Raises:
+        ValueError: if ``data`` is too short.
+    """
+    _check_width(bits)
+    data = np.asarray(data, dtype=np.uint8).ravel()
+    need = -(-count * bits // 8)
+    if data.size < need:
+        raise ValueError(f"data holds {data.size} bytes, {need} needed for {count} codes of {bits} bits")
+    out_dtype = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32 if bits <= 32 else np.uint64
+    if bits in (8, 16, 32, 64):
+        return data[:need].view(f"<u{bits // 8}").astype(out_dtype)
+    stream = np.unpackbits(data[:need], bitorder="little")[: count * bits].reshape(count, bits)
+    weights = (np.uint64(1) << np.arange(bits, dtype=np.uint64))
+    return (stream.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64).astype(out_dtype)

@@ -1,0 +1,380 @@
+"""Format records: frozen, hashable descriptions of scalar number formats.
+
+A record is data. Every derived quantity (``max``, ``min_normal``, ``eps``, the NaN codes, ...)
+is a property computed from the fields; nothing is typed in per format. Records are usable as
+dict keys and as ``jax.jit`` static arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+from typing import ClassVar
+
+__all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS"]
+
+#: Special-value families of :class:`FloatFormat` (``specials`` field).
+#:
+#: ``"ieee"``  the top exponent field holds ±Inf (mantissa 0) and NaNs (mantissa ≠ 0), as IEEE 754.
+#: ``"fn"``    finite: no Inf; the all-ones magnitude code (S.111…1) is NaN (OCP E4M3, E8M0).
+#: ``"fnuz"``  finite, unsigned zero: no Inf, no −0; the −0 code (1000…0) is the single NaN.
+#: ``"p3109"`` IEEE P3109 interim report: the −0 code is the single NaN and the top magnitude
+#:             code of each sign is ±Inf.
+#: ``"none"``  every code is a finite number (OCP FP6/FP4).
+SPECIALS = ("ieee", "fn", "fnuz", "p3109", "none")
+
+
+def _require_int(name: str, value, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {rng}, got {value}")
+
+
+class Format:
+    """Base of every format record (scalar, block, posit, LNS, codebook, lattice).
+
+    Subclasses are frozen dataclasses. ``name`` is informational: two records with the same
+    fields but different names compare unequal only by name, so the registry's records are the
+    canonical instances.
+    """
+
+    #: Family tag used by the codec dispatcher (one entry per record class).
+    family: ClassVar[str] = "abstract"
+
+    @property
+    def bits(self) -> int:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    @property
+    def bits_per_element(self) -> float:
+        """Storage bits per element, scales included (equals ``bits`` for scalar formats)."""
+        return float(self.bits)
+
+    def __str__(self) -> str:
+        return getattr(self, "name", "") or repr(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class FloatFormat(Format):
+    """A binary floating-point format with ``exponent_bits`` and ``mantissa_bits``.
+
+    Value of a code with sign s, exponent field E and mantissa field M:
+
+    * normal (E ≥ 1, or any E when ``subnormals`` is False):  (−1)^s · (1 + M/2^m) · 2^(E − bias)
+    * subnormal (E = 0, ``subnormals`` True):                 (−1)^s · (M/2^m) · 2^(1 − bias)
+    * code with E = 0 and M = 0 is zero unless ``subnormals`` is False and m = 0 (as in E8M0,
+      which has no zero); this follows gfloat's ``FormatInfo`` conventions.
+
+    Args:
+        exponent_bits: width of the exponent field, 1..11.
+        mantissa_bits: width of the trailing significand field, 0..52.
+        bias: exponent bias; default ``2**(exponent_bits-1) - 1`` (IEEE).
+        signed: whether a sign bit is present.
+        subnormals: whether E = 0 encodes subnormals (True) or normals with exponent −bias.
+        specials: special-value family, one of :data:`SPECIALS`.
+        name: registry name (informational).
+
+    Raises:
+        ValueError: naming the field, when a parameter is out of range or inconsistent.
+    """
+
+    exponent_bits: int
+    mantissa_bits: int
+    bias: int | None = None
+    signed: bool = True
+    subnormals: bool = True
+    specials: str = "ieee"
+    name: str = dataclasses.field(default="", compare=False)
+
+    family: ClassVar[str] = "float"
+
+    def __post_init__(self):
+        _require_int("exponent_bits", self.exponent_bits, 1, 11)
+        _require_int("mantissa_bits", self.mantissa_bits, 0, 52)
+        if self.bias is None:
+            object.__setattr__(self, "bias", 2 ** (self.exponent_bits - 1) - 1)
+        _require_int("bias", self.bias, -(2**12), 2**12)
+        if not isinstance(self.signed, bool):
+            raise ValueError(f"signed must be a bool, got {self.signed!r}")
+        if not isinstance(self.subnormals, bool):
+            raise ValueError(f"subnormals must be a bool, got {self.subnormals!r}")
+        if self.specials not in SPECIALS:
+            raise ValueError(f"specials must be one of {SPECIALS}, got {self.specials!r}")
+        if self.specials in ("fnuz", "p3109") and not self.signed:
+            raise ValueError(f"specials={self.specials!r} needs signed=True (its NaN is the −0 code)")
+        if self.specials == "ieee" and self.exponent_bits < 2:
+            raise ValueError("specials='ieee' needs exponent_bits >= 2")
+        if self.bits > 64:
+            raise ValueError(f"total width {self.bits} exceeds 64 bits")
+        if self.emax < self.emin:
+            raise ValueError("exponent_bits/specials leave no finite normal binade")
+
+    # ----------------------------------------------------------------- fields
+    @property
+    def bits(self) -> int:
+        """Total width in bits."""
+        return int(self.signed) + self.exponent_bits + self.mantissa_bits
+
+    @property
+    def precision(self) -> int:
+        """Significand precision p = mantissa_bits + 1 (implicit bit included)."""
+        return self.mantissa_bits + 1
+
+    @property
+    def num_codes(self) -> int:
+        return 1 << self.bits
+
+    @property
+    def sign_mask(self) -> int:
+        """Code bit of the sign (0 for unsigned formats)."""
+        return (1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def magnitude_mask(self) -> int:
+        return (1 << (self.exponent_bits + self.mantissa_bits)) - 1
+
+    # ---------------------------------------------------------- exponent range
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest normal binade (1 − bias, or −bias without subnormals)."""
+        return 1 - self.bias if self.subnormals else -self.bias
+
+    @property
+    def emax(self) -> int:
+        """Exponent of the largest finite binade."""
+        top = (1 << self.exponent_bits) - 1
+        if self.specials == "ieee" or (self.specials == "fn" and self.mantissa_bits == 0) or (
+            self.specials == "p3109" and self.mantissa_bits == 0
+        ):
+            top -= 1
+        return top - self.bias
+
+    @property
+    def max_code(self) -> int:
+        """Code of the largest finite positive value."""
+        mag = self.magnitude_mask
+        if self.specials == "ieee":
+            mag = ((1 << self.exponent_bits) - 1) << self.mantissa_bits
+            mag -= 1
+        elif self.specials in ("fn", "p3109"):
+            mag -= 1
+        return mag
+
+    @property
+    def max(self) -> float:
+        """Largest finite value."""
+        return float(self.value_of_code(self.max_code))
+
+    @property
+    def min(self) -> float:
+        """Most negative finite value (0 or the smallest positive value for unsigned formats)."""
+        if self.signed:
+            return -self.max
+        return float(self.value_of_code(0))
+
+    @property
+    def has_zero(self) -> bool:
+        return self.subnormals or self.mantissa_bits > 0
+
+    @property
+    def min_normal(self) -> float:
+        """Smallest positive normal value, 2^emin; for formats without subnormals whose code 0
+        is zero, the smallest positive value (code 1)."""
+        if self.subnormals or self.mantissa_bits == 0:
+            return math.ldexp(1.0, self.emin)
+        return float(self.value_of_code(1))
+
+    @property
+    def smallest_subnormal(self) -> float | None:
+        """Smallest positive subnormal 2^(emin − m); None when the format has none."""
+        if not self.subnormals or self.mantissa_bits == 0:
+            return None
+        return math.ldexp(1.0, self.emin - self.mantissa_bits)
+
+    @property
+    def smallest_positive(self) -> float:
+        """Smallest positive value (subnormal if the format has them)."""
+        s = self.smallest_subnormal
+        return self.min_normal if s is None else s
+
+    @property
+    def eps(self) -> float:
+        """Distance from 1.0 to the next larger value, 2^−m."""
+        return math.ldexp(1.0, -self.mantissa_bits)
+
+    @property
+    def resolution(self) -> float:
+        """10^−(decimal digits of precision), as ``numpy.finfo.resolution``."""
+        return 10.0 ** -math.floor(self.mantissa_bits * math.log10(2))
+
+    # ---------------------------------------------------------------- specials
+    @property
+    def has_inf(self) -> bool:
+        return self.specials in ("ieee", "p3109")
+
+    @property
+    def has_nan(self) -> bool:
+        return self.specials != "none"
+
+    @property
+    def has_negative_zero(self) -> bool:
+        return self.signed and self.has_zero and self.specials not in ("fnuz", "p3109")
+
+    @property
+    def nan_codes(self) -> tuple[int, ...]:
+        """Every code that decodes to NaN, ascending."""
+        m, mag, sm = self.mantissa_bits, self.magnitude_mask, self.sign_mask
+        if self.specials == "ieee":
+            top = ((1 << self.exponent_bits) - 1) << m
+            mags = range(top + 1, top + (1 << m))
+        elif self.specials == "fn":
+            mags = (mag,)
+        elif self.specials in ("fnuz", "p3109"):
+            return (sm,)
+        else:
+            return ()
+        codes = list(mags) + ([c | sm for c in mags] if self.signed else [])
+        return tuple(sorted(codes))
+
+    @property
+    def inf_codes(self) -> tuple[int, ...]:
+        """(+Inf code, −Inf code) or () when the format has no Inf."""
+        if self.specials == "ieee":
+            pos = ((1 << self.exponent_bits) - 1) << self.mantissa_bits
+        elif self.specials == "p3109":
+            pos = self.magnitude_mask
+        else:
+            return ()
+        return (pos, pos | self.sign_mask) if self.signed else (pos,)
+
+    @property
+    def nan_code(self) -> int | None:
+        """The canonical NaN code produced by encoding (positive quiet NaN), or None."""
+        if self.specials == "ieee":
+            return (((1 << self.exponent_bits) - 1) << self.mantissa_bits) | (
+                1 << max(self.mantissa_bits - 1, 0)
+            )
+        if self.specials == "fn":
+            return self.magnitude_mask
+        if self.specials in ("fnuz", "p3109"):
+            return self.sign_mask
+        return None
+
+    # ------------------------------------------------------------ exact values
+    def value_of_code(self, code: int) -> Fraction | float:
+        """Exact value of ``code``: a Fraction for finite values, ±inf or nan otherwise.
+
+        This is the slow, obviously-correct reference decoder the fast paths are tested
+        against.
+
+        Raises:
+            ValueError: if ``code`` is not in ``[0, num_codes)``.
+        """
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.num_codes:
+            raise ValueError(f"code must be an int in [0, {self.num_codes}), got {code!r}")
+        if code in self.nan_codes:
+            return math.nan
+        negative = bool(code & self.sign_mask)
+        if code in self.inf_codes:
+            return -math.inf if negative else math.inf
+        mag = code & self.magnitude_mask
+        e_field, m_field = mag >> self.mantissa_bits, mag & ((1 << self.mantissa_bits) - 1)
+        scale = Fraction(1, 1 << self.mantissa_bits)
+        if e_field == 0 and self.subnormals:
+            v = m_field * scale * Fraction(2) ** (1 - self.bias)
+        elif e_field == 0 and m_field == 0 and self.mantissa_bits > 0:
+            v = Fraction(0)
+        else:
+            v = (1 + m_field * scale) * Fraction(2) ** (e_field - self.bias)
+        return -v if negative else v
+
+
+@dataclasses.dataclass(frozen=True)
+class IntFormat(Format):
+    """A fixed-width integer format (two's complement when signed).
+
+    Args:
+        bits_: width, 1..32 (field name ``width``).
+        signed: two's complement (True) or unsigned.
+        narrow: symmetric range: the most negative code (−2^(w−1)) is unused, so the range is
+            ±(2^(w−1) − 1), as symmetric INT quantizers use. Encoding never produces it;
+            decoding it gives its two's-complement value.
+        name: registry name (informational).
+
+    Raises:
+        ValueError: naming the field.
+    """
+
+    width: int
+    signed: bool = True
+    narrow: bool = False
+    name: str = dataclasses.field(default="", compare=False)
+
+    family: ClassVar[str] = "int"
+
+    def __post_init__(self):
+        _require_int("width", self.width, 1, 32)
+        if not isinstance(self.signed, bool):
+            raise ValueError(f"signed must be a bool, got {self.signed!r}")
+        if not isinstance(self.narrow, bool):
+            raise ValueError(f"narrow must be a bool, got {self.narrow!r}")
+        if self.narrow and not self.signed:
+            raise ValueError("narrow=True needs signed=True")
+        if self.narrow and self.width < 2:
+            raise ValueError("narrow=True needs width >= 2")
+
+    @property
+    def bits(self) -> int:
+        return self.width
+
+    @property
+    def num_codes(self) -> int:
+        return 1 << self.width
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def min(self) -> int:
+        if not self.signed:
+            return 0
+        return -self.max if self.narrow else -(1 << (self.width - 1))
+
+    @property
+    def min_normal(self) -> int:
+        return 1
+
+    @property
+    def smallest_subnormal(self) -> None:
+        return None
+
+    @property
+    def smallest_positive(self) -> int:
+        return 1
+
+    @property
+    def eps(self) -> int:
+        return 1
+
+    @property
+    def bias(self) -> int:
+        return 0
+
+    has_inf: ClassVar[bool] = False
+    has_nan: ClassVar[bool] = False
+    has_negative_zero: ClassVar[bool] = False
+    nan_codes: ClassVar[tuple] = ()
+    inf_codes: ClassVar[tuple] = ()
+    nan_code: ClassVar[None] = None
+
+    def value_of_code(self, code: int) -> Fraction:
+        """Exact value of ``code`` (two's complement when signed)."""
+        if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.num_codes:
+            raise ValueError(f"code must be an int in [0, {self.num_codes}), got {code!r}")
+        if self.signed and code >> (self.width - 1):
+            code -= 1 << self.width
+        return Fraction(code)

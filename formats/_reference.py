@@ -1,0 +1,157 @@
+"""Slow, obviously-correct scalar reference codec in exact rational arithmetic.
+
+Rounding is defined on the sorted list of the format's finite values: the candidates are the
+nearest value below and above |x| (exact ``Fraction`` comparison). Used by the tests as the
+oracle the fast paths must equal, on every code of formats of 16 bits or fewer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import math
+from fractions import Fraction
+
+from ._records import FloatFormat, IntFormat
+
+__all__ = ["ref_quantize", "ref_encode", "ref_value"]
+
+
+def ref_value(fmt, code: int):
+    """Exact value of ``code`` (Fraction, ±inf or nan)."""
+    return fmt.value_of_code(code)
+
+
+@functools.lru_cache(maxsize=None)
+def _grid(fmt):
+    """Non-negative finite values (sorted, Fraction) and the code of each (+0 first)."""
+    pairs = {}
+    n = min(fmt.num_codes, 1 << 16)
+    if fmt.num_codes > n:
+        raise ValueError("the reference enumerates formats of at most 16 bits")
+    for c in range(fmt.num_codes):
+        v = fmt.value_of_code(c)
+        if isinstance(v, float):  # nan / inf
+            continue
+        if v < 0 or (v == 0 and c != 0 and fmt.value_of_code(0) == 0):
+            continue
+        pairs.setdefault(v, c)
+    vals = sorted(pairs)
+    return vals, [pairs[v] for v in vals]
+
+
+def _code_of(fmt, v: Fraction, negative: bool) -> int:
+    vals, codes = _grid(fmt)
+    c = codes[vals.index(v)]
+    if isinstance(fmt, IntFormat):
+        return (-int(v)) % fmt.num_codes if negative else c
+    if negative and (v != 0 or fmt.has_negative_zero):
+        c |= fmt.sign_mask
+    return c
+
+
+def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, u: Fraction | None = None):
+    """Reference encode of one Python float. ``u`` in [0, 1) is the stochastic threshold: round
+    away iff frac + u ≥ 1 where frac is |x|'s position between its neighbours (exact)."""
+    policy = overflow or ("inf" if fmt.has_inf else "nan" if fmt.has_nan else "saturate")
+    if math.isnan(x):
+        if fmt.has_nan:
+            return fmt.nan_code
+        if policy == "error":
+            raise ValueError("NaN")
+        return 0
+    negative = math.copysign(1.0, x) < 0
+    vals, _ = _grid(fmt)
+    top = vals[-1]
+    signed = getattr(fmt, "signed", True)
+    if isinstance(fmt, IntFormat):
+        lo_mag = -Fraction(fmt.min)
+    else:
+        lo_mag = top
+    mag_lim = lo_mag if negative else top
+    if math.isinf(x):
+        r = None
+    else:
+        a = abs(Fraction(x))
+        i = bisect.bisect_left(vals, a)
+        if i < len(vals) and vals[i] == a:
+            r = a
+        else:
+            lo = vals[i - 1] if i > 0 else None
+            # above the top: the next value up would be one more step of the top binade
+            hi = vals[i] if i < len(vals) else _beyond(fmt, top)
+            if lo is None:
+                lo = Fraction(0)
+            r = _choose(lo, hi, a, negative, rounding, fmt, u)
+    ovf = r is None or r > mag_lim
+    if ovf:
+        finite = not math.isinf(x)
+        directed = finite and (rounding == "toward_zero" or (rounding == "up" and negative)
+                               or (rounding == "down" and not negative))
+        if policy == "saturate" or directed:
+            r = mag_lim
+        elif policy == "inf":
+            return fmt.inf_codes[1 if negative else 0]
+        elif policy == "nan":
+            return fmt.nan_code
+        else:
+            raise OverflowError
+    if not signed and negative and (r != 0 or not fmt.has_zero):
+        if policy == "error":
+            raise OverflowError
+        if fmt.has_nan and policy != "saturate":
+            return fmt.nan_code
+        r = vals[0]
+        negative = False
+    if not signed:
+        negative = False
+    if r == 0 and not fmt.has_zero:
+        r = vals[0]
+    return _code_of(fmt, r, negative)
+
+
+def _beyond(fmt, top):
+    if isinstance(fmt, IntFormat):
+        return top + 1
+    e = math.floor(math.log2(top)) if top >= 1 else -math.ceil(math.log2(1 / top))
+    while Fraction(2) ** (e + 1) <= top:
+        e += 1
+    while Fraction(2) ** e > top:
+        e -= 1
+    return top + Fraction(2) ** (e - fmt.mantissa_bits)
+
+
+def _is_odd_choice(fmt, v) -> bool:
+    """Whether the code of non-negative grid value v is odd (for ties-to-even and round-odd)."""
+    vals, codes = _grid(fmt)
+    if v in vals:
+        return codes[vals.index(v)] & 1 == 1
+    # beyond the top (overflowed): the code would continue the sequence
+    return (codes[-1] + 1) & 1 == 1
+
+
+def _choose(lo, hi, a, negative, rounding, fmt, u):
+    frac = (a - lo) / (hi - lo)
+    if rounding == "nearest_even":
+        if frac != Fraction(1, 2):
+            return hi if frac > Fraction(1, 2) else lo
+        return lo if not _is_odd_choice(fmt, lo) else hi
+    if rounding == "nearest_away":
+        return hi if frac >= Fraction(1, 2) else lo
+    if rounding == "toward_zero":
+        return lo
+    if rounding == "up":
+        return lo if negative else hi
+    if rounding == "down":
+        return hi if negative else lo
+    if rounding == "odd":
+        return lo if _is_odd_choice(fmt, lo) else hi
+    if rounding == "stochastic":
+        return hi if frac + u >= 1 else lo
+    raise ValueError(rounding)
+
+
+def ref_quantize(x: float, fmt, rounding="nearest_even", overflow=None, u=None) -> float:
+    """Reference quantize of one Python float (value of :func:`ref_encode`'s code)."""
+    v = fmt.value_of_code(ref_encode(x, fmt, rounding, overflow, u))
+    return v if isinstance(v, float) else float(v)

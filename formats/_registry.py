@@ -1,0 +1,148 @@
+"""The one registry of named formats.
+
+Every named format is built here by code, one section per family; names are checked unique.
+Collections that tests loop over ("all FP8", "formats without Inf") are computed from the
+records with :func:`select`, never typed by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from ._records import FloatFormat, Format, IntFormat
+
+__all__ = ["get", "names", "register", "select", "p3109", "resolve"]
+
+
+def p3109(k: int, p: int, *, signed: bool = True) -> FloatFormat:
+    """IEEE P3109 binary format ``binary{k}p{p}`` (interim report, 2024).
+
+    K bits, precision P (P − 1 mantissa bits), K − P exponent bits, bias 2^(K−P−1) (signed;
+    2^(K−P) + ... is not used here), subnormals, a single NaN at the −0 code (0x80 for K = 8)
+    and ±Inf at the top magnitude codes (0x7F, 0xFF for K = 8).
+
+    Raises:
+        ValueError: if ``k`` is not in 2..16 or ``p`` not in 1..k−1.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 16:
+        raise ValueError(f"k must be an int in [2, 16], got {k!r}")
+    if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= k - 1:
+        raise ValueError(f"p must be an int in [1, k-1] = [1, {k - 1}], got {p!r}")
+    if not signed:
+        raise ValueError("signed=False P3109 formats are not supported yet; use signed=True")
+    e = k - p
+    # P3109 interim report, §"Parameters": bias = 2^(K−P−1) for signed formats.
+    return FloatFormat(e, p - 1, bias=2 ** (e - 1), specials="p3109", name=f"p3109_k{k}p{p}")
+
+
+def _scalar_formats() -> Iterable[Format]:
+    F = FloatFormat
+    # OCP 8-bit Floating Point Specification (OFP8) v1.0, Table 1 (E4M3 / E5M2).
+    yield F(4, 3, specials="fn", name="float8_e4m3fn")
+    yield F(5, 2, specials="ieee", name="float8_e5m2")
+    # LLVM / ml_dtypes "fnuz" variants (Graphcore / AMD): single NaN at 0x80, no -0.
+    yield F(4, 3, bias=8, specials="fnuz", name="float8_e4m3fnuz")
+    yield F(5, 2, bias=16, specials="fnuz", name="float8_e5m2fnuz")
+    yield F(4, 3, bias=11, specials="fnuz", name="float8_e4m3b11fnuz")
+    # ml_dtypes IEEE-like 8-bit formats.
+    yield F(4, 3, specials="ieee", name="float8_e4m3")
+    yield F(3, 4, specials="ieee", name="float8_e3m4")
+    # OCP Microscaling Formats (MX) v1.0, §5.4.1 (E8M0 scale): unsigned, no zero, NaN = 0xFF.
+    yield F(8, 0, signed=False, subnormals=False, specials="fn", name="float8_e8m0fnu")
+    # OCP MX v1.0, §5.3.2 / §5.3.3 (FP6 E2M3, E3M2; FP4 E2M1): no Inf, no NaN.
+    yield F(2, 3, specials="none", name="float6_e2m3fn")
+    yield F(3, 2, specials="none", name="float6_e3m2fn")
+    yield F(2, 1, specials="none", name="float4_e2m1fn")
+    # IEEE 754 binary16/32/64 and Google bfloat16; NVIDIA TF32 (8-bit exponent, 10-bit mantissa).
+    yield F(8, 7, name="bfloat16")
+    yield F(5, 10, name="float16")
+    yield F(8, 23, name="float32")
+    yield F(11, 52, name="float64")
+    yield F(8, 10, name="tf32")
+    for w in range(1, 33):
+        yield IntFormat(w, signed=True, name=f"int{w}")
+        yield IntFormat(w, signed=False, name=f"uint{w}")
+
+
+# Other families register their builders here (block formats, posits, LNS, codebooks, ...).
+_BUILDERS: list[Callable[[], Iterable[Format]]] = [_scalar_formats]
+_ALIASES: dict[str, str] = {}
+_REGISTRY: dict[str, Format] | None = None
+
+
+def register(builder: Callable[[], Iterable[Format]], aliases: dict[str, str] | None = None):
+    """Add a family's builder (a function yielding named records) to the registry.
+
+    Used by the family modules of this package; names must stay unique.
+    """
+    global _REGISTRY
+    _BUILDERS.append(builder)
+    _ALIASES.update(aliases or {})
+    _REGISTRY = None
+
+
+def _table() -> dict[str, Format]:
+    global _REGISTRY
+    if _REGISTRY is None:
+        table: dict[str, Format] = {}
+        for build in _BUILDERS:
+            for fmt in build():
+                if not fmt.name:
+                    raise ValueError(f"registered format has no name: {fmt!r}")
+                if fmt.name in table or fmt.name in _ALIASES:
+                    raise ValueError(f"duplicate format name {fmt.name!r}")
+                table[fmt.name] = fmt
+        for alias, target in _ALIASES.items():
+            if target not in table:
+                raise ValueError(f"alias {alias!r} points at unknown format {target!r}")
+        _REGISTRY = table
+    return _REGISTRY
+
+
+def names() -> list[str]:
+    """Names of every registered format, in registration order (aliases excluded)."""
+    return list(_table())
+
+
+def get(name: str) -> Format:
+    """The registered format called ``name`` (or one of its aliases).
+
+    Raises:
+        KeyError: naming the unknown format and listing close matches.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"format name must be a str, got {type(name).__name__}")
+    table = _table()
+    key = _ALIASES.get(name, name)
+    if key not in table:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(table) + list(_ALIASES), n=5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown format {name!r}{hint} (formats.names() lists all)")
+    return table[key]
+
+
+def resolve(fmt: Format | str) -> Format:
+    """Accept a record or a registered name; return the record.
+
+    Raises:
+        TypeError: if ``fmt`` is neither.
+    """
+    if isinstance(fmt, Format):
+        return fmt
+    if isinstance(fmt, str):
+        return get(fmt)
+    raise TypeError(f"fmt must be a format record or a registered name, got {type(fmt).__name__}")
+
+
+def select(predicate: Callable[[Format], bool] | None = None, *, family: str | None = None) -> list[Format]:
+    """Registered formats (in registration order) that satisfy ``predicate`` and ``family``.
+
+    Example: ``select(lambda f: f.bits == 8, family="float")`` is every FP8 format.
+    """
+    return [
+        f
+        for f in _table().values()
+        if (family is None or f.family == family) and (predicate is None or predicate(f))
+    ]
