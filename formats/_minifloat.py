@@ -275,6 +275,12 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
             inf_out = inf_out & ~bad
         neg = xp.zeros_like(neg)
     if not s.has_zero:
+        # no zero (E8M0): tiny inputs round to the smallest value; an exact zero is out of range
+        zero_in = (a == 0) & ~isnan
+        if overflow == "error":
+            _raise_if(xp, zero_in, OverflowError(f"zero is not representable in {fmt} (overflow='error')"))
+        if s.has_nan and overflow != "saturate":
+            nan_out = nan_out | zero_in
         qa = xp.where(qa == 0, U(s.minb), qa)
     if not s.has_negzero:
         neg = neg & (qa != 0)
@@ -311,8 +317,8 @@ def assemble_float(xp, x, spec, qa, neg, nan_out, inf_out):
     U = xp.uint32 if W == 32 else xp.uint64
     INF = ((1 << (W - 1 - MI)) - 1) << MI
     out = xp.where(inf_out, U(INF), qa)
-    out = out | xp.where(neg, U(1 << (W - 1)), U(0))
     out = xp.where(nan_out, U(INF | (1 << (MI - 1))), out)
+    out = out | xp.where(neg, U(1 << (W - 1)), U(0))
     return _bitcast(xp, out, x.dtype)
 
 
@@ -343,6 +349,8 @@ def assemble_codes(xp, x, fmt, spec, qa, neg, nan_out, inf_out, sat):
     if s.need_sub:
         exp_q = xp.where(e_q == 0, _true_exponent(xp, xp.maximum(sig, U(1)), x.dtype, MI, BI), exp_q)
     normal = exp_q >= s.emin
+    if not s.need_sub:  # an input-subnormal value lies below every normal of the target
+        normal = normal & (e_q > 0)
     t = (xp.where(normal, exp_q, I(s.emin)) - s.m - lsb).astype(IC)
     sigc = sig.astype(UC)
     msig = xp.where(t >= 0, sigc >> xp.clip(t, 0, 63 if wide else 31).astype(UC),

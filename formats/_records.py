@@ -12,7 +12,7 @@ import math
 from fractions import Fraction
 from typing import ClassVar
 
-__all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS"]
+__all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS", "CodeSet"]
 
 #: Special-value families of :class:`FloatFormat` (``specials`` field).
 #:
@@ -23,6 +23,44 @@ __all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS"]
 #:             code of each sign is ±Inf.
 #: ``"none"``  every code is a finite number (OCP FP6/FP4).
 SPECIALS = ("ieee", "fn", "fnuz", "p3109", "none")
+
+
+class CodeSet(tuple):
+    """An immutable, ascending set of codes stored as disjoint ``range`` objects.
+
+    Behaves like a sequence of ints (``in``, ``len``, iteration, indexing via ``list(...)``)
+    without enumerating the codes, so it stays cheap for float32/float64 NaN sets.
+    """
+
+    def __new__(cls, ranges=()):
+        return super().__new__(cls, tuple(r for r in ranges if len(r)))
+
+    def __contains__(self, code) -> bool:
+        return any(code in r for r in tuple.__iter__(self))
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in tuple.__iter__(self))
+
+    def __iter__(self):
+        for r in tuple.__iter__(self):
+            yield from r
+
+    def __getitem__(self, i):
+        return list(self)[i]
+
+    def __eq__(self, other) -> bool:
+        try:
+            return list(self) == list(other) if len(self) < 4096 else tuple.__eq__(self, other)
+        except TypeError:
+            return NotImplemented
+
+    def __hash__(self):
+        return tuple.__hash__(self)
+
+    def __repr__(self) -> str:
+        if len(self) <= 8:
+            return repr(tuple(self))
+        return "CodeSet(" + ", ".join(f"{r.start:#x}..{r.stop - 1:#x}" for r in tuple.__iter__(self)) + ")"
 
 
 def _require_int(name: str, value, lo: int, hi: int | None = None) -> None:
@@ -224,20 +262,20 @@ class FloatFormat(Format):
         return self.signed and self.has_zero and self.specials not in ("fnuz", "p3109")
 
     @property
-    def nan_codes(self) -> tuple[int, ...]:
-        """Every code that decodes to NaN, ascending."""
+    def nan_codes(self) -> CodeSet:
+        """Every code that decodes to NaN, ascending (a :class:`CodeSet`)."""
         m, mag, sm = self.mantissa_bits, self.magnitude_mask, self.sign_mask
         if self.specials == "ieee":
             top = ((1 << self.exponent_bits) - 1) << m
             mags = range(top + 1, top + (1 << m))
         elif self.specials == "fn":
-            mags = (mag,)
+            mags = range(mag, mag + 1)
         elif self.specials in ("fnuz", "p3109"):
-            return (sm,)
+            return CodeSet([range(sm, sm + 1)])
         else:
-            return ()
-        codes = list(mags) + ([c | sm for c in mags] if self.signed else [])
-        return tuple(sorted(codes))
+            return CodeSet()
+        neg = [range(mags.start | sm, (mags.stop - 1 | sm) + 1)] if self.signed else []
+        return CodeSet([mags] + neg)
 
     @property
     def inf_codes(self) -> tuple[int, ...]:
@@ -364,6 +402,7 @@ class IntFormat(Format):
     def bias(self) -> int:
         return 0
 
+    has_zero: ClassVar[bool] = True
     has_inf: ClassVar[bool] = False
     has_nan: ClassVar[bool] = False
     has_negative_zero: ClassVar[bool] = False

@@ -24,7 +24,9 @@ def ref_value(fmt, code: int):
 
 @functools.lru_cache(maxsize=None)
 def _grid(fmt):
-    """Non-negative finite values (sorted, Fraction) and the code of each (+0 first)."""
+    """Non-negative finite values (sorted, Fraction), the code of each (+0 first), a dict
+    value → code, and the values as floats (every value of a ≤16-bit format is exactly a
+    float64, checked here, so bisecting the float list compares exactly)."""
     pairs = {}
     n = min(fmt.num_codes, 1 << 16)
     if fmt.num_codes > n:
@@ -37,12 +39,14 @@ def _grid(fmt):
             continue
         pairs.setdefault(v, c)
     vals = sorted(pairs)
-    return vals, [pairs[v] for v in vals]
+    floats = [float(v) for v in vals]
+    if any(Fraction(f) != v for f, v in zip(floats, vals)):  # pragma: no cover - ≤16-bit formats
+        raise ValueError(f"values of {fmt} are not all exact float64 numbers")
+    return vals, [pairs[v] for v in vals], pairs, floats
 
 
 def _code_of(fmt, v: Fraction, negative: bool) -> int:
-    vals, codes = _grid(fmt)
-    c = codes[vals.index(v)]
+    c = _grid(fmt)[2][v]
     if isinstance(fmt, IntFormat):
         return (-int(v)) % fmt.num_codes if negative else c
     if negative and (v != 0 or fmt.has_negative_zero):
@@ -50,9 +54,15 @@ def _code_of(fmt, v: Fraction, negative: bool) -> int:
     return c
 
 
-def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, u: Fraction | None = None):
-    """Reference encode of one Python float. ``u`` in [0, 1) is the stochastic threshold: round
-    away iff frac + u ≥ 1 where frac is |x|'s position between its neighbours (exact)."""
+def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srbits: int | None = None,
+               srnumbits: int = 32):
+    """Reference encode of one Python float.
+
+    Stochastic rounding (gfloat's ``RoundMode.Stochastic``): with frac = |x|'s exact position
+    between its neighbours in [0, 1), R = ``srnumbits`` and the random integer r = ``srbits``
+    in [0, 2^R), round away from zero iff RNE(frac · 2^R) + r ≥ 2^R (names as in gfloat's
+    ``round_ndarray``).
+    """
     policy = overflow or ("inf" if fmt.has_inf else "nan" if fmt.has_nan else "saturate")
     if math.isnan(x):
         if fmt.has_nan:
@@ -61,7 +71,7 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, u: 
             raise ValueError("NaN")
         return 0
     negative = math.copysign(1.0, x) < 0
-    vals, _ = _grid(fmt)
+    vals, _, _, floats = _grid(fmt)
     top = vals[-1]
     signed = getattr(fmt, "signed", True)
     if isinstance(fmt, IntFormat):
@@ -73,7 +83,7 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, u: 
         r = None
     else:
         a = abs(Fraction(x))
-        i = bisect.bisect_left(vals, a)
+        i = bisect.bisect_left(floats, abs(x))  # exact: x and the grid are float64 numbers
         if i < len(vals) and vals[i] == a:
             r = a
         else:
@@ -82,7 +92,7 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, u: 
             hi = vals[i] if i < len(vals) else _beyond(fmt, top)
             if lo is None:
                 lo = Fraction(0)
-            r = _choose(lo, hi, a, negative, rounding, fmt, u)
+            r = _choose(lo, hi, a, negative, rounding, fmt, (srbits, srnumbits))
     ovf = r is None or r > mag_lim
     if ovf:
         finite = not math.isinf(x)
@@ -123,14 +133,21 @@ def _beyond(fmt, top):
 
 def _is_odd_choice(fmt, v) -> bool:
     """Whether the code of non-negative grid value v is odd (for ties-to-even and round-odd)."""
-    vals, codes = _grid(fmt)
-    if v in vals:
-        return codes[vals.index(v)] & 1 == 1
+    vals, codes, index, _ = _grid(fmt)
+    if v in index:
+        return index[v] & 1 == 1
     # beyond the top (overflowed): the code would continue the sequence
     return (codes[-1] + 1) & 1 == 1
 
 
-def _choose(lo, hi, a, negative, rounding, fmt, u):
+def _rne(q: Fraction) -> int:
+    """Round a non-negative Fraction to the nearest integer, ties to even."""
+    n = math.floor(q)
+    d = q - n
+    return n + 1 if d > Fraction(1, 2) or (d == Fraction(1, 2) and n % 2 == 1) else n
+
+
+def _choose(lo, hi, a, negative, rounding, fmt, sr):
     frac = (a - lo) / (hi - lo)
     if rounding == "nearest_even":
         if frac != Fraction(1, 2):
@@ -147,11 +164,14 @@ def _choose(lo, hi, a, negative, rounding, fmt, u):
     if rounding == "odd":
         return lo if _is_odd_choice(fmt, lo) else hi
     if rounding == "stochastic":
-        return hi if frac + u >= 1 else lo
+        r, nbits = sr
+        if r is None or not 0 <= r < 2**nbits:
+            raise ValueError(f"stochastic rounding needs r in [0, 2**{nbits}), got {r!r}")
+        return hi if _rne(frac * 2**nbits) + r >= 2**nbits else lo
     raise ValueError(rounding)
 
 
-def ref_quantize(x: float, fmt, rounding="nearest_even", overflow=None, u=None) -> float:
+def ref_quantize(x: float, fmt, rounding="nearest_even", overflow=None, srbits=None, srnumbits=32) -> float:
     """Reference quantize of one Python float (value of :func:`ref_encode`'s code)."""
-    v = fmt.value_of_code(ref_encode(x, fmt, rounding, overflow, u))
+    v = fmt.value_of_code(ref_encode(x, fmt, rounding, overflow, srbits, srnumbits))
     return v if isinstance(v, float) else float(v)
