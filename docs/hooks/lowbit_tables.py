@@ -1,0 +1,514 @@
+"""MkDocs hook: tables generated at build time, never typed by hand.
+
+A page asks for a table with an HTML comment marker on a line of its own:
+
+``<!-- lowbit:formats-tables -->``
+    every registered format (``formats.names()`` / ``formats.get``), one table per family;
+``<!-- lowbit:rounding-modes -->``
+    a few values quantized under every rounding mode, computed by lowbit;
+``<!-- lowbit:overflow-policies -->``
+    what each overflow policy gives for out-of-range inputs, computed by lowbit;
+``<!-- lowbit:disagreements -->``
+    what ml_dtypes, gfloat, torch/torchao and lowbit return for inputs on which the reference
+    libraries disagree, computed by calling each library.
+
+New format families show up automatically: columns are read with ``getattr`` and a default, and
+a family without a dedicated column set gets a generic table. The functions here are also used
+by ``tests/test_docs.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+
+MARKERS = ("formats-tables", "rounding-modes", "overflow-policies", "disagreements")
+_SKIP = (AttributeError, NotImplementedError, TypeError, ValueError, KeyError, OverflowError)
+
+
+# ---------------------------------------------------------------------------- formatting
+def num(v) -> str:
+    """A number for a table cell: powers of two far from 1 as 2^e, others with 6 digits."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}".replace(",", " ") if abs(v) >= 100000 else str(v)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+∞" if v > 0 else "−∞"
+    if v == 0:
+        return "−0" if math.copysign(1.0, v) < 0 else "0"
+    m, e = math.frexp(abs(v))
+    sign = "−" if v < 0 else ""
+    if m == 0.5 and abs(e - 1) >= 5:
+        return f"{sign}2<sup>{e - 1}</sup>"
+    return f"{sign}{abs(v):.6g}"
+
+
+def _hex(code: int, bits: int) -> str:
+    return f"0x{code:0{max(1, (bits + 3) // 4)}X}"
+
+
+def code_ranges(codes, bits: int) -> str:
+    """Codes as compact hex ranges: ``0x7C01–0x7FFF, 0xFC01–0xFFFF``."""
+    codes = sorted(codes)
+    if not codes:
+        return "none"
+    out, start, prev = [], codes[0], codes[0]
+    for c in codes[1:] + [None]:
+        if c is not None and c == prev + 1:
+            prev = c
+            continue
+        out.append(_hex(start, bits) if start == prev else f"{_hex(start, bits)}–{_hex(prev, bits)}")
+        if c is not None:
+            start = prev = c
+    return ", ".join(out)
+
+
+def _get(obj, attr, default=None):
+    try:
+        return getattr(obj, attr, default)
+    except _SKIP:
+        return default
+
+
+def _name(fmt) -> str:
+    if fmt is None:
+        return "—"
+    return _get(fmt, "name", "") or repr(fmt)
+
+
+_SPECIALS_TEXT = {  # wide formats: describe the special codes instead of listing them
+    "ieee": ("exponent all ones, mantissa 0", "exponent all ones, mantissa ≠ 0"),
+    "fn": ("none", "S.1…1 (all ones magnitude)"),
+    "fnuz": ("none", "1000…0 (the −0 code)"),
+    "p3109": ("top magnitude code of each sign", "1000…0 (the −0 code)"),
+    "none": ("none", "none"),
+}
+
+
+def _special_codes(fmt, which: str) -> str:
+    """'inf' or 'nan' codes of ``fmt`` as ranges; described in words for formats wider than
+    16 bits (listing 2^52 NaN codes of float64 is neither cheap nor useful)."""
+    bits = _get(fmt, "bits")
+    if bits is None:
+        return "—"
+    if bits <= 16:
+        codes = _get(fmt, f"{which}_codes")
+        return "—" if codes is None else code_ranges(list(codes), bits)
+    specials = _get(fmt, "specials")
+    if specials in _SPECIALS_TEXT:
+        return _SPECIALS_TEXT[specials][0 if which == "inf" else 1]
+    code = _get(fmt, f"{which}_code") if which == "nan" else None
+    if code is not None:
+        return _hex(code, bits)
+    codes = _get(fmt, f"{which}_codes")
+    if codes is not None and len(codes) <= 8:
+        return code_ranges(list(codes), bits)
+    return "—"
+
+
+# -------------------------------------------------------------------- formats tables
+def _cols_float():
+    return [
+        ("name", lambda f: f"`{_name(f)}`"),
+        ("bits", lambda f: num(_get(f, "bits"))),
+        ("E", lambda f: num(_get(f, "exponent_bits"))),
+        ("M", lambda f: num(_get(f, "mantissa_bits"))),
+        ("bias", lambda f: num(_get(f, "bias"))),
+        ("max", lambda f: num(_get(f, "max"))),
+        ("min normal", lambda f: num(_get(f, "min_normal"))),
+        ("smallest subnormal", lambda f: num(_get(f, "smallest_subnormal"))),
+        ("eps", lambda f: num(_get(f, "eps"))),
+        ("Inf codes", lambda f: _special_codes(f, "inf")),
+        ("NaN codes", lambda f: _special_codes(f, "nan")),
+        ("−0", lambda f: num(_get(f, "has_negative_zero"))),
+    ]
+
+
+def _cols_int():
+    return [
+        ("name", lambda f: f"`{_name(f)}`"),
+        ("bits", lambda f: num(_get(f, "bits"))),
+        ("signed", lambda f: num(_get(f, "signed"))),
+        ("min", lambda f: num(_get(f, "min"))),
+        ("max", lambda f: num(_get(f, "max"))),
+        ("Inf / NaN", lambda f: "none"),
+    ]
+
+
+def _first(f, *attrs):
+    for a in attrs:
+        v = _get(f, a)
+        if v is not None:
+            return v
+    return None
+
+
+def _cols_block():
+    def elem(f):
+        return _first(f, "element", "element_format", "elem")
+
+    def scale(f):
+        return _first(f, "scale", "scale_format")
+
+    def tensor_scale(f):
+        t = _first(f, "tensor_scale", "tensor_scale_format")
+        return "—" if t in (None, False) else (_name(t) if not isinstance(t, (bool, str)) else str(t))
+
+    return [
+        ("name", lambda f: f"`{_name(f)}`"),
+        ("element", lambda f: f"`{_name(elem(f))}`" if elem(f) is not None else "—"),
+        ("scale", lambda f: f"`{_name(scale(f))}`" if scale(f) is not None else "—"),
+        ("block", lambda f: num(_first(f, "block_size", "block"))),
+        ("scale rule", lambda f: str(_get(f, "scale_rule") or "—")),
+        ("tensor scale", tensor_scale),
+        ("bits / element", lambda f: num(_get(f, "bits_per_element"))),
+        ("element max", lambda f: num(_get(elem(f), "max")) if elem(f) is not None else "—"),
+        ("element Inf / NaN", lambda f: (
+            f"{_special_codes(elem(f), 'inf')} / {_special_codes(elem(f), 'nan')}"
+            if elem(f) is not None else "—")),
+    ]
+
+
+def _params(f) -> str:
+    if not dataclasses.is_dataclass(f):
+        return "—"
+    parts = []
+    for fld in dataclasses.fields(f):
+        if fld.name == "name":
+            continue
+        v = getattr(f, fld.name, None)
+        if isinstance(v, (tuple, list)) and len(v) > 6:
+            v = f"({len(v)} entries)"
+        elif hasattr(v, "name") and getattr(v, "name", ""):
+            v = v.name
+        parts.append(f"{fld.name}={v}")
+    return "<br>".join(parts) if parts else "—"
+
+
+def _cols_generic():
+    return [
+        ("name", lambda f: f"`{_name(f)}`"),
+        ("record", lambda f: f"`{type(f).__name__}`"),
+        ("bits", lambda f: num(_get(f, "bits"))),
+        ("bits / element", lambda f: num(_get(f, "bits_per_element"))),
+        ("max", lambda f: num(_get(f, "max"))),
+        ("smallest positive", lambda f: num(_first(f, "smallest_positive", "min_positive", "minpos",
+                                                   "min_normal"))),
+        ("Inf codes", lambda f: _special_codes(f, "inf")),
+        ("NaN codes", lambda f: _special_codes(f, "nan")),
+        ("parameters", _params),
+    ]
+
+
+_FAMILY_COLUMNS = {"float": _cols_float, "int": _cols_int, "block": _cols_block}
+_FAMILY_TITLES = {
+    "float": "Floating point",
+    "int": "Integers",
+    "block": "Block and scaled formats",
+    "posit": "Posits",
+    "lns": "Logarithmic (LNS)",
+    "codebook": "Codebooks",
+    "lattice": "Lattices",
+}
+
+
+def _table(rows, cols) -> str:
+    head = "| " + " | ".join(c for c, _ in cols) + " |"
+    sep = "|" + "|".join("---" for _ in cols) + "|"
+    body = []
+    for f in rows:
+        cells = []
+        for _, get in cols:
+            try:
+                cells.append(str(get(f)).replace("|", "\\|"))
+            except _SKIP:
+                cells.append("—")
+        body.append("| " + " | ".join(cells) + " |")
+    return "\n".join([head, sep, *body])
+
+
+def families():
+    """Registered formats grouped by family, in registration order: [(family, [fmt, ...])]."""
+    import formats
+
+    groups: dict[str, list] = {}
+    for n in formats.names():
+        f = formats.get(n)
+        fam = _get(f, "family") or type(f).__name__
+        if not isinstance(fam, str) or fam == "abstract":
+            fam = type(f).__name__
+        groups.setdefault(fam, []).append(f)
+    return list(groups.items())
+
+
+def formats_tables_md() -> str:
+    """Markdown: one section and table per format family, from the live registry."""
+    import formats
+
+    out = [
+        f"*{len(formats.names())} registered formats, generated from `formats.names()` and "
+        f"`formats.get()` when this site was built.*",
+        "",
+    ]
+    for fam, fmts in families():
+        title = _FAMILY_TITLES.get(fam, fam.replace("_", " ").capitalize())
+        cls_names = sorted({type(f).__name__ for f in fmts})
+        out += [f"## {title}", "", f"Record: {', '.join(f'`{c}`' for c in cls_names)}.", ""]
+        cols = _FAMILY_COLUMNS.get(fam, _cols_generic)()
+        out += [_table(fmts, cols), ""]
+    return "\n".join(out)
+
+
+# -------------------------------------------------------------- rounding / overflow
+ROUNDING_INPUTS = (0.3, 1.0625, 1.1875, 2.5, 3.5, -2.5, -0.3)
+
+
+def rounding_modes_md(fmt_name: str = "float8_e4m3fn", key: int = 0) -> str:
+    """Markdown table: ``formats.quantize`` of a few inputs under every rounding mode."""
+    import numpy as np
+
+    import formats
+
+    x = np.array(ROUNDING_INPUTS, dtype=np.float64)
+    head = "| rounding | " + " | ".join(num(v) for v in x) + " |"
+    lines = [head, "|" + "---|" * (len(x) + 1)]
+    for r in formats.ROUNDINGS:
+        kw = {"key": key} if r == "stochastic" else {}
+        q = formats.quantize(x, fmt_name, rounding=r, **kw)
+        lines.append(f"| `{r}` | " + " | ".join(num(v) for v in q) + " |")
+    return (f"*`formats.quantize(x, \"{fmt_name}\", rounding=...)`, computed when this site was "
+            f"built (stochastic: one draw with `key={key}`).*\n\n" + "\n".join(lines))
+
+
+OVERFLOW_CASES = (("float8_e4m3fn", (500.0, 1e6, math.inf, math.nan)),
+                  ("float8_e5m2", (70000.0, math.inf, math.nan)),
+                  ("float4_e2m1fn", (7.0, math.inf, math.nan)),
+                  ("int8", (300.0, -300.0, math.inf)))
+
+
+def overflow_policies_md() -> str:
+    """Markdown table: every overflow policy on out-of-range inputs of a few formats."""
+    import numpy as np
+
+    import formats
+
+    pols = [p for p in formats.OVERFLOWS]
+    head = "| format | input | " + " | ".join("natural (`None`)" if p is None else f"`{p}`"
+                                             for p in pols) + " |"
+    lines = [head, "|" + "---|" * (len(pols) + 2)]
+    for name, xs in OVERFLOW_CASES:
+        for v in xs:
+            cells = []
+            for p in pols:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)
+                        q = formats.quantize(np.array([v]), name, overflow=p)
+                    cells.append(num(q[0]))
+                except (ValueError, OverflowError) as exc:
+                    cells.append(type(exc).__name__)
+            lines.append(f"| `{name}` | {num(v)} | " + " | ".join(cells) + " |")
+    return ("*`formats.quantize(x, fmt, overflow=...)`, computed when this site was built. "
+            "`ValueError` means the policy does not apply to the format (e.g. `inf` for a format "
+            "without Inf) or that NaN cannot be represented; `OverflowError` is the `error` "
+            "policy doing its job.*\n\n" + "\n".join(lines))
+
+
+# -------------------------------------------------------------- reference disagreements
+#: (format, input, what the row shows). Values in the table are computed, never typed.
+DISAGREEMENT_CASES = (
+    ("float8_e4m3fn", 464.0, "midpoint of 448 (max) and 480 (not representable): ties to even"),
+    ("float8_e4m3fn", 465.0, "just above that midpoint: overflow"),
+    ("float8_e4m3fn", math.inf, "infinity into a format without Inf"),
+    ("float8_e5m2", 1e6, "overflow in a format with Inf"),
+    ("float8_e8m0fnu", 3.0, "tie between scales 2 and 4"),
+    ("float8_e8m0fnu", 0.75, "tie between scales 0.5 and 1"),
+    ("float8_e8m0fnu", 0.0, "zero into a format without zero"),
+    ("float8_e8m0fnu", -2.0, "negative input into an unsigned format"),
+    ("float4_e2m1fn", 5.0, "tie between 4 and 6"),
+    ("float4_e2m1fn", math.nan, "NaN into a format without NaN"),
+    ("float4_e2m1fn", math.inf, "infinity into a format without Inf or NaN"),
+    ("float6_e3m2fn", math.nan, "NaN into a format without NaN"),
+    ("int4", 100.0, "integer overflow"),
+)
+
+_GFLOAT_INFO = {
+    "float8_e4m3fn": "format_info_ocp_e4m3",
+    "float8_e5m2": "format_info_ocp_e5m2",
+    "float8_e8m0fnu": "format_info_ocp_e8m0",
+    "float4_e2m1fn": "format_info_ocp_e2m1",
+    "float6_e3m2fn": "format_info_ocp_e3m2",
+    "float6_e2m3fn": "format_info_ocp_e2m3",
+}
+_TORCHAO_UNPACKED = {  # torch has no float4/float6 conversion; torchao's MX kernels do it
+    "float4_e2m1fn": ("f32_to_f4_unpacked", "f4_unpacked_to_f32"),
+    "float6_e3m2fn": ("f32_to_f6_e3m2_unpacked", "f6_e3m2_unpacked_to_f32"),
+    "float6_e2m3fn": ("f32_to_f6_e2m3_unpacked", "f6_e2m3_unpacked_to_f32"),
+}
+
+NA = "n/a"
+
+
+def _err(exc) -> str:
+    return type(exc).__name__
+
+
+def ref_ml_dtypes(name: str, v: float):
+    """ml_dtypes: ``np.float32(v).astype(ml_dtypes.<name>)`` back to float."""
+    import ml_dtypes
+    import numpy as np
+
+    dt = getattr(ml_dtypes, name, None)
+    if dt is None:
+        return NA
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(np.array([v], np.float32).astype(dt).astype(np.float64)[0])
+
+
+def ref_gfloat(name: str, v: float, saturate: bool = False):
+    """gfloat: ``round_float(format_info, v, TiesToEven, sat=saturate)``."""
+    import gfloat
+    import gfloat.formats as gf
+
+    info = _GFLOAT_INFO.get(name)
+    if info is None:
+        return NA
+    try:
+        return float(gfloat.round_float(getattr(gf, info), v, gfloat.RoundMode.TiesToEven, saturate))
+    except (ValueError, OverflowError) as exc:
+        return _err(exc)
+
+
+def ref_torch(name: str, v: float):
+    """torch ``Tensor.to(torch.<name>)`` (float8 types) or torchao's unpacked FP4/FP6 kernels."""
+    import torch
+
+    if name in _TORCHAO_UNPACKED:
+        import logging
+
+        logging.disable(logging.WARNING)  # torchao import chatter about optional CUDA kernels
+        try:
+            from torchao.prototype.mx_formats import kernels
+        finally:
+            logging.disable(logging.NOTSET)
+        enc, dec = (getattr(kernels, n) for n in _TORCHAO_UNPACKED[name])
+        return float(dec(enc(torch.tensor([v], dtype=torch.float32)))[0])
+    dt = getattr(torch, name, None)
+    if dt is None:
+        return NA
+    try:
+        return float(torch.tensor([v], dtype=torch.float32).to(dt).to(torch.float64)[0])
+    except (RuntimeError, TypeError) as exc:
+        return _err(exc)
+
+
+def ref_lowbit(name: str, v: float, overflow=None):
+    """lowbit: ``formats.quantize(np.float32([v]), name, overflow=overflow)``."""
+    import numpy as np
+
+    import formats
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return float(formats.quantize(np.array([v], np.float32), name, overflow=overflow)[0])
+    except (ValueError, OverflowError) as exc:
+        return _err(exc)
+
+
+def disagreements():
+    """pandas DataFrame: one row per case, one column per library (values or error names)."""
+    import pandas as pd
+
+    rows = []
+    for name, v, what in DISAGREEMENT_CASES:
+        row = {
+            "format": name,
+            "input": v,
+            "case": what,
+            "ml_dtypes": ref_ml_dtypes(name, v),
+            "gfloat": ref_gfloat(name, v),
+            "gfloat (sat)": ref_gfloat(name, v, saturate=True),
+            "torch / torchao": ref_torch(name, v),
+            "lowbit": ref_lowbit(name, v),
+            "lowbit saturate": ref_lowbit(name, v, overflow="saturate"),
+        }
+        refs = [row[k] for k in ("ml_dtypes", "gfloat", "torch / torchao") if row[k] != NA]
+        keys = {("nan" if isinstance(r, float) and math.isnan(r) else r) for r in refs}
+        row["agree"] = len(keys) == 1
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def disagreements_md() -> str:
+    df = disagreements()
+    cols = ["format", "input", "case", "ml_dtypes", "gfloat", "gfloat (sat)", "torch / torchao",
+            "lowbit", "lowbit saturate", "agree"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if c == "format":
+                cells.append(f"`{v}`")
+            elif c == "case":
+                cells.append(str(v))
+            elif c == "agree":
+                cells.append("yes" if v else "**no**")
+            else:
+                cells.append(num(v) if isinstance(v, float) else f"`{v}`")
+        lines.append("| " + " | ".join(cells) + " |")
+    from importlib.metadata import version
+
+    versions = ", ".join(f"{p} {version(p)}" for p in ("ml_dtypes", "gfloat", "torch", "torchao"))
+    return (f"*Computed when this site was built by calling each library ({versions}) on a "
+            "float32 input; `agree` compares ml_dtypes, gfloat (non-saturating) and torch/torchao. "
+            "An exception name means the library raised it.*\n\n" + "\n".join(lines))
+
+
+# --------------------------------------------------------------------------- the hook
+_RENDER = {
+    "formats-tables": formats_tables_md,
+    "rounding-modes": rounding_modes_md,
+    "overflow-policies": overflow_policies_md,
+    "disagreements": disagreements_md,
+}
+
+
+def render(markdown: str) -> str:
+    """Replace every ``<!-- lowbit:NAME -->`` marker line with its generated table."""
+    for key, fn in _RENDER.items():
+        marker = f"<!-- lowbit:{key} -->"
+        if marker in markdown:
+            markdown = markdown.replace(marker, fn())
+    return markdown
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):  # mkdocs hook
+    if "<!-- lowbit:" not in markdown:
+        return markdown
+    return render(markdown)
+
+
+_SPHINX_ROLE = None
+
+
+def on_page_content(html, page, config, files, **kwargs):  # mkdocs hook
+    """Drop Sphinx roles (``:class:`X```) that docstrings use; mkdocstrings shows them verbatim."""
+    global _SPHINX_ROLE
+    import re
+
+    if _SPHINX_ROLE is None:
+        _SPHINX_ROLE = re.compile(r":(?:class|func|data|meth|attr|mod|exc|obj|const|py:\w+):(<code>)")
+    return _SPHINX_ROLE.sub(r"\1", html)

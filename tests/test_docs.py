@@ -1,0 +1,211 @@
+"""The documentation site: strict build, generated tables, and the facts its prose states.
+
+``mkdocs build --strict`` runs in a subprocess into a temporary directory (it fails on a nav entry
+without a page, a broken link, or a page that the build cannot render). The tables generated at
+build time come from ``docs/hooks/lowbit_tables.py``; the facts about reference libraries that
+``docs/rounding-and-overflow.md`` states are re-checked here against the installed libraries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import formats
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+
+def _load_hook():
+    spec = importlib.util.spec_from_file_location("lowbit_tables", DOCS / "hooks" / "lowbit_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+hook = _load_hook()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
+         "-d", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+def test_strict_build_renders_api_pages(site):
+    for mod in ("formats", "hwmodels", "simulator"):
+        page = site / "api" / mod / "index.html"
+        assert page.exists(), page
+    # mkdocstrings rendered the public verbs of formats
+    html = (site / "api" / "formats" / "index.html").read_text()
+    for name in ("quantize", "encode", "decode", "FloatFormat"):
+        assert f'id="formats.{name}"' in html, name
+    assert ":class:" not in html  # Sphinx roles are stripped by the hook
+
+
+def test_formats_page_lists_every_registered_format(site):
+    html = (site / "formats" / "index.html").read_text()
+    missing = [n for n in formats.names() if f"<code>{n}</code>" not in html]
+    assert not missing, missing
+    assert "<!-- lowbit:" not in html
+
+
+def test_rounding_page_has_generated_tables(site):
+    html = (site / "rounding-and-overflow" / "index.html").read_text()
+    assert "<!-- lowbit:" not in html
+    for r in formats.ROUNDINGS:
+        assert f"<code>{r}</code>" in html, r
+    assert "ml_dtypes" in html and "gfloat" in html and "torchao" in html
+
+
+def _nav_files(nav):
+    for item in nav:
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            for v in item.values():
+                yield from (_nav_files(v) if isinstance(v, list) else [v])
+
+
+def test_every_page_is_reachable_from_nav():
+    """A page under docs/ that the nav does not list is unreachable (mkdocs only logs INFO)."""
+    cfg = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    in_nav = set(_nav_files(cfg["nav"]))
+    pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")
+             if "hooks" not in p.relative_to(DOCS).parts}
+    assert pages - in_nav == set(), f"pages missing from mkdocs.yml nav: {sorted(pages - in_nav)}"
+
+
+# ------------------------------------------------------------------- generated tables
+def test_code_ranges_matches_brute_force():
+    codes = [1, 2, 3, 7, 9, 10]
+    assert hook.code_ranges(codes, 8) == "0x01–0x03, 0x07, 0x09–0x0A"
+    assert hook.code_ranges([], 8) == "none"
+
+
+def test_formats_tables_known_rows():
+    md = hook.formats_tables_md()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in md.splitlines()
+            if line.startswith("| `")}
+    assert set(formats.names()) <= set(rows)
+    # IEEE 754-2019 binary16: Inf = 0x7C00/0xFC00, NaN = exponent all ones, mantissa != 0.
+    assert "0x7C00, 0xFC00" in rows["float16"]
+    assert "0x7C01–0x7FFF, 0xFC01–0xFFFF" in rows["float16"]
+    # OCP OFP8 v1.0, Table 1: E4M3 max 448, NaN S.1111.111 (0x7F, 0xFF), no Inf.
+    cells = [c.strip() for c in rows["float8_e4m3fn"].split("|")]
+    assert "448" in cells and "0x7F, 0xFF" in cells
+    # float64 NaNs are described, not listed (2^53 codes).
+    assert "mantissa ≠ 0" in rows["float64"]
+
+
+def test_unknown_family_gets_a_generic_table():
+    @dataclasses.dataclass(frozen=True)
+    class Toy(formats.Format):
+        levels: tuple = (0.0, 0.5, 1.0)
+        name: str = "toy3"
+        family = "toy"
+
+        @property
+        def bits(self):
+            return 2
+
+    md = hook._table([Toy()], hook._cols_generic())
+    assert "`toy3`" in md and "`Toy`" in md and "levels=(0.0, 0.5, 1.0)" in md
+
+
+def test_number_formatting():
+    assert hook.num(2.0 ** -9) == "2<sup>-9</sup>"
+    assert hook.num(448.0) == "448"
+    assert hook.num(-0.0) == "−0"
+    assert hook.num(math.inf) == "+∞"
+    assert hook.num(None) == "—"
+
+
+# ------------------------------------------- the facts docs/rounding-and-overflow.md states
+@pytest.fixture(scope="module")
+def disagreements():
+    df = hook.disagreements()
+    return {(r["format"], r["input"] if not math.isnan(r["input"]) else "nan"): r
+            for _, r in df.iterrows()}
+
+
+def _is_nan(v):
+    return isinstance(v, float) and math.isnan(v)
+
+
+def test_e4m3fn_overflow_disagreement(disagreements):
+    # references.md "Known disagreements": ml_dtypes 464 -> 448, 465 -> NaN; torch saturates.
+    assert disagreements[("float8_e4m3fn", 464.0)]["ml_dtypes"] == 448.0
+    r = disagreements[("float8_e4m3fn", 465.0)]
+    assert _is_nan(r["ml_dtypes"]) and _is_nan(r["gfloat"])
+    assert r["torch / torchao"] == 448.0 and r["gfloat (sat)"] == 448.0
+    assert _is_nan(r["lowbit"]) and r["lowbit saturate"] == 448.0
+    assert not r["agree"]
+    assert disagreements[("float8_e4m3fn", math.inf)]["torch / torchao"] == 448.0
+
+
+def test_e8m0_tie_disagreement(disagreements):
+    # references.md: E8M0 ties — ml_dtypes and torch round up, gfloat to even.
+    r = disagreements[("float8_e8m0fnu", 3.0)]
+    assert r["ml_dtypes"] == 4.0 and r["torch / torchao"] == 4.0 and r["gfloat"] == 2.0
+    assert r["lowbit"] == 2.0
+    # E8M0 has no zero and no sign (OCP MX v1.0 §5.4.1): lowbit gives NaN as ml_dtypes does,
+    # the smallest scale 2^-127 when saturating.
+    for v in (0.0, -2.0):
+        r = disagreements[("float8_e8m0fnu", v)]
+        assert _is_nan(r["ml_dtypes"]) and _is_nan(r["lowbit"])
+        assert r["lowbit saturate"] == 2.0 ** -127
+    assert disagreements[("float8_e8m0fnu", 0.0)]["torch / torchao"] == 2.0 ** -127
+    assert disagreements[("float8_e8m0fnu", -2.0)]["torch / torchao"] == 2.0
+
+
+def test_fp4_nan_and_int_overflow(disagreements):
+    # references.md: FP4/FP6 NaN input — ml_dtypes gives -0.
+    r = disagreements[("float4_e2m1fn", "nan")]
+    assert r["ml_dtypes"] == 0.0 and math.copysign(1.0, r["ml_dtypes"]) == -1.0
+    assert r["gfloat"] == "ValueError"
+    assert r["lowbit"] == 0.0 and math.copysign(1.0, r["lowbit"]) == 1.0
+    with pytest.raises(ValueError):
+        formats.quantize(formats_np_nan(), "float4_e2m1fn", overflow="error")
+    # ml_dtypes wraps int4 (100 mod 16 = 4); lowbit saturates to 7.
+    r = disagreements[("int4", 100.0)]
+    assert r["ml_dtypes"] == 4.0 and r["lowbit"] == 7.0
+
+
+def formats_np_nan():
+    import numpy as np
+
+    return np.array([np.nan], np.float32)
+
+
+# ------------------------------------------------ code on the pages runs as written
+RUNNABLE_PAGES = ("index.md", "getting-started.md", "formats/index.md")
+
+
+@pytest.mark.parametrize("page", RUNNABLE_PAGES)
+def test_python_blocks_on_page_run(page):
+    """Every ```python block of the page runs, in order, in one namespace (as a reader would)."""
+    import re
+
+    text = (DOCS / page).read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert blocks, f"{page} has no python blocks"
+    ns: dict = {}
+    for i, src in enumerate(blocks):
+        exec(compile(src, f"{page}[block {i}]", "exec"), ns)
