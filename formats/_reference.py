@@ -31,7 +31,11 @@ def _grid(fmt):
     n = min(fmt.num_codes, 1 << 16)
     if fmt.num_codes > n:
         raise ValueError("the reference enumerates formats of at most 16 bits")
-    for c in range(fmt.num_codes):
+    if isinstance(fmt, IntFormat):
+        # magnitudes of both signs (two's complement reaches one further below zero); the
+        # "code" of a magnitude here only carries its parity, _code_of builds the real code
+        pairs = {Fraction(i): i for i in range(max(fmt.max, -fmt.min) + 1)}
+    for c in range(fmt.num_codes if not pairs else 0):
         v = fmt.value_of_code(c)
         if isinstance(v, float):  # nan / inf
             continue
@@ -46,9 +50,9 @@ def _grid(fmt):
 
 
 def _code_of(fmt, v: Fraction, negative: bool) -> int:
-    c = _grid(fmt)[2][v]
     if isinstance(fmt, IntFormat):
-        return (-int(v)) % fmt.num_codes if negative else c
+        return (-int(v)) % fmt.num_codes if negative else int(v)
+    c = _grid(fmt)[2][v]
     if negative and (v != 0 or fmt.has_negative_zero):
         c |= fmt.sign_mask
     return c
@@ -72,13 +76,18 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
         return 0
     negative = math.copysign(1.0, x) < 0
     vals, _, _, floats = _grid(fmt)
+    if x == 0 and not fmt.has_zero:  # no zero (E8M0): ±0 is out of range (ml_dtypes gives NaN)
+        if policy == "error":
+            raise OverflowError("zero is not representable")
+        if fmt.has_nan and policy != "saturate":
+            return fmt.nan_code
+        return _code_of(fmt, vals[0], False)
     top = vals[-1]
     signed = getattr(fmt, "signed", True)
     if isinstance(fmt, IntFormat):
-        lo_mag = -Fraction(fmt.min)
+        mag_lim = -Fraction(fmt.min) if negative else Fraction(fmt.max)
     else:
-        lo_mag = top
-    mag_lim = lo_mag if negative else top
+        mag_lim = top
     if math.isinf(x):
         r = None
     else:
