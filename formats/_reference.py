@@ -70,7 +70,7 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
     policy = overflow or ("inf" if fmt.has_inf else "nan" if fmt.has_nan else "saturate")
     if math.isnan(x):
         if fmt.has_nan:
-            return fmt.nan_code
+            return _nan_code(fmt, math.copysign(1.0, x) < 0)
         if policy == "error":
             raise ValueError("NaN")
         return 0
@@ -101,7 +101,10 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
             hi = vals[i] if i < len(vals) else _beyond(fmt, top)
             if lo is None:
                 lo = Fraction(0)
-            r = _choose(lo, hi, a, negative, rounding, fmt, (srbits, srnumbits))
+            if a >= hi:  # at or past that step: rounded as if the exponent were unbounded, it
+                r = hi   # exceeds the top in every mode (IEEE 754 §7.4 overflow)
+            else:
+                r = _choose(lo, hi, a, negative, rounding, fmt, (srbits, srnumbits))
     ovf = r is None or r > mag_lim
     if ovf:
         finite = not math.isinf(x)
@@ -112,7 +115,7 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
         elif policy == "inf":
             return fmt.inf_codes[1 if negative else 0]
         elif policy == "nan":
-            return fmt.nan_code
+            return _nan_code(fmt, negative)
         else:
             raise OverflowError
     if not signed and negative and (r != 0 or not fmt.has_zero):
@@ -127,6 +130,15 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
     if r == 0 and not fmt.has_zero:
         r = vals[0]
     return _code_of(fmt, r, negative)
+
+
+def _nan_code(fmt, negative: bool) -> int:
+    """The NaN code encoding produces: the format's canonical NaN, with the sign of the input
+    where NaN codes exist for both signs (IEEE-like and ``fn`` formats, as ml_dtypes)."""
+    c = fmt.nan_code
+    if negative and fmt.signed and fmt.specials in ("ieee", "fn"):
+        c |= fmt.sign_mask
+    return c
 
 
 def _beyond(fmt, top):
