@@ -67,6 +67,8 @@ class Spec:
     ninf_code: int    # -1 when none
     sign_mask: int
     signed_nan: int = 0  # NaN codes exist for both signs (ieee, fn): NaN keeps the input's sign
+    nmaxb: int = -1      # input-format bits of the largest magnitude of a negative value:
+    #                      |min| = 2^(w-1) for signed non-narrow ints, else maxb (-1: use maxb)
 
 
 def _float_bits(value: float, dtype: str, *, round_down: bool) -> int:
@@ -91,7 +93,9 @@ def spec_for(fmt, dtype: str) -> Spec:
                     _float_bits(float(fmt.max), dtype, round_down=True), 0,
                     _float_bits(1.0, dtype, round_down=False), 0, 0, 0, 0, w,
                     fmt.max, (fmt.min + (1 << w)) % (1 << w), -1, -1, -1,
-                    (1 << (w - 1)) if fmt.signed else 0)
+                    (1 << (w - 1)) if fmt.signed else 0, 0,
+                    _float_bits(float(-fmt.min) if fmt.signed else float(fmt.max), dtype,
+                                round_down=True))
     assert isinstance(fmt, FloatFormat)
     if not fmt.subnormals and fmt.mantissa_bits > 0:
         raise ValueError(
@@ -109,6 +113,7 @@ def spec_for(fmt, dtype: str) -> Spec:
         -1 if fmt.nan_code is None else fmt.nan_code,
         infs[0] if infs else -1, infs[1] if len(infs) > 1 else -1, fmt.sign_mask,
         int(fmt.signed and fmt.specials in ("ieee", "fn")),
+        _float_bits(fmt.max, dtype, round_down=True),
     )
 
 
@@ -225,7 +230,9 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
 
     # -------------------------------------------------------------- range and specials
     finite = ~(isnan | isinf)
-    ovf = finite & (qa > U(s.maxb))
+    # the largest magnitude per sign (signed ints reach one further below zero)
+    lim = U(s.maxb) if s.nmaxb in (-1, s.maxb) else xp.where(neg, U(s.nmaxb), U(s.maxb))
+    ovf = finite & (qa > lim)
     if rounding == "toward_zero":
         clamp_dir = ovf
     elif rounding == "up":
@@ -261,7 +268,7 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
     if flush:  # results below the smallest normal are flushed (FTZ)
         qa = xp.where(qa < U(s.min_normal_b), U(0), qa)
 
-    qa = xp.where(sat, U(s.maxb), qa)
+    qa = xp.where(sat, lim, qa)
 
     if not s.signed:
         bad = neg & ~isnan & ((qa != 0) | (s.has_zero == 0) | isinf)
