@@ -1,1 +1,4 @@
 """lowbit simulator."""
+from ._accumulate import Accumulator as Accumulator
+from ._accumulate import FP8_TENSOR_CORE_ACCUMULATOR as FP8_TENSOR_CORE_ACCUMULATOR
+from ._matmul import matmul as matmul
