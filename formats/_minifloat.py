@@ -379,16 +379,23 @@ def assemble_codes(xp, x, fmt, spec, qa, neg, nan_out, inf_out, sat):
     return code.astype(code_dtype(s.bits))
 
 
-def _prepare(xp, x):
-    """Widen float16/bfloat16 to float32 (exact); return (x_work, original dtype)."""
+def _prepare(xp, x, flush=False):
+    """Widen float16/bfloat16 to float32 (exact); return (x_work, original dtype).
+
+    With ``flush``, float16 subnormals (|x| < 2^-14) become ±0 first: they are subnormal in the
+    input's own format, which the float32 kernel cannot see (bfloat16 shares float32's range).
+    """
     dt = x.dtype
     if dt.name in ("float16", "bfloat16"):
-        return x.astype(xp.float32), dt
+        xw = x.astype(xp.float32)
+        if flush and dt.name == "float16":
+            xw = xp.where(xp.abs(xw) < xp.float32(2.0**-14), xw * xp.float32(0), xw)
+        return xw, dt
     return x, dt
 
 
 def quantize_xp(xp, x, fmt, opts, rand=None):
-    xw, dt = _prepare(xp, x)
+    xw, dt = _prepare(xp, x, opts.flush_subnormals)
     spec = spec_for(fmt, xw.dtype.name)
     overflow = opts.resolved_overflow(fmt)
     parts = round_bits(xp, xw, fmt, spec, opts.rounding, overflow, opts.flush_subnormals, rand)
@@ -396,7 +403,7 @@ def quantize_xp(xp, x, fmt, opts, rand=None):
 
 
 def encode_xp(xp, x, fmt, opts, rand=None):
-    xw, _ = _prepare(xp, x)
+    xw, _ = _prepare(xp, x, opts.flush_subnormals)
     spec = spec_for(fmt, xw.dtype.name)
     overflow = opts.resolved_overflow(fmt)
     parts = round_bits(xp, xw, fmt, spec, opts.rounding, overflow, opts.flush_subnormals, rand)
