@@ -1,1 +1,31 @@
-"""lowbit hwmodels."""
+"""lowbit ``hwmodels``: cost models of the machines that compute with low-precision formats.
+
+Machines are frozen records with units in their field names — :class:`SystolicArray`,
+:class:`BitSerialArray`, :class:`LutGemmUnit`, :class:`WaferMesh`, :class:`GPU` — each with
+``.gemm(m, k, n, *, a_format=None, b_format=None, accumulator=None)`` returning an additive
+:class:`Cost` (cycles, seconds, energy breakdown in pJ, utilization). ``a`` is the left m×k
+operand (activations), ``b`` the right k×n operand (weights). Named machines come from
+validated data files: ``hwmodels.presets.get("tpu-v1")``.
+
+``hwmodels`` reads format records (bit widths, families) from ``formats``, never values.
+"""
+
+from ._cost import Cost as Cost
+from ._cost import CATEGORIES as CATEGORIES
+from ._energy import EnergyTable as EnergyTable
+from ._energy import MacEnergy as MacEnergy
+from ._energy import mac_energy as mac_energy
+from ._energy import energy_table as energy_table
+from ._energy import node_factor as node_factor
+from ._systolic import SystolicArray as SystolicArray
+from ._bitserial import BitSerialArray as BitSerialArray
+from ._lutgemm import LutGemmUnit as LutGemmUnit
+from ._wafer import WaferMesh as WaferMesh
+from ._gpu import GPU as GPU
+from . import presets as presets
+
+__all__ = [
+    "Cost", "CATEGORIES", "EnergyTable", "MacEnergy", "mac_energy", "energy_table",
+    "node_factor", "SystolicArray", "BitSerialArray", "LutGemmUnit", "WaferMesh", "GPU",
+    "presets",
+]

@@ -1,0 +1,198 @@
+"""The additive ``Cost`` record every machine's ``.gemm`` returns.
+
+A cost is data: cycles and seconds spent, energy split into named parts (pJ), the MACs done and
+the MACs the machine could have done in that time (so utilization survives addition), and counts
+of memory accesses. Costs add (``+``, ``sum``) and scale (``* n``); ``energy_pj`` is the sum of
+the breakdown by construction, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Iterator
+
+__all__ = ["Cost", "CATEGORIES", "FrozenMap"]
+
+#: Energy categories, in the order reports print them.
+#:
+#: ``mac``      multiplies and accumulates (the arithmetic of the element formats)
+#: ``sram``     on-chip buffer reads and writes
+#: ``dram``     off-chip memory traffic (DRAM, HBM)
+#: ``scale``    block-scale handling of scaled formats (combining scales, rescaling partial sums)
+#: ``table``    lookup tables: LUT-GEMM table builds and lookups, LNS/codebook tables
+#: ``network``  on-chip network hops (wafer-scale mesh)
+#: ``overhead`` power not attributed to the parts above (control, clocking, leakage), for machines
+#:              whose energy is bounded below by board power × time (GPU, wafer)
+CATEGORIES = ("mac", "sram", "dram", "scale", "table", "network", "overhead")
+
+
+class FrozenMap(Mapping):
+    """A read-only, hashable ``str -> float`` mapping (used for breakdowns and access counts)."""
+
+    __slots__ = ("_d", "_h")
+
+    def __init__(self, data=()):
+        d = dict(data)
+        for k, v in d.items():
+            if not isinstance(k, str):
+                raise TypeError(f"keys must be str, got {type(k).__name__}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"value of {k!r} must be a number, got {type(v).__name__}")
+        self._d = {k: float(v) for k, v in d.items()}
+        self._h = None
+
+    def __getitem__(self, key):
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __hash__(self):
+        if self._h is None:
+            self._h = hash(tuple(sorted(self._d.items())))
+        return self._h
+
+    def __eq__(self, other):
+        if isinstance(other, Mapping):
+            return dict(self._d) == dict(other)
+        return NotImplemented
+
+    def __repr__(self):
+        return f"FrozenMap({self._d!r})"
+
+    def __reduce__(self):
+        return (FrozenMap, (self._d,))
+
+
+def _merge(x: Mapping, y: Mapping) -> dict:
+    out = dict(x)
+    for k, v in y.items():
+        out[k] = out.get(k, 0.0) + v
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """Time and energy of some work on one machine.
+
+    Args:
+        cycles: machine clock cycles, stalls included.
+        seconds: wall time, s.
+        breakdown: energy by category (see :data:`CATEGORIES`), pJ; ``energy_pj`` is its sum.
+        macs: useful multiply-accumulates performed.
+        capacity_macs: MACs the machine could have performed at peak in ``seconds`` (peak MAC
+            rate × seconds); ``utilization = macs / capacity_macs``.
+        stall_cycles: cycles the compute waited on memory (included in ``cycles``).
+        accesses: counts by name (element reads/writes of each buffer, bytes moved, hops...), each
+            name carrying its unit (``*_reads``, ``*_writes`` in elements, ``*_bytes``).
+
+    Costs add (``a + b``, ``sum(costs)``) and scale by a non-negative number (``cost * n``).
+    """
+
+    cycles: float = 0.0
+    seconds: float = 0.0
+    breakdown: Mapping = dataclasses.field(default_factory=FrozenMap)
+    macs: float = 0.0
+    capacity_macs: float = 0.0
+    stall_cycles: float = 0.0
+    accesses: Mapping = dataclasses.field(default_factory=FrozenMap)
+
+    def __post_init__(self):
+        for name in ("cycles", "seconds", "macs", "capacity_macs", "stall_cycles"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+            if not (v >= 0) or math.isinf(v):
+                raise ValueError(f"{name} must be finite and >= 0, got {v}")
+            object.__setattr__(self, name, float(v))
+        bd = self.breakdown if isinstance(self.breakdown, FrozenMap) else FrozenMap(self.breakdown)
+        for k, v in bd.items():
+            if not (v >= 0) or math.isinf(v):
+                raise ValueError(f"breakdown[{k!r}] must be finite and >= 0 pJ, got {v}")
+        object.__setattr__(self, "breakdown", bd)
+        acc = self.accesses if isinstance(self.accesses, FrozenMap) else FrozenMap(self.accesses)
+        object.__setattr__(self, "accesses", acc)
+
+    # ------------------------------------------------------------- derived
+    @property
+    def energy_pj(self) -> float:
+        """Total energy, pJ (the sum of ``breakdown``)."""
+        return float(math.fsum(self.breakdown.values()))
+
+    @property
+    def energy_j(self) -> float:
+        """Total energy, J."""
+        return self.energy_pj * 1e-12
+
+    @property
+    def utilization(self) -> float:
+        """Useful MACs / peak MACs over the elapsed time, in [0, 1] (0 for an empty cost)."""
+        return self.macs / self.capacity_macs if self.capacity_macs > 0 else 0.0
+
+    @property
+    def power_w(self) -> float:
+        """Average power, W (0 for zero time)."""
+        return self.energy_j / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def compute_cycles(self) -> float:
+        """Cycles without stalls."""
+        return self.cycles - self.stall_cycles
+
+    # ---------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and not isinstance(other, bool) and other == 0:
+            return self  # so that sum(costs) works
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return Cost(
+            cycles=self.cycles + other.cycles,
+            seconds=self.seconds + other.seconds,
+            breakdown=_merge(self.breakdown, other.breakdown),
+            macs=self.macs + other.macs,
+            capacity_macs=self.capacity_macs + other.capacity_macs,
+            stall_cycles=self.stall_cycles + other.stall_cycles,
+            accesses=_merge(self.accesses, other.accesses),
+        )
+
+    __radd__ = __add__
+
+    def __mul__(self, n):
+        if isinstance(n, bool) or not isinstance(n, (int, float)):
+            return NotImplemented
+        if not (n >= 0) or math.isinf(n):
+            raise ValueError(f"a Cost scales by a finite number >= 0, got {n}")
+        return Cost(
+            cycles=self.cycles * n,
+            seconds=self.seconds * n,
+            breakdown={k: v * n for k, v in self.breakdown.items()},
+            macs=self.macs * n,
+            capacity_macs=self.capacity_macs * n,
+            stall_cycles=self.stall_cycles * n,
+            accesses={k: v * n for k, v in self.accesses.items()},
+        )
+
+    __rmul__ = __mul__
+
+    def to_dict(self) -> dict:
+        """Flat dict: cycles, seconds, energy_pj, ``<category>_pj`` for every category,
+        utilization, macs, stall_cycles."""
+        out = {
+            "cycles": self.cycles,
+            "stall_cycles": self.stall_cycles,
+            "seconds": self.seconds,
+            "energy_pj": self.energy_pj,
+        }
+        for c in CATEGORIES:
+            out[f"{c}_pj"] = self.breakdown.get(c, 0.0)
+        for k, v in self.breakdown.items():
+            if k not in CATEGORIES:
+                out[f"{k}_pj"] = v
+        out["macs"] = self.macs
+        out["utilization"] = self.utilization
+        return out

@@ -1,0 +1,136 @@
+"""What a cost model needs to know about a format: a small, cached summary of its record.
+
+``hwmodels`` reads format *records* only (bit widths, family), never values. Records of families
+this module does not know are summarised from ``.bits`` / ``.bits_per_element``, so a new family
+works (as an integer of its width) before a cost rule is written for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+__all__ = ["Operand", "operand", "resolve_format"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Operand:
+    """Cost-relevant summary of a format.
+
+    Args:
+        kind: ``"int"``, ``"float"``, ``"lns"``, ``"posit"``, ``"codebook"`` (element arithmetic).
+        bits: width of one element in the datapath (the element format for block formats).
+        storage_bits: bits per element in memory, block scales included (``bits_per_element``).
+        significand_bits: multiplier input width: integer width, float ``mantissa_bits + 1``.
+        exponent_bits: exponent width (0 for integers).
+        signed: whether a sign bit is present.
+        block_size: elements sharing one scale, or None for scalar formats.
+        scale: summary of the scale format of a block format, or None.
+        decoded: the format a codebook decodes to (float16 by default), or None.
+        es: posit exponent size (posits only).
+        name: the format's name.
+    """
+
+    kind: str
+    bits: int
+    storage_bits: float
+    significand_bits: int
+    exponent_bits: int = 0
+    signed: bool = True
+    block_size: int | None = None
+    scale: "Operand | None" = None
+    decoded: "Operand | None" = None
+    es: int = 0
+    name: str = ""
+
+    @property
+    def is_block(self) -> bool:
+        return self.block_size is not None
+
+    @property
+    def power_of_two_scale(self) -> bool:
+        """Whether the block scale is a power of two (E8M0-like: a float with no mantissa)."""
+        s = self.scale
+        return s is not None and s.kind == "float" and s.significand_bits == 1
+
+
+def resolve_format(fmt, param: str):
+    """A format record from a record, a registered name or None.
+
+    Raises:
+        ValueError: naming ``param`` when the name is not registered.
+        TypeError: when ``fmt`` is neither a name nor a format record.
+    """
+    if fmt is None:
+        return None
+    import formats
+
+    if isinstance(fmt, formats.Format):
+        return fmt
+    if isinstance(fmt, str):
+        try:
+            return formats.get(fmt)
+        except KeyError as exc:
+            msg = exc.args[0] if exc.args else str(exc)
+            raise ValueError(f"{param}: {msg}") from exc
+    if hasattr(fmt, "bits"):  # a record of a family defined outside formats.Format
+        return fmt
+    raise TypeError(f"{param} must be a format record, a registered format name or None, "
+                    f"got {type(fmt).__name__}")
+
+
+def _int_bits(fmt) -> int:
+    b = getattr(fmt, "bits", None)
+    if b is None:
+        raise TypeError(f"format record {fmt!r} has no 'bits'")
+    return int(math.ceil(float(b)))
+
+
+@functools.lru_cache(maxsize=512)
+def operand(fmt) -> Operand:
+    """The :class:`Operand` summary of a format record (cached; records are hashable)."""
+    name = str(getattr(fmt, "name", "") or "")
+    family = getattr(fmt, "family", None)
+    element = getattr(fmt, "element", None)
+    block_size = getattr(fmt, "block_size", None)
+    if element is not None and block_size is not None:
+        e = operand(element)
+        scale_fmt = getattr(fmt, "scale", None)
+        s = operand(scale_fmt) if scale_fmt is not None else None
+        storage = getattr(fmt, "bits_per_element", None)
+        if storage is None:
+            storage = e.storage_bits + (s.storage_bits / block_size if s is not None else 0.0)
+        return dataclasses.replace(e, storage_bits=float(storage), block_size=int(block_size),
+                                   scale=s, name=name)
+    bpe = float(getattr(fmt, "bits_per_element", getattr(fmt, "bits", 0)))
+    if family == "float" or (hasattr(fmt, "exponent_bits") and hasattr(fmt, "mantissa_bits")):
+        m, e = int(fmt.mantissa_bits), int(fmt.exponent_bits)
+        return Operand("float", _int_bits(fmt), bpe, m + 1, e, bool(getattr(fmt, "signed", True)),
+                       name=name)
+    if family == "int" or hasattr(fmt, "width"):
+        w = int(getattr(fmt, "width", _int_bits(fmt)))
+        return Operand("int", w, bpe, w, 0, bool(getattr(fmt, "signed", True)), name=name)
+    if family == "posit":
+        n = _int_bits(fmt)
+        es = int(getattr(fmt, "es", 2))
+        # Largest fraction field of an n-bit posit: n - 3 - es bits (sign, 2 regime bits, es).
+        frac = max(n - 3 - es, 0)
+        return Operand("posit", n, bpe, frac + 1, es + max(1, math.ceil(math.log2(n))), True,
+                       es=es, name=name)
+    if family == "lns":
+        n = _int_bits(fmt)
+        return Operand("lns", n, bpe, n, 0, bool(getattr(fmt, "signed", True)), name=name)
+    if family == "codebook" or hasattr(fmt, "codebook") or hasattr(fmt, "levels"):
+        n = _int_bits(fmt)
+        # Codebook entries are decoded by a table to a wider format; float16 unless the record
+        # names another one.
+        dec = getattr(fmt, "value_format", None) or getattr(fmt, "decoded_format", None)
+        if dec is None:
+            import formats
+
+            dec = formats.get("float16")
+        return Operand("codebook", n, bpe, n, 0, True, decoded=operand(dec), name=name)
+    # Unknown family: an integer of its width.
+    n = _int_bits(fmt)
+    return Operand("int", n, bpe, n, 0, True, name=name)

@@ -1,0 +1,116 @@
+"""Machine presets: named, validated data files (``hwmodels/data/<name>.yaml``).
+
+``get(name)`` returns the machine record of a built-in preset; ``names()`` lists them; ``load``
+reads a user file (or mapping) of any kind — a machine, an energy table — through the same
+validating loader. Preset files use unit-suffixed keys; an unknown key or a key without its unit
+is a ``ValueError`` naming the file and key (see ``hwmodels/_loader.py``).
+
+Example::
+
+    >>> import hwmodels
+    >>> tpu = hwmodels.presets.get("tpu-v1")
+    >>> tpu.rows, tpu.cols, tpu.clock_hz
+    (256, 256, 700000000.0)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from importlib import resources
+
+from . import _energy, _gpu, _systolic, _bitserial, _lutgemm, _wafer  # noqa: F401  (register kinds)
+from ._loader import KINDS, load_file, load_mapping
+
+__all__ = ["get", "names", "load", "MACHINE_KINDS"]
+
+#: preset kinds that are machines (the others are energy and technology tables)
+MACHINE_KINDS = ("systolic", "bitserial", "lutgemm", "wafer", "gpu")
+
+_NON_MACHINE_PREFIXES = ("energy-", "tech-")
+
+
+def _data_dir():
+    return resources.files("hwmodels.data")
+
+
+def _resolve(kind: str, ref: str):
+    """Resolve a nested reference: a built-in table name or a path to a YAML file."""
+    if ref.endswith((".yaml", ".yml")) or os.sep in ref:
+        return load_file(ref, kind=kind, resolve=_resolve)
+    if kind == "energy_table":
+        return _energy.energy_table(ref)
+    if kind == "tech_scaling":
+        return _energy.tech_scaling(ref)
+    raise ValueError(f"cannot resolve {ref!r} as a {kind}")
+
+
+@functools.lru_cache(maxsize=None)
+def _load_builtin(stem: str, kind: str | None = None):
+    res = _data_dir() / f"{stem}.yaml"
+    if not res.is_file():
+        raise FileNotFoundError(stem)
+    with resources.as_file(res) as path:
+        return load_file(path, kind=kind, resolve=_resolve)
+
+
+@functools.lru_cache(maxsize=None)
+def names() -> list[str]:
+    """Names of the built-in machine presets, sorted."""
+    out = []
+    for res in _data_dir().iterdir():
+        n = res.name
+        if n.endswith(".yaml") and not n.startswith(_NON_MACHINE_PREFIXES):
+            out.append(n[: -len(".yaml")])
+    return sorted(out)
+
+
+def get(name: str):
+    """The machine record of the built-in preset ``name``.
+
+    Args:
+        name: one of :func:`names` (``"tpu-v1"``, ``"systolic-128x128"``, ``"a100"``, ...);
+            underscores are accepted for dashes (``"cerebras_wse2"``).
+
+    Returns:
+        A frozen machine record (``SystolicArray``, ``BitSerialArray``, ``LutGemmUnit``,
+        ``WaferMesh`` or ``GPU``).
+
+    Raises:
+        TypeError: if ``name`` is not a str.
+        ValueError: if ``name`` is not a preset (the message lists them).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"preset name must be a str, got {type(name).__name__}")
+    key = name.strip().lower().replace("_", "-")
+    if key not in names():
+        import difflib
+
+        close = difflib.get_close_matches(key, names(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown hardware preset {name!r}; presets: {', '.join(names())}.{hint}")
+    rec = _load_builtin(key)
+    if type(rec).__name__ not in {KINDS[k].__name__ for k in MACHINE_KINDS}:
+        raise ValueError(f"{name!r} is not a machine preset")  # pragma: no cover
+    return rec
+
+
+def load(source):
+    """Load a preset of any kind from a YAML file path or a mapping, with validation.
+
+    Args:
+        source: path to a ``.yaml`` file, or a mapping with the same keys (``kind`` required).
+
+    Returns:
+        The record (a machine, an ``EnergyTable``, ...).
+
+    Raises:
+        ValueError: unknown kind or key, a key without its unit, a missing required key.
+        FileNotFoundError: if the file does not exist.
+    """
+    if isinstance(source, Mapping):
+        return load_mapping(source, resolve=_resolve)
+    if isinstance(source, (str, os.PathLike)):
+        return load_file(source, resolve=_resolve)
+    raise TypeError(f"source must be a path or a mapping, got {type(source).__name__}")
