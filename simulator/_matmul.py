@@ -126,8 +126,37 @@ def _take(xp, table, codes):
     return xp.asarray(table)[codes.astype(xp.int32)]
 
 
+def to_f64(xp, x):
+    """``x`` as float64, exactly. On JAX, float32/bfloat16 go through their bit patterns: XLA on
+    CPU treats subnormal inputs of an arithmetic conversion as zero."""
+    if xp is np:
+        return np.asarray(x).astype(np.float64)
+    if x.dtype in (xp.float32, xp.bfloat16):
+        from jax import lax
+
+        from formats._minifloat import decode_xp
+
+        if x.dtype == xp.bfloat16:
+            bits = lax.bitcast_convert_type(x, xp.uint16).astype(xp.uint32) << 16
+        else:
+            bits = lax.bitcast_convert_type(x, xp.uint32)
+        return decode_xp(xp, bits, resolve("float32"), xp.float64)
+    return x.astype(xp.float64)
+
+
+def _tensor_scale(xp, ts):
+    if ts is None:
+        return None
+    ts = xp.asarray(ts)
+    if ts.size != 1:
+        raise ValueError(f"tensor_scale must hold one value, got shape {ts.shape}")
+    return to_f64(xp, ts.reshape(()))
+
+
 def _block_parts(xp, q: QArray, role: str):
-    """(element values (..., R, J, bs), scale values (..., R, J), tensor scale, bounds...)."""
+    """Element values (..., R, J, bs), scale values (..., R, J), tensor scale (float64 or
+    None), element and scale value bounds, block size — from a block-format QArray (layout of
+    :class:`formats._block.BlockFormat`). Values come from exact float64 code tables."""
     fmt = q.format
     elem, sfmt, bs = fmt.element, fmt.scale, fmt.block_size
     nd = len(q.shape)
@@ -136,14 +165,16 @@ def _block_parts(xp, q: QArray, role: str):
         which = "its last axis (K)" if role == "a" else "axis -2 (K)"
         raise ValueError(f"{role}: a block-format QArray must be blocked along {which}; got axis={q.axis} "
                          f"for shape {q.shape}")
+    if bs is None:  # one block spanning K
+        bs = q.codes.shape[-1]
     ev = _take(xp, _element_table(elem), q.codes)
     sv = _take(xp, _element_table(sfmt), q.scales)
     eb = Bounds.of(elem)
-    implied = getattr(fmt, "element_scale_exp", None) or getattr(elem, "implied_scale_exp", None)
-    if implied:  # e.g. MXINT8: element code × 2^-6 (OCP MX v1.0 §5.3.4)
+    implied = getattr(fmt, "element_exp", 0)
+    if implied:  # integer elements: code × 2^-(w-2) (MXINT8: 2^-6, OCP MX v1.0 §5.3.4)
         ev = ev * (2.0 ** implied)
         eb = Bounds(eb.p, eb.q + implied, eb.e1 + implied)
-    return ev, sv, q.tensor_scale, eb, Bounds.of(sfmt), bs
+    return ev, sv, _tensor_scale(xp, q.tensor_scale), eb, Bounds.of(sfmt), bs
 
 
 def prepare_operand(xp, x, fmt, role: str) -> Operand:
@@ -161,8 +192,11 @@ def prepare_operand(xp, x, fmt, role: str) -> Operand:
             K = x.shape[kaxis]
             return Operand(ev.astype(xp.float64), fmt, eb, False, K, sv.astype(xp.float64), sb, ts, bs,
                            transposed=True)
+        if getattr(fmt, "family", None) == "lns":
+            codes = xp.swapaxes(x.codes, -1, -2) if role == "b" else x.codes
+            return Operand(codes, fmt, None, False, x.shape[kaxis], transposed=role == "b")
         vals = _take(xp, _element_table(fmt), x.codes) if fmt.bits <= 16 else formats.decode(x, "float64")
-        x, q_input = vals, True
+        x, q_input = (vals if fmt.bits <= 16 else to_f64(xp, vals)), True
     else:
         q_input = False
         if xp is np:
@@ -184,6 +218,10 @@ def prepare_operand(xp, x, fmt, role: str) -> Operand:
         ev, sv, ts, eb, sb, bs = _block_parts(xp, q, role)
         return Operand(ev.astype(xp.float64), fmt, eb, False, K, sv.astype(xp.float64), sb, ts, bs,
                        transposed=True)
+    if getattr(fmt, "family", None) == "lns":  # kept as codes: multiplier="lns" multiplies codes
+        codes = x.codes if isinstance(x, QArray) else formats.encode(x, fmt).codes
+        codes = xp.swapaxes(codes, -1, -2) if role == "b" else codes
+        return Operand(codes, fmt, None, False, K, transposed=role == "b")
     if not isinstance(fmt, (FloatFormat, IntFormat)):
         raise ValueError(f"{role}_format must be a scalar FloatFormat/IntFormat or a block format, got "
                          f"{type(fmt).__name__}")
@@ -198,10 +236,7 @@ def prepare_operand(xp, x, fmt, role: str) -> Operand:
             x = xi
     elif not q_input:
         x = formats.quantize(x, fmt)
-    if is_int:
-        x = x.astype(xp.int64)
-    else:
-        x = x.astype(xp.float64)
+    x = x.astype(xp.int64) if is_int else to_f64(xp, x)
     x = xp.swapaxes(x, -1, -2) if role == "b" else x
     return Operand(x, fmt, Bounds.of(fmt), is_int, K, transposed=role == "b")
 
@@ -224,7 +259,8 @@ def dequantize_blocks(xp, op: Operand) -> Operand:
     """Block operand → scalar operand of element × block-scale values (exact in float64)."""
     v = op.values * op.scales[..., None]
     v = v.reshape(v.shape[:-2] + (-1,))[..., :op.K]
-    return Operand(v, op.fmt, op.bounds * op.scale_bounds, False, op.K, transposed=op.transposed)
+    return Operand(v, op.fmt, op.bounds * op.scale_bounds, False, op.K, tensor_scale=op.tensor_scale,
+                   transposed=op.transposed)
 
 
 # ============================================================================ plan
@@ -289,9 +325,16 @@ def make_plan(A: Operand, B: Operand, *, multiplier, acc, chunk_acc, k_chunk, or
     else:
         terms = multiplier if multiplier != "exact" else "product"
         int_terms = A.is_int and B.is_int and multiplier == "exact"
-        pb = A.bounds * B.bounds
-        if multiplier == "exact" and not pb.exact_f64 and not (int_terms and pb.e1 <= 62):
-            raise _NotExact(f"products of {A.fmt} x {B.fmt} are not exact in float64 ({pb})")
+        if multiplier == "exact":
+            pb = A.bounds * B.bounds
+            if not pb.exact_f64 and not (int_terms and pb.e1 <= 62):
+                raise _NotExact(f"products of {A.fmt} x {B.fmt} are not exact in float64 ({pb})")
+        else:
+            fam = "lns" if multiplier == "lns" else "float"
+            for who, op in (("a", A), ("b", B)):
+                if getattr(op.fmt, "family", None) != fam:
+                    raise ValueError(f"multiplier={multiplier!r} needs {who}_format to be "
+                                     f"{'an LNSFormat' if fam == 'lns' else 'a FloatFormat'}, got {op.fmt}")
     first = chunk_acc if (chunk is not None and chunk_acc is not None) else acc
     if first.is_int and not int_terms:
         raise ValueError(f"integer accumulator {first} needs integer products (IntFormat operands and "
@@ -328,15 +371,31 @@ class _NotExact(ValueError):
 
 # ============================================================================ kernels (xp-generic)
 def multiply(xp, plan: Plan, a, b):
-    """Products of broadcast operand values under the plan's multiplier."""
+    """Products of broadcast operand values under the plan's multiplier (float64 / int64).
+
+    ``lmul``: :func:`formats.lmul` on the two values (one implementation of L-Mul, in formats).
+    ``lns``: the operands are LNS *codes*; the product is the exact log-domain product
+    (field addition, :func:`formats.lns_multiply`, saturating) converted to the nearest
+    float64 of its value."""
     if plan.terms == "product":
         return a * b
     import formats
 
     if plan.terms == "lmul":
-        return formats.lmul(a, b, plan.mult_fmt, variant=plan.lmul_variant).astype(xp.float64)
+        lmul = getattr(formats, "lmul", None)
+        if lmul is None:  # pragma: no cover - until formats exports it
+            from formats._lmul import lmul
+        return lmul(a, b, plan.mult_fmt, variant=plan.lmul_variant).astype(xp.float64)
     if plan.terms == "lns":
-        return formats.lns_mul(a, b, plan.mult_fmt).astype(xp.float64)
+        lns_multiply = getattr(formats, "lns_multiply", None)
+        if lns_multiply is None:  # pragma: no cover - until formats exports it
+            from formats._lns import lns_multiply
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+        a = xp.broadcast_to(a, shape)
+        b = xp.broadcast_to(b, shape)
+        fmt = plan.mult_fmt
+        qp = lns_multiply(QArray(codes=a, format=fmt, shape=shape), QArray(codes=b, format=fmt, shape=shape))
+        return formats.decode(qp, dtype="float64")
     raise AssertionError(plan.terms)  # pragma: no cover
 
 
@@ -730,12 +789,13 @@ def _matmul_reference(a, b, init, cfg):
         A, B, plan = build(np, a, b, cfg)
     except _NotExact as exc:  # products not exact in float64: the reference needs no float kernels
         A, B, acc, cacc = exc.operands
-        if A.is_block:
-            raise ValueError(f"block dot products of {A.fmt} x {B.fmt} exceed float64; not supported") from None
+        gran = A.block_size if A.is_block else 1
         k_chunk = cfg["k_chunk"]
-        chunk = k_chunk if k_chunk is not None else ((A.K or 1) if cfg["order"] == "systolic" else None)
-        plan = Plan("product", acc, cacc if chunk is not None else None, chunk, cfg["order"],
-                    A.is_int and B.is_int, False, False, False, value_dtype(acc).name, False)
+        chunk = (k_chunk // gran if k_chunk is not None else
+                 (max(-(-A.K // gran), 1) if cfg["order"] == "systolic" else None))
+        plan = Plan("block" if A.is_block else "product", acc, cacc if chunk is not None else None, chunk,
+                    cfg["order"], A.is_int and B.is_int, False, False, False, value_dtype(acc).name,
+                    A.tensor_scale is not None or B.tensor_scale is not None)
         first = plan.chunk_acc or plan.acc
         if first.is_int and not plan.int_terms:
             raise ValueError(f"integer accumulator {first} needs integer products") from None
