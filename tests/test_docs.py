@@ -57,6 +57,14 @@ def test_strict_build_renders_api_pages(site):
     for name in ("quantize", "encode", "decode", "FloatFormat"):
         assert f'id="formats.{name}"' in html, name
     assert ":class:" not in html  # Sphinx roles are stripped by the hook
+    # the public contract of design.md, as documented objects
+    contract = {"hwmodels": ("SystolicArray", "BitSerialArray", "LutGemmUnit", "WaferMesh", "GPU",
+                             "Cost"),
+                "simulator": ("matmul", "estimate", "Report", "sweep", "workloads")}
+    for mod, names in contract.items():
+        html = (site / "api" / mod / "index.html").read_text()
+        missing = [n for n in names if f'id="{mod}.{n}"' not in html]
+        assert not missing, (mod, missing)
 
 
 def test_formats_page_lists_every_registered_format(site):
