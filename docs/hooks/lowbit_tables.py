@@ -14,7 +14,7 @@ A page asks for a table with an HTML comment marker on a line of its own:
 
 New format families show up automatically: columns are read with ``getattr`` and a default, and
 a family without a dedicated column set gets a generic table. The functions here are also used
-by ``tests/test_docs.py``.
+by ``tests/docs/test_docs.py``.
 """
 
 from __future__ import annotations
