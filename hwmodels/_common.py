@@ -27,6 +27,8 @@ def check_positive(name: str, v, *, integer: bool = False, allow_none: bool = Fa
 
 def check_dims(m, k, n):
     """Validate GEMM dimensions (ints or integer arrays, all >= 1)."""
+    if type(m) is int and type(k) is int and type(n) is int and m >= 1 and k >= 1 and n >= 1:
+        return
     for name, v in (("m", m), ("k", k), ("n", n)):
         if isinstance(v, np.ndarray):
             if v.dtype.kind not in "iu":
@@ -48,6 +50,15 @@ def scaled_table(table: EnergyTable | None, node_nm: float) -> EnergyTable:
 
 
 def resolve_operands(a_format, b_format, accumulator, native_a, native_b, native_acc):
+    """(a, b, acc) records: the given formats or the machine's native ones (see
+    :func:`_resolve_operands`; cached for hashable arguments)."""
+    try:
+        return _resolve_cached(a_format, b_format, accumulator, native_a, native_b, native_acc)
+    except TypeError:  # an unhashable argument: resolve uncached (raises the right error)
+        return _resolve_operands(a_format, b_format, accumulator, native_a, native_b, native_acc)
+
+
+def _resolve_operands(a_format, b_format, accumulator, native_a, native_b, native_acc):
     """(a, b, acc) records: the given formats or the machine's native ones.
 
     The native accumulator is used when both operands are integers (or when it is itself a
@@ -70,6 +81,9 @@ def resolve_operands(a_format, b_format, accumulator, native_a, native_b, native
         else:
             acc = default_accumulator(oa, ob, a)
     return a, b, acc
+
+
+_resolve_cached = functools.lru_cache(maxsize=4096)(_resolve_operands)
 
 
 @functools.lru_cache(maxsize=4096)

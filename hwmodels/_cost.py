@@ -34,13 +34,14 @@ class FrozenMap(Mapping):
     __slots__ = ("_d", "_h")
 
     def __init__(self, data=()):
-        d = dict(data)
-        for k, v in d.items():
+        d = {}
+        for k, v in dict(data).items():
             if not isinstance(k, str):
                 raise TypeError(f"keys must be str, got {type(k).__name__}")
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, (bool, str, bytes)):
                 raise TypeError(f"value of {k!r} must be a number, got {type(v).__name__}")
-        self._d = {k: float(v) for k, v in d.items()}
+            d[k] = float(v)
+        self._d = d
         self._h = None
 
     def __getitem__(self, key):
@@ -105,14 +106,15 @@ class Cost:
     def __post_init__(self):
         for name in ("cycles", "seconds", "macs", "capacity_macs", "stall_cycles"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if isinstance(v, (bool, str, bytes)):
                 raise TypeError(f"{name} must be a number, got {type(v).__name__}")
-            if not (v >= 0) or math.isinf(v):
+            v = float(v)
+            if not 0.0 <= v < math.inf:
                 raise ValueError(f"{name} must be finite and >= 0, got {v}")
-            object.__setattr__(self, name, float(v))
+            object.__setattr__(self, name, v)
         bd = self.breakdown if isinstance(self.breakdown, FrozenMap) else FrozenMap(self.breakdown)
         for k, v in bd.items():
-            if not (v >= 0) or math.isinf(v):
+            if not 0.0 <= v < math.inf:
                 raise ValueError(f"breakdown[{k!r}] must be finite and >= 0 pJ, got {v}")
         object.__setattr__(self, "breakdown", bd)
         acc = self.accesses if isinstance(self.accesses, FrozenMap) else FrozenMap(self.accesses)

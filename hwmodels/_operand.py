@@ -55,6 +55,13 @@ class Operand:
         return s is not None and s.kind == "float" and s.significand_bits == 1
 
 
+@functools.lru_cache(maxsize=256)
+def _named(name: str):
+    import formats
+
+    return formats.get(name)
+
+
 def resolve_format(fmt, param: str):
     """A format record from a record, a registered name or None.
 
@@ -70,7 +77,7 @@ def resolve_format(fmt, param: str):
         return fmt
     if isinstance(fmt, str):
         try:
-            return formats.get(fmt)
+            return _named(fmt)
         except KeyError as exc:
             msg = exc.args[0] if exc.args else str(exc)
             raise ValueError(f"{param}: {msg}") from exc
@@ -94,11 +101,13 @@ def operand(fmt) -> Operand:
     family = getattr(fmt, "family", None)
     element = getattr(fmt, "element", None)
     block_size = getattr(fmt, "block_size", None)
-    if element is not None and block_size is not None:
+    if element is not None:
         e = operand(element)
         scale_fmt = getattr(fmt, "scale", None)
         s = operand(scale_fmt) if scale_fmt is not None else None
         storage = getattr(fmt, "bits_per_element", None)
+        if block_size is None:  # one scale per tensor: element arithmetic, no per-block work
+            return dataclasses.replace(e, storage_bits=float(storage or e.storage_bits), name=name)
         if storage is None:
             storage = e.storage_bits + (s.storage_bits / block_size if s is not None else 0.0)
         return dataclasses.replace(e, storage_bits=float(storage), block_size=int(block_size),
@@ -118,7 +127,7 @@ def operand(fmt) -> Operand:
         frac = max(n - 3 - es, 0)
         return Operand("posit", n, bpe, frac + 1, es + max(1, math.ceil(math.log2(n))), True,
                        es=es, name=name)
-    if family == "lns":
+    if family in ("lns", "luq"):  # log-domain values ±2^L: products are exponent adds
         n = _int_bits(fmt)
         return Operand("lns", n, bpe, n, 0, bool(getattr(fmt, "signed", True)), name=name)
     if family == "codebook" or hasattr(fmt, "codebook") or hasattr(fmt, "levels"):

@@ -19,7 +19,9 @@ and the work runs in ⌈S_R/R⌉·⌈S_C/C⌉ folds. Fold length (cycles):
   in, outputs drained), WS/IS 2R + C + T − 2 (plus R cycles to load the stationary operand);
   SCALE-Sim reports ``folds × fold − 1`` compute cycles ("Total Cycles" − "Stall Cycles" of
   COMPUTE_REPORT.csv), and so does this model — checked case by case against SCALE-Sim runs in
-  ``tests/fixtures/scalesim/golden.csv``.
+  ``tests/fixtures/scalesim/golden.csv``. (Exception: a 1×1 output-stationary array, where that
+  count falls one cycle under the MAC bound — SCALE-Sim divides by zero on a 1×1×1 GEMM there —
+  reports folds·T.)
 * SCALE-Sim paper (``fold_model="paper"``; Samajdar et al., "A Systematic Methodology for
   Characterizing Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020, §III, and
   arXiv 1811.02883): τ = 2R + C + T − 2 per fold for every dataflow, ``folds × τ`` in all.
@@ -50,6 +52,14 @@ from ._operand import operand
 __all__ = ["SystolicArray", "FOLD_MODELS"]
 
 FOLD_MODELS = ("scalesim", "paper")
+
+
+def _where(cond, x, y):
+    return np.where(cond, x, y) if isinstance(cond, np.ndarray) else (x if cond else y)
+
+
+def _maximum(x, y):
+    return np.maximum(x, y) if isinstance(y, np.ndarray) else max(x, y)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +161,10 @@ class SystolicArray:
         if self.fold_model == "paper":
             return folds * (2 * R + C + t - 2)
         fold = (R + C + t - 2) if self.dataflow == "os" else (2 * R + C + t - 2)
+        if R == C == 1 and self.dataflow == "os":
+            # SCALE-Sim's count would be folds·T − 1, one cycle under the MAC bound (and 0 for
+            # a 1×1×1 GEMM, where SCALE-Sim 3.0.0 divides by zero): report the bound instead.
+            return folds * fold
         return folds * fold - 1
 
     def mapping_efficiency(self, m, k, n):
@@ -212,13 +226,13 @@ class SystolicArray:
         # outputs leave in the activation format; partial sums spill when they do not fit
         psum_bytes = m * n * e["c_bits"] / 8.0
         extra_folds = ceil_div(k, R) - 1 if self.dataflow != "os" else 0 * m
-        spill = np.where(psum_bytes > self.ofmap_sram_bytes, 2.0 * psum_bytes * extra_folds, 0.0)
+        spill = _where(psum_bytes > self.ofmap_sram_bytes, 2.0 * psum_bytes * extra_folds, 0.0)
         c_dram = m * n * e["a_bits"] / 8.0 + spill
         dram_bytes = a_dram + b_dram + c_dram
         if self.dram_bandwidth_bytes_per_cycle is None:
             stall = 0 * compute
         else:
-            stall = np.maximum(0.0, dram_bytes / self.dram_bandwidth_bytes_per_cycle - compute)
+            stall = _maximum(0.0, dram_bytes / self.dram_bandwidth_bytes_per_cycle - compute)
         cycles = compute + stall
         me = e["me"]
         mac_pj = macs * me.mac_pj

@@ -2,3 +2,7 @@
 from ._accumulate import Accumulator as Accumulator
 from ._accumulate import FP8_TENSOR_CORE_ACCUMULATOR as FP8_TENSOR_CORE_ACCUMULATOR
 from ._matmul import matmul as matmul
+from ._estimate import estimate as estimate
+from ._estimate import Report as Report
+from ._sweep import sweep as sweep
+from . import workloads as workloads
