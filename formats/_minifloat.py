@@ -389,7 +389,7 @@ def _prepare(xp, x, flush=False):
     if dt.name in ("float16", "bfloat16"):
         xw = x.astype(xp.float32)
         if flush and dt.name == "float16":
-            xw = xp.where(xp.abs(xw) < xp.float32(2.0**-14), xw * xp.float32(0), xw)
+            xw = xp.where(xp.abs(xw) < xp.float32(2.0**-14), xp.copysign(xp.float32(0), xw), xw)
         return xw, dt
     return x, dt
 
