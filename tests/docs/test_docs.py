@@ -217,3 +217,35 @@ def test_python_blocks_on_page_run(page):
     ns: dict = {}
     for i, src in enumerate(blocks):
         exec(compile(src, f"{page}[block {i}]", "exec"), ns)
+
+
+def _lowbit_commands(page):
+    import re
+    import shlex
+
+    text = (DOCS / page).read_text()
+    cmds = []
+    for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M):
+        block = block.replace("\\\n", " ")
+        for line in block.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("lowbit "):
+                cmds.append(shlex.split(line)[1:])
+    return cmds
+
+
+def test_cli_commands_on_getting_started_run(tmp_path):
+    """The ``lowbit ...`` lines of the getting-started page run and exit 0."""
+    cmds = _lowbit_commands("getting-started.md")
+    assert len(cmds) >= 4
+    env = dict(os.environ, MPLBACKEND="Agg")
+    for args in cmds:
+        if args[:1] == ["bench"]:
+            continue  # a benchmark, not a command to time in the test suite
+        proc = subprocess.run([sys.executable, "-c", "import sys; from simulator._cli import main; "
+                               "sys.exit(main(sys.argv[1:]))", *args],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert proc.stdout.strip(), args
+        if "--plot" in args:
+            assert (tmp_path / args[args.index("--plot") + 1]).stat().st_size > 0
