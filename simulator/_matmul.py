@@ -373,7 +373,9 @@ class _NotExact(ValueError):
 def multiply(xp, plan: Plan, a, b):
     """Products of broadcast operand values under the plan's multiplier (float64 / int64).
 
-    ``lmul``: :func:`formats.lmul` on the two values (one implementation of L-Mul, in formats).
+    ``lmul``: the operands are codes; ``formats.lmul_codes`` (the code-level kernel of
+    :func:`formats.lmul`: one implementation of L-Mul, in formats) gives the product's code,
+    looked up as float64.
     ``lns``: the operands are LNS *codes*; the product is the exact log-domain product
     (field addition, :func:`formats.lns_multiply`, saturating) converted to the nearest
     float64 of its value."""
@@ -382,10 +384,16 @@ def multiply(xp, plan: Plan, a, b):
     import formats
 
     if plan.terms == "lmul":
-        lmul = getattr(formats, "lmul", None)
-        if lmul is None:  # pragma: no cover - until formats exports it
-            from formats._lmul import lmul
-        return lmul(a, b, plan.mult_fmt, variant=plan.lmul_variant).astype(xp.float64)
+        lmul_codes = getattr(formats, "lmul_codes", None)
+        if lmul_codes is None:  # pragma: no cover - until formats exports it
+            from formats._lmul import lmul_codes
+        fmt = plan.mult_fmt
+        pc = lmul_codes(a, b, fmt, variant=plan.lmul_variant)
+        if fmt.bits <= 16:
+            return _take(xp, _element_table(fmt), pc)
+        from formats._minifloat import decode_xp
+
+        return decode_xp(xp, pc, fmt, xp.float64)
     if plan.terms == "lns":
         lns_multiply = getattr(formats, "lns_multiply", None)
         if lns_multiply is None:  # pragma: no cover - until formats exports it
@@ -547,9 +555,13 @@ def make_term_fns(xp, A: Operand, B: Operand, plan: Plan):
             return xp.moveaxis(T[j0:j0 + n], 0, -1)
 
         return term, terms_range, J
-    dt = xp.float32 if plan.native32 else (xp.int64 if plan.int_terms else xp.float64)
-    At = xp.moveaxis(A.values.astype(dt), -1, 0)  # (K, ..., M)
-    Bt = xp.moveaxis(B.values.astype(dt), -1, 0)  # (K, ..., N)
+    if plan.terms in ("lmul", "lns"):  # operands are codes
+        Av, Bv = A.values, B.values
+    else:
+        dt = xp.float32 if plan.native32 else (xp.int64 if plan.int_terms else xp.float64)
+        Av, Bv = A.values.astype(dt), B.values.astype(dt)
+    At = xp.moveaxis(Av, -1, 0)  # (K, ..., M)
+    Bt = xp.moveaxis(Bv, -1, 0)  # (K, ..., N)
     if xp is np:  # rows of K contiguous: one cheap outer product per step
         At, Bt = np.ascontiguousarray(At), np.ascontiguousarray(Bt)
     J = A.K
@@ -714,6 +726,15 @@ def shape_operands(xp, A: Operand, B: Operand, block_reduce: str):
     return (dequantize_blocks(xp, A) if A.is_block else A), (dequantize_blocks(xp, B) if B.is_block else B)
 
 
+def _as_codes(xp, op: Operand, role: str) -> Operand:
+    import formats
+
+    if not isinstance(op.fmt, FloatFormat) or op.is_block:
+        raise ValueError(f"multiplier='lmul' needs {role}_format to be a scalar FloatFormat, got {op.fmt}")
+    codes = formats.encode(op.values, op.fmt).codes
+    return dataclasses.replace(op, values=codes)
+
+
 def build(xp, a, b, cfg):
     """Operands and plan (shared by the NumPy and JAX drivers)."""
     A = prepare_operand(xp, a, cfg["a_format"], "a")
@@ -725,6 +746,8 @@ def build(xp, a, b, cfg):
     if A.K != B.K:
         raise ValueError(f"inner dimensions differ: a has K={A.K}, b has K={B.K}")
     A, B = shape_operands(xp, A, B, cfg["block_reduce"])
+    if cfg["multiplier"] == "lmul":  # L-Mul works on codes: encode the (exact) values once
+        A, B = _as_codes(xp, A, "a"), _as_codes(xp, B, "b")
     try:
         plan, A, B = make_plan(A, B, multiplier=cfg["multiplier"], acc=acc, chunk_acc=cacc,
                                k_chunk=cfg["k_chunk"], order=cfg["order"],
