@@ -93,7 +93,7 @@ class GPU:
     int8_ops_per_s: float = 0.0
     int4_ops_per_s: float = 0.0
     hbm_bytes: float = 80e9
-    hbm_pj_per_bit: float = 3.9
+    hbm_pj_per_bit: float = 3.9  # HBM2, O'Connor et al., "Fine-grained DRAM", MICRO 2017
     shared_memory_bytes: float = 2.0**18
     energy_table: EnergyTable | None = None
     name: str = dataclasses.field(default="", compare=False)

@@ -77,6 +77,8 @@ class WaferMesh:
     power_w: float
     node_nm: float
     reduce_tree_arity: int = 2
+    # assumption: ~0.1 pJ/bit/mm of on-chip wire (an order-of-magnitude figure widely quoted
+    # from W. J. Dally's talks) × ~0.25 mm core pitch (WSE-2: 46,225 mm² / 850,000 cores)
     hop_energy_pj_per_byte: float = 0.2
     native_format: str = "float16"
     accumulator_format: str = "float32"
