@@ -1,6 +1,5 @@
 """Energy model: the Horowitz table, precision and technology scaling, MAC energy per family."""
 
-import math
 
 import pytest
 

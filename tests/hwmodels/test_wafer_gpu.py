@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import hwmodels
-from hwmodels import GPU, WaferMesh
+from hwmodels import WaferMesh
 
 A100 = hwmodels.presets.get("a100")
 H100 = hwmodels.presets.get("h100")

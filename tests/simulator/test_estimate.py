@@ -1,6 +1,5 @@
 """Workloads, estimate, Report and the ``lowbit estimate`` CLI."""
 
-import math
 
 import pandas as pd
 import pytest
