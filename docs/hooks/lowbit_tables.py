@@ -10,7 +10,9 @@ A page asks for a table with an HTML comment marker on a line of its own:
     what each overflow policy gives for out-of-range inputs, computed by lowbit;
 ``<!-- lowbit:disagreements -->``
     what ml_dtypes, gfloat, torch/torchao and lowbit return for inputs on which the reference
-    libraries disagree, computed by calling each library.
+    libraries disagree, computed by calling each library;
+``<!-- lowbit:examples -->``
+    the table of examples from ``examples/README.md``.
 
 New format families show up automatically: columns are read with ``getattr`` and a default, and
 a family without a dedicated column set gets a generic table. The functions here are also used
@@ -23,7 +25,7 @@ import dataclasses
 import math
 import warnings
 
-MARKERS = ("formats-tables", "rounding-modes", "overflow-policies", "disagreements")
+MARKERS = ("formats-tables", "rounding-modes", "overflow-policies", "disagreements", "examples")
 _SKIP = (AttributeError, NotImplementedError, TypeError, ValueError, KeyError, OverflowError)
 
 
@@ -477,8 +479,28 @@ def disagreements_md() -> str:
             "An exception name means the library raised it.*\n\n" + "\n".join(lines))
 
 
+# ------------------------------------------------------------------------- examples
+_ROOT = None  # repository root (set from the mkdocs config; the checkout otherwise)
+
+
+def _root():
+    import pathlib
+
+    return _ROOT or pathlib.Path(__file__).resolve().parents[2]
+
+
+def examples_md() -> str:
+    """The table of examples from ``examples/README.md`` (one list, kept in one place)."""
+    lines = (_root() / "examples" / "README.md").read_text().splitlines()
+    table = [ln for ln in lines if ln.startswith("|")]
+    if not table:
+        raise ValueError("examples/README.md has no table of examples")
+    return "\n".join(table)
+
+
 # --------------------------------------------------------------------------- the hook
 _RENDER = {
+    "examples": examples_md,
     "formats-tables": formats_tables_md,
     "rounding-modes": rounding_modes_md,
     "overflow-policies": overflow_policies_md,
@@ -493,6 +515,14 @@ def render(markdown: str) -> str:
         if marker in markdown:
             markdown = markdown.replace(marker, fn())
     return markdown
+
+
+def on_config(config, **kwargs):  # mkdocs hook
+    global _ROOT
+    import pathlib
+
+    _ROOT = pathlib.Path(config["config_file_path"]).resolve().parent
+    return config
 
 
 def on_page_markdown(markdown, page, config, files, **kwargs):  # mkdocs hook

@@ -74,6 +74,13 @@ def test_formats_page_lists_every_registered_format(site):
     assert "<!-- lowbit:" not in html
 
 
+def test_examples_page_lists_every_example(site):
+    html = (site / "examples" / "index.html").read_text()
+    examples = [p.name for p in (ROOT / "examples").iterdir() if p.suffix in (".ipynb", ".py")]
+    missing = [n for n in examples if n not in html]
+    assert not missing, missing
+
+
 def test_rounding_page_has_generated_tables(site):
     html = (site / "rounding-and-overflow" / "index.html").read_text()
     assert "<!-- lowbit:" not in html
