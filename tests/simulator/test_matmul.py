@@ -221,6 +221,28 @@ def test_init_is_the_starting_accumulator():
     np.testing.assert_array_equal(simulator.matmul(ai, bi, init=[[2**31 - 20000]]), [[2**31 - 20000 + 20000 - 2**32]])
 
 
+@pytest.mark.parametrize("acc, a, b, expect", [
+    # float32: (2^40 + 2^17) - (2^16 - 2^-20) is just above the float32 midpoint 2^40 + 2^16;
+    # float64 rounding first would land on the midpoint and ties-to-even would give 2^40.
+    ("float32", [2.0**20, -(2.0**8) * (1 + 2.0**-18)], [2.0**20 * (1 + 2.0**-23), 2.0**8 * (1 - 2.0**-18)],
+     2.0**40 + 2.0**17),
+    # bfloat16: (2^8 + 2) - (1 - 2^-46) is just above the bfloat16 midpoint 2^8 + 1.
+    ("bfloat16", [2.0**8, -(1 + 2.0**-23)], [1 + 2.0**-7, 1 - 2.0**-23], 2.0**8 + 2),
+])
+def test_no_double_rounding(acc, a, b, expect):
+    """Each addition rounds the exact sum once (round-to-odd in float64, then to the format)."""
+    a = np.array([a], dtype=np.float32)
+    b = np.array(b, dtype=np.float32)[:, None]
+    exact = Fraction(float(a[0, 0])) * Fraction(float(b[0, 0]))
+    assert exact == Fraction(float(a[0, 0]) * float(b[0, 0]))  # the first product is exact in float32
+    out = simulator.matmul(a, b, a_format="float32", b_format="float32", accumulator=acc)
+    assert out[0, 0] == expect
+    import jax.numpy as jnp
+
+    assert float(simulator.matmul(jnp.asarray(a), jnp.asarray(b), a_format="float32", b_format="float32",
+                                  accumulator=acc)[0, 0]) == expect
+
+
 def test_float64_operands_fall_back_to_exact_reference():
     """float64 × float64 products need 106 bits: the exact (fractions) path is used."""
     a = RNG.standard_normal((2, 6))
