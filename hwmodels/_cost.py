@@ -44,6 +44,14 @@ class FrozenMap(Mapping):
         self._d = d
         self._h = None
 
+    @classmethod
+    def _trusted(cls, d: dict) -> "FrozenMap":
+        """Wrap a dict of str -> float already known to be valid (no copy, no checks)."""
+        self = object.__new__(cls)
+        self._d = d
+        self._h = None
+        return self
+
     def __getitem__(self, key):
         return self._d[key]
 
@@ -119,6 +127,21 @@ class Cost:
         object.__setattr__(self, "breakdown", bd)
         acc = self.accesses if isinstance(self.accesses, FrozenMap) else FrozenMap(self.accesses)
         object.__setattr__(self, "accesses", acc)
+
+    @classmethod
+    def _trusted(cls, cycles, seconds, breakdown, macs, capacity_macs, stall_cycles, accesses):
+        """Build a Cost from values the caller computed and knows valid (floats >= 0, dicts of
+        str -> float): the models' hot path, skipping ``__post_init__``'s checks."""
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "cycles", cycles)
+        set_(self, "seconds", seconds)
+        set_(self, "breakdown", FrozenMap._trusted(breakdown))
+        set_(self, "macs", macs)
+        set_(self, "capacity_macs", capacity_macs)
+        set_(self, "stall_cycles", stall_cycles)
+        set_(self, "accesses", FrozenMap._trusted(accesses))
+        return self
 
     # ------------------------------------------------------------- derived
     @property

@@ -271,17 +271,15 @@ class SystolicArray:
                                      self.native_format, self.accumulator_format)
         t = self._terms(m, k, n, a, b, acc)
         accesses = {k_: float(v) for k_, v in t["accesses"].items()}
-        accesses.update(a_dram_bytes=float(t["a_dram"]), b_dram_bytes=float(t["b_dram"]),
-                        c_dram_bytes=float(t["c_dram"]))
+        accesses["a_dram_bytes"] = float(t["a_dram"])
+        accesses["b_dram_bytes"] = float(t["b_dram"])
+        accesses["c_dram_bytes"] = float(t["c_dram"])
         cycles = float(t["cycles"])
-        return Cost(
-            cycles=cycles, seconds=cycles / self.clock_hz,
-            breakdown={"mac": float(t["mac"]), "sram": float(t["sram"]),
-                       "dram": float(t["dram"]), "scale": float(t["scale"]),
-                       "table": float(t["table"])},
-            macs=float(t["macs"]), capacity_macs=float(t["capacity"]),
-            stall_cycles=float(t["stall"]), accesses=accesses,
-        )
+        return Cost._trusted(
+            cycles, cycles / self.clock_hz,
+            {"mac": float(t["mac"]), "sram": float(t["sram"]), "dram": float(t["dram"]),
+             "scale": float(t["scale"]), "table": float(t["table"])},
+            float(t["macs"]), float(t["capacity"]), float(t["stall"]), accesses)
 
     def gemm_batch(self, m, k, n, *, a_format=None, b_format=None, accumulator=None) -> dict:
         """Vectorised :meth:`gemm` over integer arrays of shapes.
