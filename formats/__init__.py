@@ -33,3 +33,26 @@ __all__ = [
     "ROUNDINGS", "OVERFLOWS", "QArray", "pack_codes", "unpack_codes", "quantize", "encode",
     "decode", "values", "register_codec", "to_ml_dtypes", "from_ml_dtypes",
 ]
+
+# Other number systems (issue 4): posits, LNS / power-of-two / LUQ, L-Mul, lattice quantizers.
+from ._posit import PositFormat as PositFormat
+from ._lns import LNSFormat as LNSFormat
+from ._lns import LUQFormat as LUQFormat
+from ._lns import power_of_two as power_of_two
+from ._lns import lns_multiply as lns_multiply
+from ._lns import lns_divide as lns_divide
+from ._lns import lns_add as lns_add
+from ._lns import lns_subtract as lns_subtract
+from ._lns import lns_add_error as lns_add_error
+from ._lns import gaussian_log as gaussian_log
+from ._lns import mitchell_multiply as mitchell_multiply
+from ._lmul import lmul as lmul
+from ._lmul import lmul_codes as lmul_codes
+from . import lattice as lattice
+from .lattice import NestedLatticeFormat as NestedLatticeFormat
+
+__all__ += [
+    "PositFormat", "LNSFormat", "LUQFormat", "power_of_two", "lns_multiply", "lns_divide", "lns_add",
+    "lns_subtract", "lns_add_error", "gaussian_log", "mitchell_multiply", "lmul", "lmul_codes",
+    "lattice", "NestedLatticeFormat",
+]

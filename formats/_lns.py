@@ -625,8 +625,10 @@ class _LUQCodec:
         if backend == "numpy" and not np.all(np.isfinite(xw)):
             raise ValueError("LUQ needs finite inputs (its scale is max|x|)")
         amax = xp.max(xp.abs(xw)) if xw.size else xw.dtype.type(0)
-        alpha = xp.where(amax > 0, amax / (2.0 ** (fmt.levels - 1)), 1.0).astype(xw.dtype)
-        y = xw / alpha
+        alpha = xp.where(amax > 0, amax * (2.0 ** -(fmt.levels - 1)), 1.0).astype(xw.dtype)
+        # x · (1/α), not x / α: XLA turns division by a scalar into this multiplication anyway,
+        # so both backends compute the same y (max|y| may round to 2^(2^e−2)·(1 ± ε): saturated).
+        y = xw * (xw.dtype.type(1) / alpha if xp is np else 1 / alpha)
         el = fmt.element
         eopts = make_options(el, rounding=opts.rounding, overflow="saturate", random_bits=opts.random_bits)
         rand = None
