@@ -9,3 +9,11 @@ from . import workloads as workloads
 from ._requant import quantize_multiplier as quantize_multiplier
 from ._requant import requantize as requantize
 from ._requant import int_gemm as int_gemm
+from ._lutgemm import LutCounts as LutCounts
+from ._lutgemm import lut_gemm as lut_gemm
+from ._lutgemm import lut_gemm_bcq as lut_gemm_bcq
+from ._lutgemm import lut_gemm_codebook as lut_gemm_codebook
+from ._lutgemm import lut_gemm_counts as lut_gemm_counts
+from ._bitserial import BitSerialCounts as BitSerialCounts
+from ._bitserial import bitserial_matmul as bitserial_matmul
+from ._bitserial import bitserial_counts as bitserial_counts
