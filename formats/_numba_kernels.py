@@ -259,6 +259,47 @@ def _generic_encode_loop(src, out, rand, P):
         out[i] = encode_bits(np.int64(src[i]), r, P)
 
 
+#: narrow targets (m <= LUT_MAX_M) from float32 use a rounding table instead of arithmetic
+LUT_MAX_M = 5
+_LUTS: dict = {}
+
+
+@numba.njit(cache=True, parallel=True)
+def _lut_loop(src, out, lut, sh, low):
+    """out[i] = lut[(top bits of src[i]) * 2 + sticky]; see :func:`_lut_for`."""
+    for i in numba.prange(src.size):
+        b = np.uint32(src[i])
+        out[i] = lut[((b >> sh) << np.uint32(1)) | (np.uint32(1) if (b & low) != 0 else np.uint32(0))]
+
+
+def _lut_for(kind, fmt, opts, spec):
+    """Rounding table for float32 inputs, or None when the case is not eligible.
+
+    For a deterministic rounding mode the result depends only on the sign, the exponent, the
+    top m + 1 mantissa bits (kept bits and round bit) and whether any lower bit is set (sticky),
+    provided the target's normal range does not reach below float32's (``need_sub`` == 0: then
+    the round bit of input subnormals also lies in the top bits). So the table has
+    2^(m + 10) × 2 entries, each computed by the exact vectorized kernel from a representative
+    input; the loop is a shift, a mask and a gather.
+    """
+    if (spec.W != 32 or spec.m > LUT_MAX_M or spec.need_sub or opts.rounding == "stochastic"
+            or opts.resolved_overflow(fmt) == "error"):
+        return None
+    key = (kind, fmt, opts)
+    hit = _LUTS.get(key)
+    if hit is None:
+        sh = 22 - spec.m
+        top = np.arange(1 << (spec.m + 10), dtype=np.uint32) << np.uint32(sh)
+        reps = np.stack([top, top | np.uint32(1)], axis=1).ravel().view(np.float32)
+        if kind == "quantize":
+            lut = mf.quantize_xp(np, reps, fmt, opts).view(np.int32)
+        else:
+            lut = mf.encode_xp(np, reps, fmt, opts)
+        hit = (np.ascontiguousarray(lut), np.uint32(sh), np.uint32((1 << sh) - 1))
+        _LUTS[key] = hit
+    return hit
+
+
 def _run(kind, P, src, out, rand):
     """Run the generic loop (one compiled kernel for all formats) or, for large inputs, the
     loop specialized to ``P``."""
@@ -315,7 +356,11 @@ def quantize_array(x: np.ndarray, fmt, opts, rand=None) -> np.ndarray:
     dt, xw, P, r = _prep(x, fmt, opts, rand)
     idt = np.int32 if xw.dtype == np.float32 else np.int64
     out = np.empty(xw.size, idt)
-    _run("quantize", P, xw.view(idt), out, r)
+    lut = _lut_for("quantize", fmt, opts, mf.spec_for(fmt, xw.dtype.name))
+    if lut is not None:
+        _lut_loop(xw.view(idt), out, *lut)
+    else:
+        _run("quantize", P, xw.view(idt), out, r)
     res = out.view(xw.dtype)
     return res.reshape(x.shape).astype(dt, copy=False)
 
@@ -326,6 +371,10 @@ def encode_array(x: np.ndarray, fmt, opts, rand=None) -> np.ndarray:
         return mf.encode_xp(np, np.ascontiguousarray(x), fmt, opts, rand)
     dt, xw, P, r = _prep(x, fmt, opts, rand)
     out = np.empty(xw.size, mf.code_dtype(fmt.bits))
+    lut = _lut_for("encode", fmt, opts, mf.spec_for(fmt, xw.dtype.name))
+    if lut is not None:
+        _lut_loop(xw.view(np.int32), out, *lut)
+        return out.reshape(x.shape)
     _run("encode", P, xw.view(np.int32 if xw.dtype == np.float32 else np.int64), out, r)
     return out.reshape(x.shape)
 
