@@ -17,3 +17,6 @@ from ._lutgemm import lut_gemm_counts as lut_gemm_counts
 from ._bitserial import BitSerialCounts as BitSerialCounts
 from ._bitserial import bitserial_matmul as bitserial_matmul
 from ._bitserial import bitserial_counts as bitserial_counts
+from ._compare import compare as compare
+from ._compare import Metrics as Metrics
+from . import layers as layers

@@ -1,0 +1,117 @@
+"""``simulator.compare``: error metrics of an emulated result against a float64 reference."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+__all__ = ["Metrics", "compare", "softmax", "kl_divergence"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    """Error of ``approx`` against ``reference`` (all float64 arithmetic).
+
+    Attributes:
+        n: number of elements.
+        mse: mean squared error, mean((a − r)²).
+        rmse: √mse.
+        mean_abs_error: mean |a − r|.
+        max_abs_error: max |a − r|.
+        max_rel_error: max |a − r| / |r| over elements with r ≠ 0 (0 if none).
+        sqnr_db: signal-to-quantization-noise ratio 10·log10(Σ r² / Σ (a − r)²) in dB (+inf
+            for an exact result).
+        cosine_similarity: Σ a·r / (‖a‖ ‖r‖) (1 when both are all zero, 0 when one is).
+        kl_divergence: mean over rows of KL(softmax(reference) ‖ softmax(approx)) in nats,
+            when a softmax axis was given (attention scores), else None.
+
+    NaN or ±Inf in either input makes every metric NaN (except ``n``).
+    """
+
+    n: int
+    mse: float
+    rmse: float
+    mean_abs_error: float
+    max_abs_error: float
+    max_rel_error: float
+    sqnr_db: float
+    cosine_similarity: float
+    kl_divergence: float | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax in float64 (−inf entries, e.g. masked, give 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    mx = np.max(x, axis=axis, keepdims=True)
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    e = np.exp(x - mx)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
+    """KL(p ‖ q) = Σ p (log p − log q) along ``axis`` (nats); terms with p = 0 are 0; q = 0
+    where p > 0 gives +inf."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
+    return np.sum(t, axis=axis)
+
+
+def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = True) -> Metrics:
+    """Error metrics of ``approx`` against ``reference``.
+
+    Args:
+        approx: the emulated result (any array library; converted to float64 NumPy).
+        reference: the reference (e.g. the float64 computation), same shape.
+        kl_axis: if given, also the KL divergence along this axis (attention: the key axis),
+            averaged over the other positions.
+        logits: with ``kl_axis``: the inputs are scores and are softmaxed first (True), or are
+            already probabilities (False).
+
+    Returns:
+        :class:`Metrics`.
+
+    Raises:
+        ValueError: if the shapes differ or the inputs are empty.
+    """
+    a = np.asarray(approx, dtype=np.float64)
+    r = np.asarray(reference, dtype=np.float64)
+    if a.shape != r.shape:
+        raise ValueError(f"approx and reference must have the same shape, got {a.shape} and {r.shape}")
+    if a.size == 0:
+        raise ValueError("approx and reference are empty")
+    kl = None
+    if kl_axis is not None:
+        p = softmax(r, kl_axis) if logits else r
+        q = softmax(a, kl_axis) if logits else a
+        kl = float(np.mean(kl_divergence(p, q, kl_axis)))
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(r))):
+        nan = math.nan
+        return Metrics(int(a.size), nan, nan, nan, nan, nan, nan, nan, kl if kl is None else nan)
+    d = a - r
+    mse = float(np.mean(d * d))
+    sig = float(np.sum(r * r))
+    noise = float(np.sum(d * d))
+    if noise == 0:
+        sqnr = math.inf
+    elif sig == 0:
+        sqnr = -math.inf
+    else:
+        sqnr = 10 * math.log10(sig / noise)
+    na, nr = float(np.linalg.norm(a)), float(np.linalg.norm(r))
+    if na == 0 and nr == 0:
+        cos = 1.0
+    elif na == 0 or nr == 0:
+        cos = 0.0
+    else:
+        cos = min(max(float(np.sum(a * r) / (na * nr)), -1.0), 1.0)  # clip rounding past ±1
+    nz = r != 0
+    rel = float(np.max(np.abs(d[nz]) / np.abs(r[nz]))) if np.any(nz) else 0.0
+    return Metrics(int(a.size), mse, math.sqrt(mse), float(np.mean(np.abs(d))), float(np.max(np.abs(d))), rel,
+                   sqnr, cos, kl)

@@ -1,0 +1,420 @@
+"""Quantized layers on the emulated dot-product unit: Linear, Conv2d (im2col) and attention.
+
+Each layer quantizes its operands to per-operand formats, runs the GEMMs through
+:func:`simulator.matmul` (so the accumulator, order, chunking and multiplier are those of the
+hardware you describe), and applies an epilogue; ``reference`` computes the same layer in float64
+and ``compare`` gives :class:`simulator.Metrics` of the emulation against it.
+
+Scaling (``scaling=``) maps an operand onto its format before quantization:
+
+* ``"none"``: values are quantized as they are (FP8 with no scale; block formats, whose block
+  scales are part of the format);
+* ``"tensor"``: one scale s = amax / max(format) per tensor;
+* ``"channel"``: one scale per row of the activations (per token) and per output channel of
+  the weights (scales never vary along the reduction axis, so they factor out of each dot
+  product and are applied after accumulation);
+* ``"auto"`` (default): ``"tensor"`` for activations and ``"channel"`` for weights in integer
+  formats, ``"none"`` otherwise.
+
+Scales are float32 numbers (amax / max rounded to float32; 1 for an all-zero tensor). The
+epilogue multiplies the accumulator by both scales and adds the bias in float64 and rounds once
+to ``output_format`` (float32 by default): an idealised epilogue, the GEMM itself is bit-exact.
+
+Non-GEMM arithmetic (scaling, softmax) is done in float64 with NumPy. Operand arrays are NumPy;
+pass ``backend="jax"`` to run the GEMMs on the JAX backend (identical results).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from formats._records import FloatFormat, IntFormat
+from formats._registry import resolve
+
+from ._compare import Metrics, compare, softmax
+from ._matmul import _is_block_format, matmul
+
+__all__ = ["linear", "conv2d", "attention", "im2col", "Linear", "Conv2d", "Attention", "AttentionResult",
+           "SCALINGS"]
+
+SCALINGS = ("auto", "none", "tensor", "channel")
+
+
+# ------------------------------------------------------------------------------ helpers
+def _fmt(f):
+    """Operand format; None means unquantized float32 (the baseline of a float32 layer)."""
+    return resolve("float32") if f is None else resolve(f)
+
+
+def _scale_mode(fmt, scaling: str, role: str) -> str:
+    if scaling not in SCALINGS:
+        raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+    if fmt is None or _is_block_format(fmt):
+        if scaling in ("tensor", "channel") and fmt is not None:
+            raise ValueError(f"scaling={scaling!r} does not apply to block format {fmt} (it scales itself)")
+        return "none"
+    if scaling == "auto":
+        if isinstance(fmt, IntFormat):
+            return "channel" if role == "w" else "tensor"
+        return "none"
+    return scaling
+
+
+def _fmt_max(fmt) -> float:
+    return float(fmt.max)
+
+
+def _scales(x, fmt, mode: str, k_axis: int):
+    """float32 scales broadcastable to ``x``: amax / max(fmt) over the whole tensor (``tensor``)
+    or along the reduction axis ``k_axis`` only (``channel``: one scale per row of a left
+    operand, per column of a right operand, per batch entry — scales never vary along K, so
+    they factor out of the dot products)."""
+    if mode == "none":
+        return None
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    if mode == "tensor":
+        amax = np.max(a, initial=0.0)
+    else:
+        amax = np.max(a, axis=k_axis, keepdims=True, initial=0.0)
+    return np.where(amax > 0, amax / _fmt_max(fmt), 1.0).astype(np.float32).astype(np.float64)
+
+
+def _prep(x, fmt, mode, k_axis):
+    """(scaled values, scale) with x ≈ scale · values."""
+    x = np.asarray(x, dtype=np.float64)
+    s = _scales(x, fmt, mode, k_axis)
+    return (x if s is None else x / s), s
+
+
+def _epilogue(acc, scales, bias, output_format):
+    y = np.asarray(acc).astype(np.float64)
+    for s in scales:
+        if s is not None:
+            y = y * s
+    if bias is not None:
+        y = y + np.asarray(bias, dtype=np.float64)
+    return _round_out(y, output_format)
+
+
+def _round_out(y, output_format):
+    if output_format is None:
+        return y
+    fmt = resolve(output_format)
+    if isinstance(fmt, FloatFormat) and (fmt.exponent_bits, fmt.mantissa_bits) == (8, 23):
+        with np.errstate(over="ignore"):
+            return y.astype(np.float32)
+    import formats
+
+    return formats.quantize(y, fmt)
+
+
+def _gemm(x, w_t, *, x_format, w_format, scaling, matmul_kwargs):
+    """x (..., M, K) @ w_t (K, N) with per-operand formats and scaling; returns (acc, sx, sw)."""
+    xf, wf = _fmt(x_format), _fmt(w_format)
+    xs, sx = _prep(x, xf, _scale_mode(xf, scaling, "x"), -1)
+    ws, sw = _prep(w_t, wf, _scale_mode(wf, scaling, "w"), -2)
+    acc = matmul(xs, ws, a_format=xf, b_format=wf, **matmul_kwargs)
+    return np.asarray(acc), sx, sw
+
+
+# ------------------------------------------------------------------------------ linear
+def linear(x, weight, bias=None, *, x_format=None, w_format=None, accumulator=None, scaling: str = "auto",
+           output_format="float32", **matmul_kwargs) -> np.ndarray:
+    """y = x @ weightᵀ + bias on the emulated dot-product unit.
+
+    Args:
+        x: activations (..., in_features).
+        weight: (out_features, in_features), PyTorch's layout.
+        bias: (out_features,) or None; added in the epilogue.
+        x_format, w_format: operand formats (records or names; scalar or block formats). None
+            means unquantized float32.
+        accumulator: :func:`simulator.matmul`'s accumulator (default float32; int32 for two
+            integer formats).
+        scaling: see the module documentation.
+        output_format: the epilogue's output format (float32 default; None = float64).
+        **matmul_kwargs: more :func:`simulator.matmul` options (order, k_chunk, multiplier,
+            chunk_accumulator, block_reduce, backend, ...).
+
+    Returns:
+        (..., out_features) NumPy array.
+
+    Raises:
+        ValueError: shape mismatch or bad options.
+    """
+    x = np.asarray(x)
+    w = np.asarray(weight)
+    if w.ndim != 2 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"weight must be (out_features, in_features={x.shape[-1]}), got {w.shape}")
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, x.shape[-1])
+    acc, sx, sw = _gemm(x2, w.T, x_format=x_format, w_format=w_format, scaling=scaling,
+                        matmul_kwargs=dict(matmul_kwargs, accumulator=accumulator))
+    y = _epilogue(acc, (sx, sw), bias, output_format)
+    return y.reshape(lead + (w.shape[0],))
+
+
+def _pair(v, name):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = (int(v), int(v))
+    v = tuple(v)
+    if len(v) != 2 or any(isinstance(t, bool) or not isinstance(t, (int, np.integer)) for t in v):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return int(v[0]), int(v[1])
+
+
+def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
+    """Patches of an NCHW tensor as rows: (N, H_out·W_out, C·kh·kw), columns ordered (C, kh, kw)
+    as ``torch.nn.functional.unfold`` (transposed), plus (H_out, W_out). Padding is zeros.
+
+    Raises:
+        ValueError: bad sizes.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"x must be NCHW (4-D), got shape {x.shape}")
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = _pair(stride, "stride")
+    ph, pw = _pair(padding, "padding")
+    dh, dw = _pair(dilation, "dilation")
+    if min(kh, kw, sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError("kernel_size, stride, dilation must be >= 1 and padding >= 0")
+    N, C, H, W = x.shape
+    Ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    Wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"the kernel does not fit: output size {Ho}x{Wo}")
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            hi, wj = i * dh, j * dw
+            cols[:, :, i, j] = xp[:, :, hi:hi + sh * (Ho - 1) + 1:sh, wj:wj + sw * (Wo - 1) + 1:sw]
+    return cols.reshape(N, C * kh * kw, Ho * Wo).transpose(0, 2, 1), (Ho, Wo)
+
+
+def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, x_format=None, w_format=None,
+           accumulator=None, scaling: str = "auto", output_format="float32", **matmul_kwargs) -> np.ndarray:
+    """2-D convolution (NCHW, cross-correlation as PyTorch) lowered to a GEMM by im2col.
+
+    The reduction axis K = C·kh·kw in (C, kh, kw) order; per-tensor activation scales and
+    per-output-channel weight scales as :func:`linear`.
+
+    Args:
+        x: (N, C, H, W). weight: (O, C, kh, kw). bias: (O,) or None.
+        stride, padding, dilation: ints or pairs.
+        Others: as :func:`linear`.
+
+    Returns:
+        (N, O, H_out, W_out) NumPy array.
+    """
+    x = np.asarray(x)
+    w = np.asarray(weight)
+    if w.ndim != 4 or x.ndim != 4 or w.shape[1] != x.shape[1]:
+        raise ValueError(f"weight must be (O, C={x.shape[1] if x.ndim == 4 else '?'}, kh, kw), got {w.shape}")
+    O, C, kh, kw = w.shape
+    cols, (Ho, Wo) = im2col(x, (kh, kw), stride=stride, padding=padding, dilation=dilation)
+    wt = w.reshape(O, C * kh * kw).T
+    acc, sx, sw = _gemm(cols, wt, x_format=x_format, w_format=w_format, scaling=scaling,
+                        matmul_kwargs=dict(matmul_kwargs, accumulator=accumulator))
+    y = _epilogue(acc, (sx, sw), bias, output_format)  # (N, Ho·Wo, O)
+    return y.transpose(0, 2, 1).reshape(x.shape[0], O, Ho, Wo)
+
+
+# ------------------------------------------------------------------------------ attention
+class AttentionResult(NamedTuple):
+    """Emulated attention: output (..., Lq, dv), scores (..., Lq, Lk) after scaling and mask,
+    probabilities (..., Lq, Lk) as fed to the PV GEMM."""
+
+    output: np.ndarray
+    scores: np.ndarray
+    probs: np.ndarray
+
+
+def _mask(scores, causal):
+    if not causal:
+        return scores
+    Lq, Lk = scores.shape[-2:]
+    keep = np.tril(np.ones((Lq, Lk), dtype=bool), k=Lk - Lq)
+    return np.where(keep, scores, -np.inf)
+
+
+def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=None, qk_accumulator=None,
+              pv_accumulator=None, scale=None, causal: bool = False, scaling: str = "auto",
+              output_format="float32", **matmul_kwargs) -> AttentionResult:
+    """softmax(q kᵀ · scale) v with per-operand formats (the SageAttention / FP8-attention setup).
+
+    Steps: S = matmul(q, kᵀ) with ``q_format``/``k_format`` into ``qk_accumulator``, dequantized
+    and multiplied by ``scale`` (default 1/√d) in float64, causal mask (−inf above the diagonal,
+    aligned to the last key) if asked; P = softmax(S) in float64, quantized to ``p_format``
+    (probabilities in [0, 1]: no scale unless ``scaling`` says so); O = matmul(P, v) with
+    ``p_format``/``v_format`` into ``pv_accumulator``, dequantized and rounded to
+    ``output_format``.
+
+    Args:
+        q: (..., Lq, d). k: (..., Lk, d). v: (..., Lk, dv). Leading dimensions (batch, heads)
+            broadcast.
+        q_format, k_format, p_format, v_format: formats of the four GEMM operands (None:
+            unquantized float32).
+        qk_accumulator, pv_accumulator: accumulators of the two GEMMs (default float32).
+        scale: softmax scale (default 1/√d). causal: apply a causal mask.
+        scaling, output_format, **matmul_kwargs: as :func:`linear` (per-tensor scales for
+            integer q/k/v; "channel" means per query row, per key and per value column).
+
+    Returns:
+        :class:`AttentionResult`.
+    """
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"shapes do not fit attention: q {q.shape}, k {k.shape}, v {v.shape}")
+    d = q.shape[-1]
+    sc = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    kt = np.swapaxes(k, -1, -2)
+    qf, kf = _fmt(q_format), _fmt(k_format)
+    qs, sq = _prep(q, qf, _scale_mode(qf, scaling, "x"), -1)
+    ks, sk = _prep(kt, kf, _scale_mode(kf, scaling, "x"), -2)
+    S = matmul(qs, ks, a_format=qf, b_format=kf,
+               accumulator=qk_accumulator, **matmul_kwargs)
+    S = np.asarray(S).astype(np.float64)
+    for s in (sq, sk):
+        if s is not None:
+            S = S * s
+    S = _mask(S * sc, causal)
+    P = softmax(S, -1)
+    pf, vf = _fmt(p_format), _fmt(v_format)
+    ps, sp = _prep(P, pf, _scale_mode(pf, "none" if scaling == "auto" else scaling, "x"), -1)
+    vs, sv = _prep(v, vf, _scale_mode(vf, scaling, "x"), -2)
+    if sp is None and not _is_block_format(pf):
+        import formats
+
+        ps = formats.quantize(ps, pf)
+    O = matmul(ps, vs, a_format=pf, b_format=vf,
+               accumulator=pv_accumulator, **matmul_kwargs)
+    out = _epilogue(O, (sp, sv), None, output_format)
+    probs = ps if sp is None else ps * sp
+    return AttentionResult(out, S, probs)
+
+
+def attention_reference(q, k, v, *, scale=None, causal=False) -> AttentionResult:
+    """Float64 attention (the reference of :func:`attention`)."""
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    S = _mask(np.matmul(q, np.swapaxes(k, -1, -2)) * sc, causal)
+    P = softmax(S, -1)
+    return AttentionResult(np.matmul(P, v), S, P)
+
+
+# ------------------------------------------------------------------------------ layer objects
+@dataclasses.dataclass(frozen=True, eq=False)
+class Linear:
+    """A linear layer with fixed weights and an emulated datapath.
+
+    ``Linear(weight, bias, x_format=..., w_format=..., accumulator=..., ...)(x)`` runs
+    :func:`linear`; ``reference(x)`` is x @ weightᵀ + bias in float64; ``compare(x)`` the
+    :class:`Metrics` of the emulation against it. ``options`` holds further
+    :func:`simulator.matmul` keywords.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    x_format: object = None
+    w_format: object = None
+    accumulator: object = None
+    scaling: str = "auto"
+    output_format: object = "float32"
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def __call__(self, x):
+        return linear(x, self.weight, self.bias, x_format=self.x_format, w_format=self.w_format,
+                      accumulator=self.accumulator, scaling=self.scaling, output_format=self.output_format,
+                      **self.options)
+
+    def reference(self, x):
+        y = np.asarray(x, dtype=np.float64) @ np.asarray(self.weight, dtype=np.float64).T
+        return y if self.bias is None else y + np.asarray(self.bias, dtype=np.float64)
+
+    def compare(self, x) -> Metrics:
+        return compare(self(x), self.reference(x))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Conv2d:
+    """A 2-D convolution with fixed weights (O, C, kh, kw) and an emulated datapath; see
+    :func:`conv2d` and :class:`Linear`."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None = None
+    stride: object = 1
+    padding: object = 0
+    dilation: object = 1
+    x_format: object = None
+    w_format: object = None
+    accumulator: object = None
+    scaling: str = "auto"
+    output_format: object = "float32"
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def __call__(self, x):
+        return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                      dilation=self.dilation, x_format=self.x_format, w_format=self.w_format,
+                      accumulator=self.accumulator, scaling=self.scaling, output_format=self.output_format,
+                      **self.options)
+
+    def reference(self, x):
+        w = np.asarray(self.weight, dtype=np.float64)
+        cols, (Ho, Wo) = im2col(np.asarray(x, dtype=np.float64), w.shape[2:], stride=self.stride,
+                                padding=self.padding, dilation=self.dilation)
+        y = cols @ w.reshape(w.shape[0], -1).T
+        if self.bias is not None:
+            y = y + np.asarray(self.bias, dtype=np.float64)
+        return y.transpose(0, 2, 1).reshape(cols.shape[0], w.shape[0], Ho, Wo)
+
+    def compare(self, x) -> Metrics:
+        return compare(self(x), self.reference(x))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Attention:
+    """Scaled dot-product attention with per-operand formats; see :func:`attention`.
+
+    ``compare(q, k, v)`` returns the :class:`Metrics` of the output against float64 attention,
+    with ``kl_divergence`` = mean KL(softmax(reference scores) ‖ softmax(emulated scores)) over
+    the query rows.
+    """
+
+    q_format: object = None
+    k_format: object = None
+    p_format: object = None
+    v_format: object = None
+    qk_accumulator: object = None
+    pv_accumulator: object = None
+    scale: float | None = None
+    causal: bool = False
+    scaling: str = "auto"
+    output_format: object = "float32"
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def __call__(self, q, k, v) -> AttentionResult:
+        return attention(q, k, v, q_format=self.q_format, k_format=self.k_format, p_format=self.p_format,
+                         v_format=self.v_format, qk_accumulator=self.qk_accumulator,
+                         pv_accumulator=self.pv_accumulator, scale=self.scale, causal=self.causal,
+                         scaling=self.scaling, output_format=self.output_format, **self.options)
+
+    def reference(self, q, k, v) -> AttentionResult:
+        return attention_reference(q, k, v, scale=self.scale, causal=self.causal)
+
+    def compare(self, q, k, v) -> Metrics:
+        emu = self(q, k, v)
+        ref = self.reference(q, k, v)
+        m = compare(emu.output, ref.output)
+        from ._compare import kl_divergence
+
+        kl = float(np.mean(kl_divergence(ref.probs, softmax(emu.scores, -1), -1)))
+        return dataclasses.replace(m, kl_divergence=kl)
