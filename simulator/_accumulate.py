@@ -157,11 +157,13 @@ def as_accumulator(spec, *, param: str = "accumulator") -> Accumulator:
                     f"got {type(spec).__name__}")
 
 
-#: A 22-bit float (8 exponent bits, 13 mantissa bits: "around 14 bits" of precision) with
-#: truncation, the model commonly used for the accumulator of FP8 tensor-core MMA on Hopper.
-#: DeepSeek-V3 Technical Report (arXiv 2412.19437), §3.3.2 "Increasing Accumulation
-#: Precision": "the accumulation precision of FP8 GEMM on NVIDIA H800 GPUs is limited to
-#: retaining around 14 bits"; NVIDIA does not document the exact datapath, so this is a model.
+#: A 22-bit float (1 sign, 8 exponent, 13 mantissa bits: 14 bits of precision) with truncation,
+#: a model of the accumulator of FP8 tensor-core MMA on Hopper. Sources: DeepSeek-V3 Technical
+#: Report (arXiv 2412.19437), §3.3.2 "Increasing Accumulation Precision" — "the accumulation
+#: precision of FP8 GEMM on NVIDIA H800 GPUs is limited to retaining around 14 bits", promoted
+#: to FP32 every N_C = 128 elements; SageAttention2 (arXiv 2411.10958) reports the accumulator of
+#: ``mma.f32.f8.f8.f32`` to be FP22 (1-8-13) and accumulates in an FP32 buffer (two-level).
+#: NVIDIA does not document the datapath (alignment, truncation), so this is a model.
 FP8_TENSOR_CORE_ACCUMULATOR = Accumulator(FloatFormat(8, 13, name="float22_e8m13"), rounding="toward_zero")
 
 
