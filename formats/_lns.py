@@ -508,20 +508,18 @@ class _LNSCodec:
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         x, rand, domain = self._prep(x, opts, key, backend, dict(extra))
-        xp = _xp_of(backend)
-        codes = encode_xp(xp, x, fmt, opts.rounding, domain, opts.resolved_overflow(fmt), rand)
+        codes = _encode_any(x, fmt, opts.rounding, domain, opts.resolved_overflow(fmt), rand, backend)
         return QArray(codes=codes, format=fmt, shape=x.shape)
 
     def quantize(self, x, fmt, opts, key, backend, **extra):
         x, rand, domain = self._prep(x, opts, key, backend, dict(extra))
-        xp = _xp_of(backend)
-        codes = encode_xp(xp, x, fmt, opts.rounding, domain, opts.resolved_overflow(fmt), rand)
-        out_dt = x.dtype if x.dtype.name in ("float16", "float32", "float64") else np.dtype("float32")
+        codes = _encode_any(x, fmt, opts.rounding, domain, opts.resolved_overflow(fmt), rand, backend)
+        out_dt = x.dtype.name if x.dtype.name in ("float16", "float32", "float64") else "float32"
         if backend == "jax":
-            from ._numsys_jax import ste
+            from ._numsys_jax import jitted, ste
 
-            return ste(x, decode_xp(xp, codes, fmt, out_dt).astype(x.dtype))
-        return decode_xp(np, codes, fmt, out_dt).astype(x.dtype)
+            return ste(x, jitted(_decode_jax, (1, 2))(codes, fmt, out_dt).astype(x.dtype))
+        return decode_xp(np, codes, fmt, np.dtype(out_dt)).astype(x.dtype)
 
     def decode(self, q, dtype, backend):
         return _decode_any(q.format, q.codes, dtype, backend)
@@ -532,15 +530,38 @@ class _LNSCodec:
         return decode_xp(np, np.arange(fmt.num_codes, dtype=np.uint32), fmt, np.float64)
 
 
+def _encode_jax(x, fmt, rounding, domain, overflow, r, R):
+    import jax.numpy as jnp
+
+    return encode_xp(jnp, x, fmt, rounding, domain, overflow, None if r is None else (r, R))
+
+
+def _decode_jax(codes, fmt, dtype_name):
+    import jax.numpy as jnp
+
+    return decode_xp(jnp, codes, fmt, jnp.dtype(dtype_name))
+
+
+def _encode_any(x, fmt, rounding, domain, overflow, rand, backend):
+    if backend == "jax" and overflow != "error":
+        from ._numsys_jax import jitted
+
+        r, R = rand if rand is not None else (None, 0)
+        return jitted(_encode_jax, (1, 2, 3, 4, 6))(x, fmt, rounding, domain, overflow, r, R)
+    return encode_xp(_xp_of(backend), x, fmt, rounding, domain, overflow, rand)
+
+
 def _decode_any(fmt, codes, dtype, backend):
     if backend == "jax":
         import jax
         import jax.numpy as jnp
 
-        dt = dtype or default_decode_dtype(fmt)
+        from ._numsys_jax import jitted
+
+        dt = np.dtype(dtype or default_decode_dtype(fmt)).name
         if dt == "float64" and not jax.config.jax_enable_x64:
             dt = "float32"
-        return decode_xp(jnp, codes, fmt, jnp.dtype(dt))
+        return jitted(_decode_jax, (1, 2))(jnp.asarray(codes), fmt, dt)
     return decode_xp(np, np.asarray(codes), fmt, np.dtype(dtype or default_decode_dtype(fmt)))
 
 
@@ -636,7 +657,7 @@ class _LUQCodec:
             rand = (make_random_bits(key, x.shape, backend, opts.random_bits), opts.random_bits)
         elif key is not None:
             raise ValueError("key is only used with rounding='stochastic'")
-        codes = encode_xp(xp, y, el, eopts.rounding, "linear", "saturate", rand)
+        codes = _encode_any(y, el, eopts.rounding, "linear", "saturate", rand, backend)
         return QArray(codes=codes, format=fmt, shape=x.shape, tensor_scale=alpha.astype(xp.float32))
 
     def decode(self, q, dtype, backend):
@@ -677,9 +698,8 @@ def _check_overflow(fmt, overflow):
         raise ValueError(f"overflow must be one of {allowed} for {fmt}, got {overflow!r}")
 
 
-def _fields(xp, q):
-    fmt = q.format
-    c = q.codes.astype(xp.int64 if xp is np else xp.int32)
+def _fields(xp, codes, fmt):
+    c = codes.astype(xp.int64 if xp is np else xp.int32)
     F = c & fmt.field_max
     s = (c & fmt.sign_mask) != 0 if fmt.signed else xp.zeros(c.shape, bool)
     nan = (F == 0) & s if fmt.signed else xp.zeros(c.shape, bool)
@@ -741,25 +761,45 @@ def lns_divide(a: QArray, b: QArray, *, overflow: str = "saturate") -> QArray:
 def _muldiv(a, b, overflow, sgn):
     fmt = _check_pair(a, b)
     _check_overflow(fmt, overflow)
-    xp = _xp_of(_backend2(a, b))
-    Fa, sa, na = _fields(xp, a)
-    Fb, sb_, nb = _fields(xp, b)
+    if not fmt.signed and sgn < 0:
+        zz = (np.asarray(a.codes) == 0) & (np.asarray(b.codes) == 0) if _backend2(a, b) == "numpy" else False
+        if np.any(zz):
+            raise ValueError("0/0 in an unsigned LNS format (no NaN code)")
+    codes = _run(_muldiv_codes, a, b, (fmt, overflow, sgn))
+    return QArray(codes=codes, format=fmt, shape=np.broadcast_shapes(a.shape, b.shape))
+
+
+def _run(kernel, a, b, static):
+    """kernel(xp, ca, cb, *static) on NumPy, or jitted on JAX (eagerly with overflow='error')."""
+    if _backend2(a, b) == "jax":
+        import jax.numpy as jnp
+
+        ca, cb = jnp.asarray(a.codes), jnp.asarray(b.codes)
+        if "error" in static:
+            return kernel(jnp, ca, cb, *static)
+        from ._numsys_jax import jitted
+
+        return jitted(_jax_kernel, tuple(range(2, 3 + len(static))))(ca, cb, kernel, *static)
+    return kernel(np, np.asarray(a.codes), np.asarray(b.codes), *static)
+
+
+def _jax_kernel(ca, cb, kernel, *static):
+    import jax.numpy as jnp
+
+    return kernel(jnp, ca, cb, *static)
+
+
+def _muldiv_codes(xp, ca, cb, fmt, overflow, sgn):
+    Fa, sa, na = _fields(xp, ca, fmt)
+    Fb, sb_, nb = _fields(xp, cb, fmt)
     za, zb = (Fa == 0) & ~na, (Fb == 0) & ~nb
     nan = na | nb
     if sgn > 0:
-        F = Fa + Fb - fmt.bias
-        zero = za | zb
-        F = xp.where(zero, 0, F)
+        F = xp.where(za | zb, 0, Fa + Fb - fmt.bias)
     else:
-        F = Fa - Fb + fmt.bias
-        zz = za & zb
-        if not fmt.signed and (np.any(zz) if xp is np else False):
-            raise ValueError("0/0 in an unsigned LNS format (no NaN code)")
-        nan = nan | zz
-        F = xp.where(za, 0, xp.where(zb, fmt.field_max + 1, F))
-    sign = sa ^ sb_
-    return QArray(codes=_assemble(xp, fmt, F, sign, nan, overflow), format=fmt,
-                  shape=np.broadcast_shapes(a.shape, b.shape))
+        nan = nan | (za & zb)
+        F = xp.where(za, 0, xp.where(zb, fmt.field_max + 1, Fa - Fb + fmt.bias))
+    return _assemble(xp, fmt, F, sa ^ sb_, nan, overflow)
 
 
 # ---------------------------------------------------------------- Gaussian logarithms
@@ -902,12 +942,16 @@ def _addsub(a, b, method, lut_size, overflow, negate_b):
     _check_method(method, lut_size)
     if negate_b and not fmt.signed:
         raise ValueError(f"subtraction needs a signed LNS format, {fmt} is unsigned")
-    xp = _xp_of(_backend2(a, b))
+    codes = _run(_addsub_codes, a, b, (fmt, method, lut_size, overflow, negate_b))
+    return QArray(codes=codes, format=fmt, shape=np.broadcast_shapes(a.shape, b.shape))
+
+
+def _addsub_codes(xp, ca, cb, fmt, method, lut_size, overflow, negate_b):
     sbd, dbd, jmax = _delta_tables(fmt, method, lut_size)
     if xp is not np:
         sbd, dbd = xp.asarray(sbd, xp.int32), xp.asarray(dbd, xp.int32)
-    Fa, sa, na = _fields(xp, a)
-    Fb, sb_, nb = _fields(xp, b)
+    Fa, sa, na = _fields(xp, ca, fmt)
+    Fb, sb_, nb = _fields(xp, cb, fmt)
     if negate_b:
         sb_ = sb_ ^ (Fb != 0)
     Fa, Fb = xp.broadcast_arrays(Fa, Fb)
@@ -924,9 +968,7 @@ def _addsub(a, b, method, lut_size, overflow, negate_b):
     F = xp.where(~same & (j == 0), 0, F)       # x − x = +0
     F = xp.where(Fy == 0, Fx, F)               # x + 0 = x
     sign = xp.where(F == 0, False, sx)
-    nan = na | nb
-    return QArray(codes=_assemble(xp, fmt, F, sign, nan, overflow), format=fmt,
-                  shape=np.broadcast_shapes(a.shape, b.shape))
+    return _assemble(xp, fmt, F, sign, na | nb, overflow)
 
 
 def lns_add_error(fmt, *, method: str = "exact", lut_size: int = 64) -> dict:

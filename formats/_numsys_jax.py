@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 
-__all__ = ["ste"]
+__all__ = ["ste", "jitted"]
 
 
 @jax.custom_jvp
@@ -18,3 +20,10 @@ def _ste_jvp(primals, tangents):
     x, q = primals
     tx, _ = tangents
     return q, tx
+
+
+@functools.lru_cache(maxsize=None)
+def jitted(fn, static_argnums: tuple):
+    """``jax.jit(fn, static_argnums=...)``, cached: the codecs run their JAX kernels compiled
+    (eager dispatch of ~100 small ops is slow), and nest inside a caller's jit unchanged."""
+    return jax.jit(fn, static_argnums=static_argnums)
