@@ -31,7 +31,8 @@ _SKIP = (AttributeError, NotImplementedError, TypeError, ValueError, KeyError, O
 
 # ---------------------------------------------------------------------------- formatting
 def num(v) -> str:
-    """A number for a table cell: powers of two far from 1 as 2^e, others with 6 digits."""
+    """A number for a table cell: powers of two far from 1 (≥ 2^17, ≤ 2^-5) as 2^e, others
+    with 6 significant digits."""
     if v is None:
         return "—"
     if isinstance(v, bool):
@@ -50,7 +51,7 @@ def num(v) -> str:
         return "−0" if math.copysign(1.0, v) < 0 else "0"
     m, e = math.frexp(abs(v))
     sign = "−" if v < 0 else ""
-    if m == 0.5 and abs(e - 1) >= 5:
+    if m == 0.5 and (e - 1 >= 17 or e - 1 <= -5):
         return f"{sign}2<sup>{e - 1}</sup>"
     return f"{sign}{abs(v):.6g}"
 
@@ -219,6 +220,7 @@ _FAMILY_TITLES = {
     "block": "Block and scaled formats",
     "posit": "Posits",
     "lns": "Logarithmic (LNS)",
+    "luq": "Logarithmic unbiased quantization (LUQ)",
     "codebook": "Codebooks",
     "lattice": "Lattices",
 }
