@@ -10,8 +10,9 @@ accumulator: lookups = m·n·⌈k/g⌉·b, linear in the weight bits b.
 
 Cost terms:
 
-* table build: m·⌈k/g⌉ tables × entries adds (each entry one add from a previous entry) and
-  writes of ``table_entry_bits``-bit entries (``table`` energy);
+* table build: m·⌈k/g⌉ tables, each 2^g − 1 − g adds (2^(g−1) + g − 2 with sign symmetry, see
+  :attr:`LutGemmUnit.build_adds_per_table`) and ``entries`` writes of ``table_entry_bits``-bit
+  entries (``table`` energy);
 * lookups: reads of one entry from a table of entries × ``table_entry_bits`` bits (``table``);
 * accumulation: one add per lookup at the accumulator width (``mac``);
 * weights read b bits per element, activations once per table build (``sram``/``dram``);
@@ -103,13 +104,26 @@ class LutGemmUnit:
         """Storage of one table, bytes."""
         return self.table_entries * self.table_entry_bits / 8
 
+    @property
+    def build_adds_per_table(self) -> int:
+        """Adds to fill one table. Without symmetry the entries are the 2^g subset sums of the
+        group: 0 and the g single activations are free, every other entry is one add onto a
+        smaller subset's sum (2^g − 1 − g). With symmetry the entries are ±x_1 ± … ± x_g with
+        x_1's sign fixed: the first costs g − 1 adds, each next entry flips one sign — one add
+        of a doubled activation (2^(g−1) − 1)."""
+        g = self.group_size
+        if self.sign_symmetry:
+            return (g - 1) + (2 ** (g - 1) - 1)
+        return 2**g - 1 - g
+
     def counts(self, m: int, k: int, n: int, weight_bits: int) -> dict:
-        """Operation counts: ``tables``, ``build_adds``, ``lookups`` (= m·n·⌈k/g⌉·bits)."""
+        """Operation counts: ``tables`` (m·⌈k/g⌉), ``build_adds`` (tables ×
+        :attr:`build_adds_per_table`), ``lookups`` (m·n·⌈k/g⌉·bits)."""
         check_dims(m, k, n)
         check_positive("weight_bits", weight_bits, integer=True)
         groups = ceil_div(k, self.group_size)
         tables = m * groups
-        return {"tables": tables, "build_adds": tables * self.table_entries,
+        return {"tables": tables, "build_adds": tables * self.build_adds_per_table,
                 "lookups": m * n * groups * int(weight_bits)}
 
     def peak_macs_per_cycle(self, weight_bits: int) -> float:
@@ -169,7 +183,8 @@ class LutGemmUnit:
         me = e["me"]
         breakdown = {
             "mac": c["lookups"] * e["acc_add"],
-            "table": c["build_adds"] * (e["build_add"] + e["entry_rw"])
+            "table": c["build_adds"] * e["build_add"]
+            + c["tables"] * self.table_entries * e["entry_rw"]
             + c["lookups"] * e["entry_rw"] + b_reads * me.b_decode_pj,
             "sram": m * k * e["a_rd"] + b_reads * e["b_rd"] + m * n * e["c_rw"]
             + (a_dram + b_dram) * 8 * e["bit_sram"],

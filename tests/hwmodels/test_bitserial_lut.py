@@ -108,7 +108,11 @@ def test_lut_cost_is_linear_in_weight_bits():
     e = [u.gemm(m, k, n, a_format="int8", b_format=f"int{b}").breakdown["mac"] for b in (1, 2, 3, 4)]
     assert e[1] - e[0] == pytest.approx(e[2] - e[1]) == pytest.approx(e[3] - e[2])
     assert c1.accesses["tables"] == m * math.ceil(k / 4)
-    assert c1.accesses["table_build_adds"] == m * math.ceil(k / 4) * 8
+    # symmetric g = 4 tables: 3 adds for the first entry, one per each of the other 7
+    assert c1.accesses["table_build_adds"] == m * math.ceil(k / 4) * (3 + 7)
+    full = LutGemmUnit(256, 128, sign_symmetry=False)
+    assert full.gemm(m, k, n, a_format="int8", b_format="int1").accesses["table_build_adds"] == \
+        m * math.ceil(k / 4) * (16 - 1 - 4)  # subset sums: 0 and singletons are free
 
 
 def test_lut_table_build_is_amortised_over_weight_columns():
