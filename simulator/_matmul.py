@@ -841,7 +841,30 @@ def _refine_native32(A: Operand, B: Operand, plan: Plan) -> Plan:
     return plan
 
 
+#: Work (output elements × terms) from which the NumPy backend runs sequential rounding
+#: accumulation in the compiled Numba kernel (:mod:`simulator._matmul_numba`) instead of
+#: stepping over K with array operations. Both give the same bits.
+NUMBA_MIN_WORK = 1 << 14
+
+
+def _numba_eligible(A, B, plan, shape) -> bool:
+    if plan.order not in ("sequential", "systolic") or plan.native32 or plan.int_terms:
+        return False
+    if plan.terms not in ("product", "block") or len(shape) != 2:
+        return False
+    if plan.acc.is_int or (plan.chunk_acc is not None and plan.chunk_acc.is_int):
+        return False
+    J = A.values.shape[-2] if plan.terms == "block" else A.K
+    return math.prod(shape) * max(J, 1) >= NUMBA_MIN_WORK
+
+
 def _run_rows(A, B, plan, init_v, shape):
+    if _numba_eligible(A, B, plan, shape):
+        from ._matmul_numba import sequential_float
+
+        if plan.terms == "block":
+            return sequential_float(None, None, block_terms(np, A, B), init_v, plan)
+        return sequential_float(A.values, B.values, None, init_v, plan)
     term, terms_range, J = make_term_fns(np, A, B, plan)
     return run_core(np, _numpy_fori, term, terms_range, J, shape, plan, init_v)
 

@@ -124,3 +124,27 @@ def test_negating_an_operand_negates_the_result(case):
     out = simulator.matmul(a, b, **kw)
     neg = simulator.matmul(-a, b, **kw)
     _eq(np.where(out == 0, 0, out), np.where(neg == 0, 0, -neg))
+
+
+@settings(max_examples=60)
+@given(float_case())
+def test_numba_kernel_equals_exact_reference(case):
+    """The compiled sequential kernel of the NumPy backend (used above a work threshold) gives
+    the reference's values and the vectorized path's bits (signed zeros included)."""
+    import simulator._matmul as mm
+
+    a, b, kw = case
+    if kw["order"] == "pairwise":
+        kw = dict(kw, order="sequential")
+    saved = mm.NUMBA_MIN_WORK
+    try:
+        mm.NUMBA_MIN_WORK = 0
+        fast = simulator.matmul(a, b, **kw)
+        mm.NUMBA_MIN_WORK = 1 << 62
+        vec = simulator.matmul(a, b, **kw)
+    finally:
+        mm.NUMBA_MIN_WORK = saved
+    _eq(fast, simulator.matmul(a, b, backend="reference", **kw))
+    nn = ~np.isnan(vec)
+    _eq(fast, vec)
+    np.testing.assert_array_equal(np.signbit(fast[nn]), np.signbit(vec[nn]))
