@@ -11,15 +11,18 @@ Two variants are provided:
 
 ``"bits"`` (default)
     The paper's kernels: add the two exponent-and-mantissa bit fields as integers and subtract
-    ``(bias << m) − 2^(m − l(m))`` (0x3F780000 for float32). A mantissa sum ≥ 1 carries into the
-    exponent field, so the result is 2^(xe+ye+1)·(xm + ym + 2^−l) — exact, no rounding needed.
+    ``(bias << m) − 2^(m − l(m))`` (0x3F780000 for float32). With s = xm + ym + 2^−l, the
+    integer part ⌊s⌋ carries into the exponent field, so the result is
+    2^(xe+ye+⌊s⌋)·(1 + s − ⌊s⌋) — exact, no rounding needed. For m ≤ 3, s < 2; for m ≥ 4,
+    s ≥ 2 happens when xm + ym ≥ 2 − 2^−l (two carries).
 ``"formula"``
     The written formula: 1 + xm + ym + 2^−l is normalised (divided by 2 when ≥ 2, exponent + 1)
     and rounded to m bits, ties to even.
 
-The two agree whenever xm + ym + 2^−l < 1. When s = xm + ym + 2^−l ≥ 1, ``bits`` gives
-2^(e+1)·s and ``formula`` gives 2^e·(1 + s) rounded: ``bits`` is larger by 2^e·(s − 1) ≥ 0
-(before the formula's rounding). Example (fp32): 1.5 × 1.5 → bits 2.125, formula 2.0625.
+The two agree whenever s = xm + ym + 2^−l < 1. For 1 ≤ s < 2, ``bits`` gives 2^(e+1)·s and
+``formula`` gives 2^e·(1 + s) rounded: ``bits`` is larger by 2^e·(s − 1) ≥ 0 (before the
+formula's rounding); for s ≥ 2, ``bits`` gives 2^(e+2)·(s − 1), again ≥ the formula's
+2^e·(1 + s). Example (fp32): 1.5 × 1.5 → bits 2.125, formula 2.0625.
 
 Special values (both variants): the sign is the XOR of the signs. Subnormal operands are
 flushed to zero (L-Mul is defined on normal numbers), as are results whose exponent falls
@@ -159,6 +162,12 @@ def lmul_codes_xp(xp, ca, cb, fmt, variant: str, overflow: str):
     return code.astype(_code_dtype(xp, s["bits"]))
 
 
+def _lmul_codes_jax(ca, cb, fmt, variant, overflow):
+    import jax.numpy as jnp
+
+    return lmul_codes_xp(jnp, ca, cb, fmt, variant, overflow)
+
+
 def _code_dtype(xp, bits):
     return xp.uint8 if bits <= 8 else xp.uint16 if bits <= 16 else xp.uint32 if bits <= 32 else xp.uint64
 
@@ -192,7 +201,11 @@ def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = Non
     if jax_in:
         import jax.numpy as jnp
 
-        return lmul_codes_xp(jnp, jnp.asarray(ca), jnp.asarray(cb), fmt, variant, ov)
+        if ov == "error":
+            return lmul_codes_xp(jnp, jnp.asarray(ca), jnp.asarray(cb), fmt, variant, ov)
+        from ._numsys_jax import jitted
+
+        return jitted(_lmul_codes_jax, (2, 3, 4))(jnp.asarray(ca), jnp.asarray(cb), fmt, variant, ov)
     ca, cb = np.asarray(ca), np.asarray(cb)
     for name, c in (("ca", ca), ("cb", cb)):
         if c.dtype.kind not in "ui":
