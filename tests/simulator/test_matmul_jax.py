@@ -87,8 +87,6 @@ def test_float32_subnormal_results_survive_xla_flush_to_zero():
 
 
 def test_lns_multiplier_jax_equals_numpy():
-    import formats._lns  # noqa: F401  registers the LNS formats until formats/__init__ imports it
-
     a = RNG.standard_normal((3, 12))
     b = RNG.standard_normal((12, 2))
     kw = dict(a_format="lns8", b_format="lns8", multiplier="lns", accumulator="bfloat16")
