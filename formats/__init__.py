@@ -56,3 +56,26 @@ __all__ += [
     "lns_subtract", "lns_add_error", "gaussian_log", "mitchell_multiply", "lmul", "lmul_codes",
     "lattice", "NestedLatticeFormat",
 ]
+
+# Scaled and block formats (issue 3): OCP MX, NVFP4, block floating point, scaled integers,
+# codebooks, error analysis.
+from ._block import BlockFormat as BlockFormat
+from ._block import SCALE_RULES as SCALE_RULES
+from ._block import block_scales as block_scales
+from ._block import bfp as bfp
+from ._block import dynamic_fixed_point as dynamic_fixed_point
+from ._scaled import ScaledIntFormat as ScaledIntFormat
+from ._scaled import dyadic as dyadic
+from ._scaled import requantize as requantize
+from ._scaled import zero_points as zero_points
+from ._codebook import CodebookFormat as CodebookFormat
+from ._codebook import NF4_LEVELS as NF4_LEVELS
+from ._error import ErrorStats as ErrorStats
+from ._error import error_stats as error_stats
+from ._error import error_table as error_table
+
+__all__ += [
+    "BlockFormat", "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_point", "ScaledIntFormat",
+    "dyadic", "requantize", "zero_points", "CodebookFormat", "NF4_LEVELS", "ErrorStats",
+    "error_stats", "error_table",
+]
