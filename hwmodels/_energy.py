@@ -364,7 +364,8 @@ def _multiply(table: EnergyTable, a: Operand, b: Operand, multiplier: str) -> tu
     if ea.kind == "lns" or eb.kind == "lns":
         # LNS times a linear value: convert the LNS operand through the 2^x table first.
         lin = next(o for o in (ea, eb) if o.kind == "lns")
-        t = table.sram_access(lin.bits, 2 ** min(lin.bits - 1, 12) * lin.bits / 8)
+        # 2^x of the fractional part of the log: a table of 2^F entries
+        t = table.sram_access(lin.bits, max(2**lin.frac_bits, 2) * lin.bits / 8)
         other = eb if lin is ea else ea
         sig = max(lin.bits - 1, 1)
         return table.fp_mult(sig, _sig(other), other.exponent_bits) + extra, t
@@ -383,9 +384,11 @@ def _accumulate(table: EnergyTable, acc: Operand) -> tuple[float, float]:
     if acc.kind == "int":
         return table.int_add(acc.bits), 0.0
     if acc.kind == "lns":
-        # LNS addition: difference of the logs, a Gaussian-logarithm table lookup sb(d), and an
-        # add (issue 4's table method); table indexed by up to 12 bits of the difference.
-        entries = 2 ** min(acc.bits - 1, 12)
+        # LNS addition: difference of the logs, a lookup of the Gaussian logarithm
+        # sb(d) = log2(1 + 2^d), and an add. sb(d) < 2^-(F+1) (half an ulp) for d < -(F+1), so a
+        # direct table over d in [-(F+1), 0] at the format's resolution 2^-F has (F+1)·2^F
+        # entries (F = frac_bits; interpolating tables are smaller).
+        entries = max((acc.frac_bits + 1) * 2**acc.frac_bits, 2)
         return 2 * table.int_add(acc.bits), table.sram_access(acc.bits, entries * acc.bits / 8)
     if acc.kind == "posit":
         return table.fp_add(acc.significand_bits) + 2 * table.int_add(acc.bits), 0.0

@@ -29,6 +29,7 @@ class Operand:
         scale: summary of the scale format of a block format, or None.
         decoded: the format a codebook decodes to (float16 by default), or None.
         es: posit exponent size (posits only).
+        frac_bits: fractional bits of the logarithm (LNS only).
         name: the format's name.
     """
 
@@ -42,6 +43,7 @@ class Operand:
     scale: "Operand | None" = None
     decoded: "Operand | None" = None
     es: int = 0
+    frac_bits: int = 0
     name: str = ""
 
     @property
@@ -113,11 +115,13 @@ def operand(fmt) -> Operand:
         return dataclasses.replace(e, storage_bits=float(storage), block_size=int(block_size),
                                    scale=s, name=name)
     bpe = float(getattr(fmt, "bits_per_element", getattr(fmt, "bits", 0)))
-    if family == "float" or (hasattr(fmt, "exponent_bits") and hasattr(fmt, "mantissa_bits")):
+    known = family in ("float", "int", "posit", "lns", "luq", "codebook")
+    if family == "float" or (not known and hasattr(fmt, "exponent_bits")
+                             and hasattr(fmt, "mantissa_bits")):
         m, e = int(fmt.mantissa_bits), int(fmt.exponent_bits)
         return Operand("float", _int_bits(fmt), bpe, m + 1, e, bool(getattr(fmt, "signed", True)),
                        name=name)
-    if family == "int" or hasattr(fmt, "width"):
+    if family == "int" or (not known and hasattr(fmt, "width")):
         w = int(getattr(fmt, "width", _int_bits(fmt)))
         return Operand("int", w, bpe, w, 0, bool(getattr(fmt, "signed", True)), name=name)
     if family == "posit":
@@ -129,8 +133,10 @@ def operand(fmt) -> Operand:
                        es=es, name=name)
     if family in ("lns", "luq"):  # log-domain values ±2^L: products are exponent adds
         n = _int_bits(fmt)
-        return Operand("lns", n, bpe, n, 0, bool(getattr(fmt, "signed", True)), name=name)
-    if family == "codebook" or hasattr(fmt, "codebook") or hasattr(fmt, "levels"):
+        frac = int(getattr(fmt, "frac_bits", 0))
+        return Operand("lns", n, bpe, n, 0, bool(getattr(fmt, "signed", True)),
+                       frac_bits=frac, name=name)
+    if family == "codebook" or (not known and (hasattr(fmt, "codebook") or hasattr(fmt, "levels"))):
         n = _int_bits(fmt)
         # Codebook entries are decoded by a table to a wider format; float16 unless the record
         # names another one.

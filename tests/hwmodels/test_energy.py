@@ -1,5 +1,6 @@
 """Energy model: the Horowitz table, precision and technology scaling, MAC energy per family."""
 
+import math
 
 import pytest
 
@@ -209,3 +210,24 @@ def test_technology_scaling():
     assert mac_energy("int8", "int8", node_nm=7).mac_pj == pytest.approx(0.3 * ratios[7])
     with pytest.raises(ValueError, match="node_nm"):
         T.at_node(2)
+
+
+@pytest.mark.parametrize("name", formats.names())
+def test_every_registered_format_has_a_cost(name):
+    """Every format of the registry gets a positive, finite MAC energy and a systolic cost."""
+    e = mac_energy(name, name)
+    assert 0 < e.mac_pj < math.inf and e.scale_pj >= 0 and e.table_pj >= 0
+    mixed = mac_energy("float8_e4m3fn", name)
+    assert 0 < mixed.mac_pj < math.inf
+    c = hwmodels.SystolicArray(8, 8).gemm(8, 64, 8, a_format=name, b_format=name)
+    assert 0 < c.energy_pj < math.inf
+
+
+def test_lns_accumulation_uses_a_gaussian_log_table():
+    if "lns8" not in formats.names():
+        return  # LNS formats are built by another issue
+    f = formats.get("lns8")  # F = frac_bits: table of (F+1)·2^F entries
+    e = mac_energy(f, f)
+    entries = (f.frac_bits + 1) * 2**f.frac_bits
+    assert e.multiply_pj == pytest.approx(T.int_add(f.bits - 1))
+    assert e.table_pj == pytest.approx(T.sram_access(f.bits, entries * f.bits / 8))
