@@ -496,60 +496,22 @@ class _NestedCodec:
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         x, axis = self._check(x, opts, key, backend, extra)
-        xp = np if backend == "numpy" else _jnp()
-        lat, q, n = fmt.lattice_record, fmt.q, fmt.block_size
-        xw = x.astype(xp.float32)
-        blk, pad = _blocks(xp, xw, axis, n)
-        from ._codec import quantize as _quantize
+        if backend == "jax":
+            from ._numsys_jax import jitted
 
-        if fmt.scale == "tensor":
-            r = xp.sqrt(xp.mean(xw * xw)) if xw.size else xp.float32(0)
-        else:
-            # sum of squares in a fixed order (elementwise ops only): identical on every backend
-            ss = blk[..., 0] * blk[..., 0]
-            for i in range(1, n):
-                ss = ss + blk[..., i] * blk[..., i]
-            r = xp.sqrt(ss / xp.float32(n))
-        r = xp.asarray(r, dtype=xp.float32)
-        r = _quantize(r, "bfloat16", overflow="saturate").reshape(r.shape)
-        s = xp.where(r > 0, r, xp.float32(1)).astype(xp.float32)
-        s_blk = xp.broadcast_to(s, blk.shape[:-1])
-        codes = None
-        idx = None
-        for j in range(len(fmt.betas) - 1, -1, -1):
-            # multiply by a reciprocal computed once: XLA turns division by a broadcast value
-            # into a (differently rounded) reciprocal multiplication, NumPy does not.
-            inv = xp.float32(1) / (s_blk * xp.float32(fmt.betas[j]))
-            y = blk * inv[..., None]
-            lam = nearest_xp(xp, y, lat)
-            c = voronoi_encode_xp(xp, lam, lat, q)
-            ok = xp.all(voronoi_decode_xp(xp, c, lat, q) == lam, axis=-1)
-            if codes is None:
-                codes, idx = c, xp.full(ok.shape, j, dtype=xp.uint8)
-            else:
-                codes = xp.where(ok[..., None], c, codes)
-                idx = xp.where(ok, xp.uint8(j), idx)
-        return QArray(codes=codes.astype(xp.uint8), format=fmt, shape=x.shape, scales=idx,
-                      tensor_scale=s, axis=axis, meta=(pad,))
+            return jitted(_encode_jax, (1, 2))(x, fmt, axis)
+        return _encode_xp(np, x, fmt, axis)
 
     def decode(self, q, dtype, backend):
-        fmt = q.format
-        xp = np if backend == "numpy" else _jnp()
-        lat, n = fmt.lattice_record, fmt.block_size
-        dt = dtype or "float32"
-        lam = voronoi_decode_xp(xp, q.codes.astype(xp.float32), lat, fmt.q)
-        betas = xp.asarray(np.array(fmt.betas, dtype=np.float32))
-        scale = betas[q.scales.astype(xp.int32)] * q.tensor_scale
-        v = lam * scale[..., None]
-        v = v.reshape(v.shape[:-2] + (v.shape[-2] * n,))
-        pad = q.meta[0]
-        if pad:
-            v = v[..., : v.shape[-1] - pad]
-        return xp.moveaxis(v, -1, q.axis).astype(dt)
+        if backend == "jax":
+            from ._numsys_jax import jitted
+
+            return jitted(_decode_jax, (1,))(q, dtype or "float32")
+        return _decode_xp(np, q, dtype or "float32")
 
     def quantize(self, x, fmt, opts, key, backend, **extra):
         qa = self.encode(x, fmt, opts, key, backend, **extra)
-        dt = x.dtype if np.dtype(x.dtype).name in ("float32", "float64") else "float32"
+        dt = x.dtype.name if np.dtype(x.dtype).name in ("float32", "float64") else "float32"
         out = self.decode(qa, dt, backend).astype(x.dtype)
         if backend == "jax":
             from ._numsys_jax import ste
@@ -560,6 +522,66 @@ class _NestedCodec:
     def values(self, fmt):
         raise ValueError(f"{fmt} is a vector code: its codewords are vectors, not a list of values "
                          "(use formats.lattice.voronoi_decode to enumerate them)")
+
+
+def _encode_jax(x, fmt, axis):
+    return _encode_xp(_jnp(), x, fmt, axis)
+
+
+def _decode_jax(q, dtype):
+    return _decode_xp(_jnp(), q, dtype)
+
+
+def _encode_xp(xp, x, fmt, axis):
+    """Encode x (float array) to a QArray of the nested-lattice format ``fmt`` on backend xp."""
+    lat, q, n = fmt.lattice_record, fmt.q, fmt.block_size
+    xw = x.astype(xp.float32)
+    blk, pad = _blocks(xp, xw, axis, n)
+    from ._codec import quantize as _quantize
+
+    if fmt.scale == "tensor":
+        r = xp.sqrt(xp.mean(xw * xw)) if xw.size else xp.float32(0)
+    else:
+        # sum of squares in a fixed order (elementwise ops only): identical on every backend
+        ss = blk[..., 0] * blk[..., 0]
+        for i in range(1, n):
+            ss = ss + blk[..., i] * blk[..., i]
+        r = xp.sqrt(ss / xp.float32(n))
+    r = xp.asarray(r, dtype=xp.float32)
+    r = _quantize(r, "bfloat16", overflow="saturate").reshape(r.shape)
+    s = xp.where(r > 0, r, xp.float32(1)).astype(xp.float32)
+    s_blk = xp.broadcast_to(s, blk.shape[:-1])
+    codes = None
+    idx = None
+    for j in range(len(fmt.betas) - 1, -1, -1):
+        # multiply by a reciprocal computed once: XLA turns division by a broadcast value
+        # into a (differently rounded) reciprocal multiplication, NumPy does not.
+        inv = xp.float32(1) / (s_blk * xp.float32(fmt.betas[j]))
+        y = blk * inv[..., None]
+        lam = nearest_xp(xp, y, lat)
+        c = voronoi_encode_xp(xp, lam, lat, q)
+        ok = xp.all(voronoi_decode_xp(xp, c, lat, q) == lam, axis=-1)
+        if codes is None:
+            codes, idx = c, xp.full(ok.shape, j, dtype=xp.uint8)
+        else:
+            codes = xp.where(ok[..., None], c, codes)
+            idx = xp.where(ok, xp.uint8(j), idx)
+    return QArray(codes=codes.astype(xp.uint8), format=fmt, shape=x.shape, scales=idx,
+                  tensor_scale=s, axis=axis, meta=(pad,))
+
+
+def _decode_xp(xp, q, dt):
+    fmt = q.format
+    lat, n = fmt.lattice_record, fmt.block_size
+    lam = voronoi_decode_xp(xp, q.codes.astype(xp.float32), lat, fmt.q)
+    betas = xp.asarray(np.array(fmt.betas, dtype=np.float32))
+    scale = betas[q.scales.astype(xp.int32)] * q.tensor_scale
+    v = lam * scale[..., None]
+    v = v.reshape(v.shape[:-2] + (v.shape[-2] * n,))
+    pad = q.meta[0]
+    if pad:
+        v = v[..., : v.shape[-1] - pad]
+    return xp.moveaxis(v, -1, q.axis).astype(dt)
 
 
 def _jnp():
