@@ -145,7 +145,17 @@ def operand(fmt) -> Operand:
             import formats
 
             dec = formats.get("float16")
-        return Operand("codebook", n, bpe, n, 0, True, decoded=operand(dec), name=name)
+        bs = getattr(fmt, "block_size", None)
+        sc = getattr(fmt, "scale", None)
+        scale = operand(sc) if (bs is not None and sc is not None and hasattr(sc, "bits")) else None
+        bsize = int(bs) if scale is not None else None
+        levels = getattr(fmt, "levels", None)
+        if levels is not None and set(float(v) for v in levels) <= {-1.0, 0.0, 1.0}:
+            # ternary / binary codebooks (BitNet b1.58): multiplying is a sign select — priced as
+            # a 2-bit signed integer operand, with no decode table
+            return Operand("int", 2, bpe, 2, 0, True, block_size=bsize, scale=scale, name=name)
+        return Operand("codebook", n, bpe, n, 0, True, decoded=operand(dec),
+                       block_size=bsize, scale=scale, name=name)
     # Unknown family: an integer of its width.
     n = _int_bits(fmt)
     return Operand("int", n, bpe, n, 0, True, name=name)

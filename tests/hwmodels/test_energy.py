@@ -150,15 +150,23 @@ def test_block_formats_add_scale_handling_amortised_over_the_block():
     assert operand(b32).storage_bits == pytest.approx(4.25)  # OCP MX v1.0: MXFP4 4.25 bits
 
 
-def test_registered_block_formats_if_present():
-    names = set(formats.names())
-    if "mxfp4" not in names:  # block formats are built by another issue; nothing to check yet
-        return
+def test_registered_block_and_codebook_formats():
     from hwmodels._operand import operand
 
+    # true bits per element: OCP MX v1.0 (MXFP4 4.25, MXFP8 8.25); NVFP4 4.5 (+ one FP32 per
+    # tensor); NF4 with one FP32 absmax per 64 (QLoRA's blocksize): 4.5
     assert operand(formats.get("mxfp4")).storage_bits == pytest.approx(4.25)
-    e = mac_energy("mxfp4", "mxfp4", "float32")
-    assert e.scale_pj > 0
+    assert operand(formats.get("mxfp8_e4m3")).storage_bits == pytest.approx(8.25)
+    assert operand(formats.get("nvfp4")).storage_bits == pytest.approx(4.5)
+    mx = mac_energy("mxfp4", "mxfp4", "float32")
+    nv = mac_energy("nvfp4", "nvfp4", "float32")
+    assert mx.multiply_pj == pytest.approx(mac_energy("float4_e2m1fn", "float4_e2m1fn").multiply_pj)
+    assert 0 < mx.scale_pj < nv.scale_pj  # E8M0 exponent adds over 32 vs E4M3 multiplies over 16
+    nf4 = mac_energy("float16", "nf4", "float32")
+    assert nf4.b_decode_pj > 0 and nf4.scale_pj > 0  # table decode + per-block absmax scale
+    assert nf4.multiply_pj == pytest.approx(T.fp_mult(11, 11, 5))  # decoded to float16
+    # ternary weights (BitNet b1.58): a sign select, far cheaper than an int8 multiply
+    assert mac_energy("int8", "ternary_absmean").multiply_pj < 0.5 * T.int_mult(8, 8)
 
 
 def test_other_families_by_duck_typing():

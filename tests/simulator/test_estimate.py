@@ -4,14 +4,10 @@
 import pandas as pd
 import pytest
 
-import formats
 import hwmodels
 import simulator
 from simulator import workloads
 from simulator.workloads import Attention, Conv2d, Gemm
-
-HAS_MXFP4 = "mxfp4" in formats.names()
-
 
 def test_registry_names_and_overrides():
     for name in ("llama2-7b-prefill", "llama2-7b-decode", "llama3-8b-prefill", "llama3-8b-decode"):
@@ -78,8 +74,6 @@ def test_footprint_by_true_bits_per_element():
 
 
 def test_block_format_footprint_includes_scales():
-    if not HAS_MXFP4:
-        return  # formats' block formats not registered yet; the rule is tested in hwmodels
     r = simulator.estimate("llama2-7b-decode", "h100", weights="mxfp4", activations="float8_e4m3fn")
     assert r.footprint["weights_bytes"] == pytest.approx(6.74e9 * 4.25 / 8, rel=0.002)
 
@@ -168,16 +162,23 @@ def test_cli_estimate(tmp_path, capsys):
     assert png.stat().st_size > 1000
 
 
-def test_cli_estimate_main_job_command(capsys):
-    """The README's command; mxfp4 needs the block formats of formats (another issue)."""
+def test_cli_estimate_main_job_command(tmp_path, capsys):
+    """The README's main-job command."""
+    png = tmp_path / "energy.png"
     args = ["estimate", "--workload", "llama2-7b-decode", "--hw", "systolic-128x128",
-            "--weights", "mxfp4", "--activations", "float8_e4m3fn"]
+            "--weights", "mxfp4", "--activations", "float8_e4m3fn", "--plot", str(png)]
     rc, out, err = _cli(args, capsys)
-    if HAS_MXFP4:
-        assert rc == 0, err
-        assert "mxfp4" in out
-    else:
-        assert rc == 2 and "unknown format 'mxfp4'" in err
+    assert rc == 0, err
+    assert "mxfp4" in out and "scale" in out  # block-scale handling shows in the breakdown
+    assert png.stat().st_size > 1000
+    # MXFP4 weights are 4.25 bits: 6.74e9 × 4.25 / 8 ≈ 3.58 GB
+    assert "3.58 GB" in out
+
+
+def test_cli_unknown_format_is_a_clear_error(capsys):
+    rc, out, err = _cli(["estimate", "--workload", "llama2-7b-decode", "--hw", "systolic-128x128",
+                         "--weights", "mxfp9", "--activations", "float8_e4m3fn"], capsys)
+    assert rc == 2 and "weights: unknown format 'mxfp9'" in err and out == ""
 
 
 def test_cli_estimate_errors(capsys):
