@@ -854,6 +854,10 @@ def _numba_eligible(A, B, plan, shape) -> bool:
         return False
     if plan.acc.is_int or (plan.chunk_acc is not None and plan.chunk_acc.is_int):
         return False
+    from ._matmul_numba import supported
+
+    if not supported(plan.acc) or (plan.chunk_acc is not None and not supported(plan.chunk_acc)):
+        return False
     J = A.values.shape[-2] if plan.terms == "block" else A.K
     return math.prod(shape) * max(J, 1) >= NUMBA_MIN_WORK
 

@@ -3,10 +3,10 @@
 The vectorized NumPy path steps over K with array operations of size M×N; with a rounding
 accumulator that costs a few dozen array passes per step. This kernel does the same arithmetic
 per output element in compiled code, in parallel over rows: for each term, the float64 sum is
-formed rounded to odd (TwoSum) and rounded to the accumulator with ``formats.numba``'s scalar
-quantizer — the same definition as :func:`simulator._accumulate.add_round`, so the results are
-identical (the test suite compares both with the exact reference). Imported lazily (imports
-Numba).
+formed rounded to odd (TwoSum) and rounded to the accumulator on its bit pattern — the same
+definition as :func:`simulator._accumulate.add_round` (and ``formats.quantize``) for IEEE-like
+accumulator formats, so the results are identical (the test suite compares both with the exact
+reference). Other accumulator formats use the vectorized path. Imported lazily (imports Numba).
 """
 
 from __future__ import annotations
@@ -15,17 +15,42 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
-from formats.numba import params, quantize_scalar
 
 __all__ = ["sequential_float"]
 
-KIND_QUANTIZE, KIND_F64, KIND_F32, KIND_IEEE = 0, 1, 2, 3
+KIND_F64, KIND_F32, KIND_IEEE = 1, 2, 3
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """The int64 bit pattern of a float64 (an LLVM bitcast)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, b):
+    """The float64 with bit pattern ``b`` (int64)."""
+    if b != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
 MODES = {"nearest_even": 0, "nearest_away": 1, "toward_zero": 2, "up": 3, "down": 4, "odd": 5}
 OVFS = {"inf": 0, "saturate": 1, "nan": 2}
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _round_ieee(x, R):
     """Round float64 ``x`` to an IEEE-like format (Inf/NaN in the top exponent, subnormals):
     R = (emin, mantissa_bits, max, mode, overflow). Same definition as formats.quantize."""
@@ -74,11 +99,10 @@ def _round_ieee(x, R):
     return -res if neg else res
 
 
-@numba.njit(cache=True, inline="always")
-def _round_to_odd_sum(s, t, buf, ib):
+@numba.njit(cache=True)
+def _round_to_odd_sum(s, t):
     """The float64 sum of s and t rounded to odd (TwoSum; the last bit of an inexact sum is
-    forced to 1 by stepping toward the exact value); ``buf``/``ib`` are a float64 scratch cell
-    and its int64 view."""
+    forced to 1 by stepping toward the exact value)."""
     x = s + t
     if not math.isfinite(x):
         return x
@@ -86,20 +110,18 @@ def _round_to_odd_sum(s, t, buf, ib):
     e = (s - (x - bb)) + (t - bb)
     if e == 0.0:
         return x
-    buf[0] = x
-    b = ib[0]
+    b = _bits(x)
     if (b & 1) == 0:
-        ib[0] = b + 1 if (e > 0) == (x > 0) else b - 1
-    return buf[0]
+        b = b + 1 if (e > 0) == (x > 0) else b - 1
+    return _from_bits(b)
 
 
-@numba.njit(cache=True, inline="always")
-def _round_ieee_fast(x, R, buf, ib):
+@numba.njit(cache=True)
+def _round_ieee_fast(x, R):
     """:func:`_round_ieee` on the bit pattern (normal float64 inputs dropping 1..52 bits);
     falls back to the float version otherwise."""
     emin, mbits, maxval, mode, ovf = R
-    buf[0] = x
-    b = ib[0]
+    b = _bits(x)
     neg = b < 0
     a = b & np.int64(0x7FFFFFFFFFFFFFFF)
     E = a >> 52
@@ -131,8 +153,7 @@ def _round_ieee_fast(x, R, buf, ib):
         else:
             inc = 0 if kept_odd else 1
         r = ((a >> shift) + inc) << shift
-    ib[0] = r
-    res = buf[0]
+    res = _from_bits(r)
     if res > maxval:
         directed = mode == 2 or (mode == 3 and neg) or (mode == 4 and not neg)
         if ovf == 1 or directed:
@@ -144,17 +165,15 @@ def _round_ieee_fast(x, R, buf, ib):
     return -res if neg else res
 
 
-@numba.njit(cache=True, inline="always")
-def _add(s, t, P, R, kind, down, buf, ib):
+@numba.njit(cache=True)
+def _add(s, t, R, kind, down):
     if kind == KIND_F64:
         return s + t
-    x = _round_to_odd_sum(s, t, buf, ib)
+    x = _round_to_odd_sum(s, t)
     if kind == KIND_F32:
         r = np.float64(np.float32(x))
-    elif kind == KIND_IEEE:
-        r = _round_ieee_fast(x, R, buf, ib)
     else:
-        r = quantize_scalar(x, P)
+        r = _round_ieee_fast(x, R)
     if down and r == 0.0 and x == 0.0:
         both_pos_zero = (s == 0.0 and math.copysign(1.0, s) > 0 and t == 0.0 and math.copysign(1.0, t) > 0)
         if not both_pos_zero:
@@ -163,8 +182,7 @@ def _add(s, t, P, R, kind, down, buf, ib):
 
 
 @numba.njit(cache=True, parallel=True)
-def _kernel(A, Bt, T, use_T, init, has_init, chunk, P_out, R_out, kind_out, down_out, P_in, R_in, kind_in,
-            down_in):
+def _kernel(A, Bt, T, use_T, init, has_init, chunk, R_out, kind_out, down_out, R_in, kind_in, down_in):
     if use_T:
         J, M, N = T.shape
     else:
@@ -172,38 +190,41 @@ def _kernel(A, Bt, T, use_T, init, has_init, chunk, P_out, R_out, kind_out, down
         N = Bt.shape[0]
     out = np.empty((M, N), dtype=np.float64)
     for m in numba.prange(M):
-        buf = np.empty(1, dtype=np.float64)
-        ib = buf.view(np.int64)
         for n in range(N):
             s = init[m, n] if has_init else 0.0
             if chunk <= 0:
                 for j in range(J):
                     t = T[j, m, n] if use_T else A[m, j] * Bt[n, j]
-                    s = _add(s, t, P_out, R_out, kind_out, down_out, buf, ib)
+                    s = _add(s, t, R_out, kind_out, down_out)
             else:
                 for c0 in range(0, J, chunk):
                     c = 0.0
                     for j in range(c0, min(c0 + chunk, J)):
                         t = T[j, m, n] if use_T else A[m, j] * Bt[n, j]
-                        c = _add(c, t, P_in, R_in, kind_in, down_in, buf, ib)
-                    s = _add(s, c, P_out, R_out, kind_out, down_out, buf, ib)
+                        c = _add(c, t, R_in, kind_in, down_in)
+                    s = _add(s, c, R_out, kind_out, down_out)
             out[m, n] = s
     return out
 
 
-def _kind(acc):
-    """(kind, quantize params, IEEE params) of an accumulator."""
+def supported(acc) -> bool:
+    """Accumulators the kernel rounds itself: float64, and IEEE-like float formats (Inf/NaN in
+    the top exponent, subnormals) — float16, bfloat16, float32, custom e8m13, ..."""
     f = acc.format
+    return acc.is_float64 or (getattr(f, "specials", None) == "ieee" and f.signed and f.subnormals)
+
+
+def _kind(acc):
+    """(kind, IEEE rounding parameters) of a supported accumulator."""
+    f = acc.format
+    ovf = acc.options.resolved_overflow(f)
     R = (np.int64(f.emin), np.int64(f.mantissa_bits), float(f.max), np.int64(MODES[acc.rounding]),
-         np.int64(OVFS[acc.options.resolved_overflow(f)] if acc.options.resolved_overflow(f) in OVFS else 0))
-    P = params("float32")
+         np.int64(OVFS.get(ovf, 0)))
     if acc.is_float64:
-        return KIND_F64, P, R
+        return KIND_F64, R
     if acc.is_float32_native:
-        return KIND_F32, P, R
-    if f.specials == "ieee" and f.signed and f.subnormals:
-        return KIND_IEEE, P, R
-    return KIND_QUANTIZE, params(f, rounding=acc.rounding, overflow=acc.overflow), R
+        return KIND_F32, R
+    return KIND_IEEE, R
 
 
 def sequential_float(A, Bt, T, init, plan):
@@ -222,9 +243,9 @@ def sequential_float(A, Bt, T, init, plan):
     N = T.shape[2] if use_T else Bt.shape[0]
     init_a = (np.ascontiguousarray(np.broadcast_to(init, (M, N)), dtype=np.float64) if has_init
               else np.zeros((1, 1)))
-    kind_out, P_out, R_out = _kind(plan.acc)
+    kind_out, R_out = _kind(plan.acc)
     inner = plan.chunk_acc or plan.acc
-    kind_in, P_in, R_in = _kind(inner)
+    kind_in, R_in = _kind(inner)
     chunk = plan.chunk if plan.chunk is not None else 0
-    return _kernel(A, Bt, T, use_T, init_a, has_init, chunk, P_out, R_out, kind_out, plan.acc.rounding == "down",
-                   P_in, R_in, kind_in, inner.rounding == "down")
+    return _kernel(A, Bt, T, use_T, init_a, has_init, chunk, R_out, kind_out, plan.acc.rounding == "down",
+                   R_in, kind_in, inner.rounding == "down")
