@@ -105,6 +105,14 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
                 r = hi   # exceeds the top in every mode (IEEE 754 §7.4 overflow)
             else:
                 r = _choose(lo, hi, a, negative, rounding, fmt, (srbits, srnumbits))
+    if not signed and negative and (r is None or r != 0 or not fmt.has_zero):
+        # a negative result is out of range of an unsigned format (before any overflow rule)
+        if policy == "error":
+            raise OverflowError
+        if fmt.has_nan and policy != "saturate":
+            return fmt.nan_code
+        r = vals[0]
+        negative = False
     ovf = r is None or r > mag_lim
     if ovf:
         finite = not math.isinf(x)
@@ -118,13 +126,6 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
             return _nan_code(fmt, negative)
         else:
             raise OverflowError
-    if not signed and negative and (r != 0 or not fmt.has_zero):
-        if policy == "error":
-            raise OverflowError
-        if fmt.has_nan and policy != "saturate":
-            return fmt.nan_code
-        r = vals[0]
-        negative = False
     if not signed:
         negative = False
     if r == 0 and not fmt.has_zero:
