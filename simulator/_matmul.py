@@ -327,7 +327,7 @@ def make_plan(A: Operand, B: Operand, *, multiplier, acc, chunk_acc, k_chunk, or
         int_terms = A.is_int and B.is_int and multiplier == "exact"
         if multiplier == "exact":
             pb = A.bounds * B.bounds
-            if not pb.exact_f64 and not (int_terms and pb.e1 <= 62):
+            if not pb.exact_f64 and not (int_terms and _int_top(A.fmt) * _int_top(B.fmt) <= 1 << 62):
                 raise _NotExact(f"products of {A.fmt} x {B.fmt} are not exact in float64 ({pb})")
         else:
             fam = "lns" if multiplier == "lns" else "float"
@@ -363,6 +363,12 @@ def make_plan(A: Operand, B: Operand, *, multiplier, acc, chunk_acc, k_chunk, or
     plan = Plan(terms, acc, chunk_acc if chunk is not None else None, chunk, order, int_terms,
                 native32, wrap_gemm, f64_gemm, value_dtype(acc).name, tensor, mult_fmt, lmul_variant)
     return plan, A, B
+
+
+def _int_top(fmt) -> int:
+    """Largest magnitude of an IntFormat (products of two fit int64, with room for a 32-bit sum,
+    when top_a · top_b ≤ 2^62)."""
+    return max(-fmt.min, fmt.max)
 
 
 class _NotExact(ValueError):

@@ -76,6 +76,23 @@ def test_int8_int32_wraps_like_int32_hardware():
     np.testing.assert_array_equal(out, (exact + 2**31) % 2**32 - 2**31)
 
 
+def test_int32_operands_products_need_62_bits():
+    """(-2^31)² = 2^62: int32 × int32 products still fit int64; wrap equals exact mod 2^32."""
+    a = RNG.integers(-2**31, 2**31, (3, 20)).astype(np.int32)
+    b = RNG.integers(-2**31, 2**31, (20, 2)).astype(np.int32)
+    a[0, 0] = b[0, 0] = -2**31
+    exact = a.astype(object) @ b.astype(object)
+    expect = np.vectorize(lambda v: (v + 2**31) % 2**32 - 2**31)(exact).astype(np.int64)
+    np.testing.assert_array_equal(simulator.matmul(a, b), expect)
+    sat = simulator.matmul(a, b, accumulator=Accumulator("int32", overflow="saturate"))
+    for m in range(3):
+        for n in range(2):
+            s = 0
+            for k in range(20):
+                s = min(max(s + int(a[m, k]) * int(b[k, n]), -2**31), 2**31 - 1)
+            assert sat[m, n] == s
+
+
 def test_int16_accumulator_saturates_after_each_add():
     a = RNG.integers(-128, 128, (3, 40), dtype=np.int8)
     b = RNG.integers(-128, 128, (40, 4), dtype=np.int8)
