@@ -1,8 +1,9 @@
 """Every example runs headless: notebooks through a Jupyter kernel (nbclient, as nbmake does),
 scripts as subprocesses. Notebooks are committed without outputs.
 
-Notebooks run with the ``examples/`` folder as their working directory (as ``jupyter lab
-examples/`` would), matplotlib on the Agg backend, and must finish within ``TIMEOUT_S``.
+Notebooks run in a temporary working directory (files they write land there) with ``examples/``
+on ``PYTHONPATH`` (so they can import the example scripts, as they can when started from
+``examples/``), matplotlib on the Agg backend, and must finish within ``TIMEOUT_S``.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ def test_notebook_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs(path, monkeypatch):
+def test_notebook_runs(path, monkeypatch, tmp_path):
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        p for p in (str(EXAMPLES), os.environ.get("PYTHONPATH", "")) if p))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(EXAMPLES)}})
+                            resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError with the failing cell's traceback
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
