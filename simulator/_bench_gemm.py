@@ -41,10 +41,6 @@ def run(scale: float = 1.0) -> list[dict]:
     import jax
     import jax.numpy as jnp
 
-    import formats
-
-    if "mxfp8_e4m3" not in formats.names():  # block formats not yet exported by formats/__init__
-        import formats._block  # noqa: F401
     from ._matmul import matmul
 
     n = max(32, int(round(N_FULL * scale / 32)) * 32)

@@ -14,7 +14,6 @@ import pytest
 import scipy.special
 import torch
 
-import formats._block  # noqa: F401  registers the block formats until formats/__init__ imports it
 import simulator
 from simulator import layers
 

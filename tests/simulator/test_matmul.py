@@ -19,7 +19,6 @@ import pytest
 from gfloat.formats import format_info_bfloat16
 
 import formats
-import formats._block  # noqa: F401  registers the block formats until formats/__init__ imports it
 import simulator
 from simulator import Accumulator
 

@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-import formats._block  # noqa: F401  registers the block formats until formats/__init__ imports it
 
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "simulator"
 PAGES = sorted(p.name for p in DOCS.glob("*.md"))

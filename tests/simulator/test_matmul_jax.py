@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import formats
-import formats._block  # noqa: F401  registers the block formats until formats/__init__ imports it
 import simulator
 from simulator import Accumulator
 
