@@ -465,7 +465,11 @@ def decode_xp(xp, codes, fmt: LNSFormat, dtype):
     E = Lfix >> fmt.frac_bits
     r = Lfix & ((1 << fmt.frac_bits) - 1)
     m = (mant if xp is np else xp.asarray(mant))[r]
-    v = xp.ldexp(m, E.astype(xp.int32))
+    if xp is np:
+        with np.errstate(over="ignore", under="ignore"):  # beyond dtype's range: ±inf / 0
+            v = np.ldexp(m, E.astype(np.int32))
+    else:
+        v = xp.ldexp(m, E.astype(xp.int32))
     if fmt.signed:
         v = xp.where((c & fmt.sign_mask) != 0, -v, v)
     v = xp.where(F == 0, m.dtype.type(0) if xp is np else xp.zeros((), m.dtype), v)

@@ -489,9 +489,9 @@ class _PositCodec:
 
             wdt = "float64" if x.dtype == jnp.float64 else "float32"
             return ste(x, jitted(_decode_jax, (1, 2))(codes, fmt, wdt).astype(x.dtype))
-        if fmt.nbits <= 16:
-            return _table(fmt, "float64")[codes].astype(x.dtype)
-        return decode_xp(np, codes, fmt, np.float64).astype(x.dtype)
+        v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
+        with np.errstate(over="ignore"):  # a posit beyond x's dtype (float16: > 65504) becomes ±inf
+            return v.astype(x.dtype)
 
     def decode(self, q, dtype, backend):
         fmt = q.format
@@ -507,9 +507,9 @@ class _PositCodec:
             return jitted(_decode_jax, (1, 2))(jnp.asarray(q.codes), fmt, jnp.dtype(dt).name)
         dt = np.dtype(dtype or default_decode_dtype(fmt))
         codes = np.asarray(q.codes)
-        if fmt.nbits <= 16:
-            return _table(fmt, "float64")[codes].astype(dt)
-        return decode_xp(np, codes, fmt, np.float64).astype(dt)
+        v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
+        with np.errstate(over="ignore"):
+            return v.astype(dt)
 
     def values(self, fmt):
         if fmt.nbits > 24:
