@@ -1,8 +1,8 @@
-"""EVERY code-adjacent input of the 11..16-bit registered formats (bfloat16, float16,
-int/uint 11..16), every rounding mode, float32 and float64 inputs, against a vectorized exact
+"""EVERY code-adjacent input of the 9..16-bit registered formats (bfloat16, float16,
+int/uint 9..16), every rounding mode, float32 and float64 inputs, against a vectorized exact
 oracle built here from the format's value table (the scalar reference of
 ``formats/_reference.py`` is too slow for ~400k inputs × 7 modes; test_codec_reference.py runs
-it on every code-adjacent input of the ≤10-bit formats and on a sample of these).
+it on every code-adjacent input of the ≤8-bit formats and on a sample of these).
 
 The oracle brackets |x| between neighbouring magnitudes of the exact value table with
 ``searchsorted`` (exact float64 comparisons: every value of these formats is a float64) and
@@ -20,7 +20,7 @@ import formats
 
 from _fmt_helpers import MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits
 
-FORMATS = formats.select(lambda f: 10 < f.bits <= 16 and (f.family == "int" or (
+FORMATS = formats.select(lambda f: 8 < f.bits <= 16 and (f.family == "int" or (
     f.family == "float" and f.specials == "ieee" and f.signed)))
 
 
