@@ -8,6 +8,8 @@ A page asks for a table with an HTML comment marker on a line of its own:
     a few values quantized under every rounding mode, computed by lowbit;
 ``<!-- lowbit:overflow-policies -->``
     what each overflow policy gives for out-of-range inputs, computed by lowbit;
+``<!-- lowbit:scale-rules -->``
+    one MXFP4 block encoded under every block-scale rule, computed by lowbit;
 ``<!-- lowbit:disagreements -->``
     what ml_dtypes, gfloat, torch/torchao and lowbit return for inputs on which the reference
     libraries disagree, computed by calling each library;
@@ -25,7 +27,8 @@ import dataclasses
 import math
 import warnings
 
-MARKERS = ("formats-tables", "rounding-modes", "overflow-policies", "disagreements", "examples")
+MARKERS = ("formats-tables", "rounding-modes", "overflow-policies", "scale-rules", "disagreements",
+           "examples")
 _SKIP = (AttributeError, NotImplementedError, TypeError, ValueError, KeyError, OverflowError)
 
 
@@ -328,6 +331,37 @@ def overflow_policies_md() -> str:
             "policy doing its job.*\n\n" + "\n".join(lines))
 
 
+SCALE_RULE_BLOCK = (7.0, 1.0, 0.3, -2.5)  # the rest of the 32-element block is zero
+
+
+def scale_rules_md(fmt_name: str = "mxfp4") -> str:
+    """Markdown table: one block encoded under every scale rule the format accepts."""
+    import numpy as np
+
+    import formats
+
+    base = formats.get(fmt_name)
+    x = np.zeros(base.block_size, np.float32)
+    x[: len(SCALE_RULE_BLOCK)] = SCALE_RULE_BLOCK
+    lines = ["| `scale_rule` | scale | " + " | ".join(f"x = {num(v)}" for v in SCALE_RULE_BLOCK) + " |",
+             "|" + "---|" * (len(SCALE_RULE_BLOCK) + 2)]
+    for rule in formats.SCALE_RULES:
+        try:
+            fmt = dataclasses.replace(base, scale_rule=rule)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # E8M0 value table: 2^128 (NaN)
+                q = formats.encode(x, fmt)
+        except ValueError:
+            continue  # a rule this format's scale cannot express
+        scale = float(np.ravel(formats.block_scales(q))[0])
+        vals = formats.decode(q)[: len(SCALE_RULE_BLOCK)]
+        lines.append(f"| `{rule}` | {num(scale)} | " + " | ".join(num(v) for v in vals) + " |")
+    return (f"*One `{fmt_name}` block ({base.block_size} elements: "
+            f"{', '.join(num(v) for v in SCALE_RULE_BLOCK)}, then zeros) under each scale rule "
+            "(`dataclasses.replace(fmt, scale_rule=...)`), computed when this site was built.*"
+            "\n\n" + "\n".join(lines))
+
+
 # -------------------------------------------------------------- reference disagreements
 #: (format, input, what the row shows). Values in the table are computed, never typed.
 DISAGREEMENT_CASES = (
@@ -503,6 +537,7 @@ def examples_md() -> str:
 # --------------------------------------------------------------------------- the hook
 _RENDER = {
     "examples": examples_md,
+    "scale-rules": scale_rules_md,
     "formats-tables": formats_tables_md,
     "rounding-modes": rounding_modes_md,
     "overflow-policies": overflow_policies_md,

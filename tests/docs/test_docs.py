@@ -256,3 +256,15 @@ def test_cli_commands_on_getting_started_run(tmp_path):
         assert proc.stdout.strip(), args
         if "--plot" in args:
             assert (tmp_path / args[args.index("--plot") + 1]).stat().st_size > 0
+
+
+def test_scale_rule_facts_stated_on_rounding_page():
+    """references.md (OCP MX v1.0 §6.3; torchao ScaleCalculationMode): an MXFP4 block with
+    amax 7 gets scale 1 under FLOOR (7 saturates to 6) and 2 under CEIL/RCEIL/EVEN."""
+    md = hook.scale_rules_md("mxfp4")
+    rows = {line.split("|")[1].strip().strip("`"): [c.strip() for c in line.split("|")[2:-1]]
+            for line in md.splitlines() if line.startswith("| `")}
+    assert rows["floor"][:2] == ["1", "6"]
+    for rule in ("ceil", "rceil", "even"):
+        assert rows[rule][:2] == ["2", "8"], rule
+        assert rows[rule][3] == "0", rule  # x = 0.3 flushes
