@@ -159,7 +159,7 @@ class _ScalarCodec:
             from ._numba_kernels import quantize_array
 
             return quantize_array(x, fmt, opts, rand)
-        return mf.quantize_xp(np, np.ascontiguousarray(x), fmt, opts, rand)
+        return np.asarray(mf.quantize_xp(np, _contiguous(x), fmt, opts, rand))
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         self._check_extra(extra)
@@ -174,7 +174,7 @@ class _ScalarCodec:
 
             codes = encode_array(x, fmt, opts, rand)
         else:
-            codes = mf.encode_xp(np, np.ascontiguousarray(x), fmt, opts, rand)
+            codes = np.asarray(mf.encode_xp(np, _contiguous(x), fmt, opts, rand))
         return QArray(codes=codes, format=fmt, shape=x.shape)
 
     def decode(self, q, dtype, backend):
@@ -186,13 +186,18 @@ class _ScalarCodec:
         dt = np.dtype(dtype or mf.default_decode_dtype(fmt))
         codes = np.asarray(q.codes)
         if fmt.bits <= 16:
-            return _value_table(fmt, dt.name)[codes]
-        return mf.decode_xp(np, codes, fmt, dt)
+            return np.asarray(_value_table(fmt, dt.name)[codes])
+        return np.asarray(mf.decode_xp(np, codes, fmt, dt))
 
     def values(self, fmt):
         if fmt.bits > 24:
             raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
         return _value_table(fmt, "float64").copy()
+
+
+def _contiguous(x: np.ndarray) -> np.ndarray:
+    """C-contiguous view/copy of ``x`` with its shape (np.ascontiguousarray makes 0-d arrays 1-d)."""
+    return np.ascontiguousarray(x).reshape(x.shape)
 
 
 _TABLES: dict = {}
