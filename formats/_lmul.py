@@ -211,7 +211,7 @@ def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = Non
         if c.dtype.kind not in "ui":
             raise TypeError(f"{name} must be an integer code array, got dtype {c.dtype}")
     size = int(np.prod(np.broadcast_shapes(ca.shape, cb.shape)))
-    if size >= NUMBA_THRESHOLD and ov != "error":
+    if size >= NUMBA_THRESHOLD and ov != "error" and fmt.bits <= 32:
         from ._lmul_numba import lmul_codes_numba
 
         return lmul_codes_numba(ca, cb, fmt, variant, ov)

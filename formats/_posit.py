@@ -466,8 +466,6 @@ class _PositCodec:
 
     def _codes(self, x, fmt, opts, rand, backend):
         if backend == "jax" and _policy(opts) != "error":
-            import jax.numpy as jnp
-
             from ._numsys_jax import jitted
 
             r, R = rand if rand is not None else (None, 0)

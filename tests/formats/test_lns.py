@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import formats
-from formats import LNSFormat, LUQFormat
+from formats import LNSFormat
 
 
 # --------------------------------------------------------------------- Decimal reference
