@@ -47,5 +47,8 @@ def decode_jax(codes, fmt, dtype):
     if dtype is None:
         dtype = mf.default_decode_dtype(fmt)
         if dtype == "float64" and not jax.config.jax_enable_x64:
-            dtype = "float32"
+            raise ValueError(
+                f"the values of {fmt} need float64 to be exact, and jax_enable_x64 is off: enable "
+                "it, or pass dtype=jnp.float32 to accept values rounded to float32"
+            )
     return mf.decode_xp(jnp, codes, fmt, jnp.dtype(dtype))

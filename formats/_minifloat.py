@@ -410,6 +410,29 @@ def encode_xp(xp, x, fmt, opts, rand=None):
     return assemble_codes(xp, xw, fmt, spec, *parts)
 
 
+def _assemble_jax(xp, sig, e, fdt):
+    """Float bits of sig · 2^e (sig < 2^(mantissa+1) of fdt, exact) by integer ops (subnormal
+    results included, which XLA's CPU arithmetic would flush)."""
+    from jax import lax
+
+    if fdt == xp.float32:
+        W, MI, BI, U, I = 32, 23, 127, xp.uint32, xp.int32
+    else:
+        W, MI, BI, U, I = 64, 52, 1023, xp.uint64, xp.int64
+    sig = sig.astype(U)
+    e = e.astype(I)
+    n = (W - 1) - lax.clz(sig).astype(I)  # floor(log2(sig)); -1 for sig == 0
+    exp = n + e
+    normal_bits = ((exp + BI).astype(U) << U(MI)) | (
+        (sig << xp.clip(MI - n, 0, W - 1).astype(U)) & U((1 << MI) - 1))
+    sub_shift = e + (BI - 1 + MI)
+    sub_bits = xp.where(sub_shift >= 0, sig << xp.clip(sub_shift, 0, W - 1).astype(U),
+                        sig >> xp.clip(-sub_shift, 0, W - 1).astype(U))
+    bits = xp.where(exp >= 1 - BI, normal_bits, sub_bits)
+    bits = xp.where(sig == 0, U(0), bits)
+    return lax.bitcast_convert_type(bits, fdt)
+
+
 def decode_xp(xp, codes, fmt, dtype):
     """Values of ``codes`` (unsigned ints) in float ``dtype`` (exact by construction)."""
     wide = fmt.bits > 32
@@ -433,7 +456,18 @@ def decode_xp(xp, codes, fmt, dtype):
     IE = xp.int64 if xp is np else xp.int32
     sigv = xp.where(sub, M, M + UC(1 << m)).astype(fdt)
     ex = xp.where(sub, IE(fmt.emin - m), E.astype(IE) - (fmt.bias + m))
-    val = xp.ldexp(sigv, ex.astype(xp.int32))
+    if fmt.specials == "ieee":
+        special = E == (1 << e) - 1
+    elif fmt.specials in ("fn", "p3109"):
+        special = mag == fmt.magnitude_mask
+    else:
+        special = xp.zeros_like(E, dtype=bool)
+    ex = xp.where(special, IE(0), ex)  # Inf/NaN codes are set below; keep ldexp in range
+    if xp is np:
+        val = xp.ldexp(sigv, ex.astype(xp.int32))
+    else:  # XLA on CPU flushes subnormal results of arithmetic: assemble the bits instead
+        sig_i = xp.where(sub, M, M + UC(1 << m))
+        val = _assemble_jax(xp, sig_i, ex.astype(xp.int32), fdt)
     if fmt.signed:
         val = xp.where((c & UC(fmt.sign_mask)) != 0, -val, val)
     top = (1 << e) - 1
