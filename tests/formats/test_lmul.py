@@ -29,6 +29,9 @@ def test_paper_known_answers_fp32_bits():
     assert out.dtype == np.float32
     assert out.tolist() == [1.0625, 2.125, 25.0, 2.125, 0.0]
     assert formats.lmul(np.float32(1.5), np.float32(1.5), "float32", variant="formula") == 2.0625
+    # the same identities hold for any m > 4 (l = 4): float64, including the large-array path
+    big = np.tile(np.array([1.0, 1.5, 5.0]), 30000)
+    assert formats.lmul(big, big, "float64")[:3].tolist() == [1.0625, 2.125, 25.0]
 
 
 def test_offset_exponent():
