@@ -31,16 +31,37 @@ def _quantize_ste_jvp(fmt, opts, R, primals, tangents):
     return _quantize_ste(x, fmt, opts, rand_r, R), tx
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2, 4))
+def _quantize_jit(x, fmt, opts, rand_r, R):
+    return _quantize_ste(x, fmt, opts, rand_r, R)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 4))
+def _encode_jit(x, fmt, opts, rand_r, R):
+    return mf.encode_xp(jnp, x, fmt, opts, None if rand_r is None else (rand_r, R))
+
+
+def _eager(opts, fmt) -> bool:
+    # overflow='error' inspects concrete values, so it cannot run under jit
+    return opts.resolved_overflow(fmt) == "error"
+
+
 def quantize_jax(x, fmt, opts, rand):
+    """Quantize a JAX array (compiled once per format, options and shape; eager only for
+    overflow='error')."""
     _check_width(x)
-    if rand is None:
-        return _quantize_ste(x, fmt, opts, None, 0)
-    return _quantize_ste(x, fmt, opts, rand[0], rand[1])
+    r, R = (None, 0) if rand is None else rand
+    if _eager(opts, fmt):
+        return _quantize_ste(x, fmt, opts, r, R)
+    return _quantize_jit(x, fmt, opts, r, R)
 
 
 def encode_jax(x, fmt, opts, rand):
     _check_width(x)
-    return mf.encode_xp(jnp, x, fmt, opts, rand)
+    if _eager(opts, fmt):
+        return mf.encode_xp(jnp, x, fmt, opts, rand)
+    r, R = (None, 0) if rand is None else rand
+    return _encode_jit(x, fmt, opts, r, R)
 
 
 def decode_jax(codes, fmt, dtype):
