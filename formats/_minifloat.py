@@ -399,7 +399,13 @@ def quantize_xp(xp, x, fmt, opts, rand=None):
     spec = spec_for(fmt, xw.dtype.name)
     overflow = opts.resolved_overflow(fmt)
     parts = round_bits(xp, xw, fmt, spec, opts.rounding, overflow, opts.flush_subnormals, rand)
-    return assemble_float(xp, xw, spec, *parts[:4]).astype(dt)
+    out = assemble_float(xp, xw, spec, *parts[:4])
+    if out.dtype == dt:
+        return out
+    # float16 inputs: a format value beyond float16's range (e.g. bfloat16's 65536 from 65504)
+    # becomes ±Inf in the input dtype, as an IEEE cast does, without a warning
+    with np.errstate(over="ignore"):
+        return out.astype(dt)
 
 
 def encode_xp(xp, x, fmt, opts, rand=None):

@@ -195,5 +195,10 @@ def _choose(lo, hi, a, negative, rounding, fmt, sr):
 
 def ref_quantize(x: float, fmt, rounding="nearest_even", overflow=None, srbits=None, srnumbits=32) -> float:
     """Reference quantize of one Python float (value of :func:`ref_encode`'s code)."""
-    v = fmt.value_of_code(ref_encode(x, fmt, rounding, overflow, srbits, srnumbits))
-    return v if isinstance(v, float) else float(v)
+    code = ref_encode(x, fmt, rounding, overflow, srbits, srnumbits)
+    v = fmt.value_of_code(code)
+    if isinstance(v, float):
+        return v
+    if v == 0 and code & getattr(fmt, "sign_mask", 0):
+        return -0.0  # the −0 code (Fraction has no signed zero)
+    return float(v)
