@@ -1,0 +1,177 @@
+"""Format records: validation (ValueError naming the field), frozen/hashable, and every derived
+property checked against the exact value table of the format (``value_of_code``, itself checked
+against ml_dtypes and gfloat in the codec tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import formats
+from formats import FloatFormat, IntFormat
+
+from _fmt_helpers import exact_values, ids, scalar_formats
+
+FLOATS = [f for f in scalar_formats(16) if f.family == "float"] + [
+    formats.p3109(8, 3), formats.p3109(8, 1), formats.p3109(5, 2),
+    FloatFormat(4, 3, signed=False, specials="ieee", name="ufloat8_e4m3"),
+    FloatFormat(3, 0, signed=False, subnormals=False, specials="fn", name="float3_e3m0fnu"),
+    FloatFormat(4, 2, bias=-3, specials="none", name="float7_e4m2_bias-3"),
+]
+INTS = [f for f in scalar_formats(16) if f.family == "int"] + [IntFormat(8, narrow=True, name="int8n")]
+
+
+# ------------------------------------------------------------------------------ validation
+@pytest.mark.parametrize("kwargs,field", [
+    ({"exponent_bits": 0, "mantissa_bits": 3}, "exponent_bits"),
+    ({"exponent_bits": 12, "mantissa_bits": 3}, "exponent_bits"),
+    ({"exponent_bits": 4.0, "mantissa_bits": 3}, "exponent_bits"),
+    ({"exponent_bits": True, "mantissa_bits": 3}, "exponent_bits"),
+    ({"exponent_bits": 4, "mantissa_bits": -1}, "mantissa_bits"),
+    ({"exponent_bits": 4, "mantissa_bits": 53}, "mantissa_bits"),
+    ({"exponent_bits": 4, "mantissa_bits": "3"}, "mantissa_bits"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "bias": 7.5}, "bias"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "bias": 10**6}, "bias"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "signed": 1}, "signed"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "subnormals": "no"}, "subnormals"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "ocp"}, "specials"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "fnuz", "signed": False}, "specials"),
+    ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "p3109", "signed": False}, "specials"),
+    ({"exponent_bits": 1, "mantissa_bits": 3, "specials": "ieee"}, "exponent_bits"),
+    ({"exponent_bits": 1, "mantissa_bits": 0, "specials": "fn"}, "exponent_bits"),
+])
+def test_float_format_validation_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        FloatFormat(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"width": 0}, "width"), ({"width": 33}, "width"), ({"width": 8.0}, "width"),
+    ({"width": True}, "width"), ({"width": 8, "signed": "yes"}, "signed"),
+    ({"width": 8, "narrow": 1}, "narrow"), ({"width": 8, "signed": False, "narrow": True}, "narrow"),
+    ({"width": 1, "narrow": True}, "narrow"),
+])
+def test_int_format_validation_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        IntFormat(**kwargs)
+
+
+@pytest.mark.parametrize("k,p,field", [(1, 1, "k"), (17, 4, "k"), ("8", 3, "k"), (8, 0, "p"),
+                                       (8, 8, "p"), (8, 2.0, "p")])
+def test_p3109_validation(k, p, field):
+    with pytest.raises(ValueError, match=field):
+        formats.p3109(k, p)
+    with pytest.raises(ValueError, match="signed"):
+        formats.p3109(8, 3, signed=False)
+
+
+def test_value_of_code_validation():
+    f = formats.get("float8_e4m3fn")
+    for bad in (-1, 256, 1.0, True):
+        with pytest.raises(ValueError, match="code"):
+            f.value_of_code(bad)
+    with pytest.raises(ValueError, match="code"):
+        formats.get("int4").value_of_code(16)
+
+
+# ------------------------------------------------------------------------ frozen, hashable
+@pytest.mark.parametrize("fmt", FLOATS[:3] + INTS[:2], ids=ids(FLOATS[:3] + INTS[:2]))
+def test_frozen_and_hashable(fmt):
+    field = dataclasses.fields(fmt)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(fmt, field, 3)
+    assert {fmt: 1}[fmt] == 1
+    twin = dataclasses.replace(fmt, name="another name")
+    assert twin == fmt and hash(twin) == hash(fmt)  # the name is informational
+    assert str(fmt) == fmt.name
+
+
+def test_equal_fields_equal_records():
+    assert FloatFormat(4, 3, specials="fn") == formats.get("float8_e4m3fn")
+    assert FloatFormat(4, 3, specials="fn") != formats.get("float8_e4m3")
+    assert FloatFormat(5, 10).bias == 15 and FloatFormat(8, 7).bias == 127
+    assert IntFormat(8) == formats.get("int8") and IntFormat(8, narrow=True) != formats.get("int8")
+
+
+# ----------------------------------------------------------------- properties vs the table
+@pytest.mark.parametrize("fmt", FLOATS, ids=ids(FLOATS))
+def test_float_properties_match_value_table(fmt):
+    v = exact_values(fmt)
+    codes = np.arange(fmt.num_codes)
+    fin = np.isfinite(v)
+    pos = v[fin & (v > 0)]
+    assert fmt.bits == int(fmt.signed) + fmt.exponent_bits + fmt.mantissa_bits
+    assert fmt.num_codes == 2**fmt.bits == v.size
+    assert fmt.precision == fmt.mantissa_bits + 1
+    assert fmt.max == v[fin].max() and fmt.max == v[fmt.max_code]
+    assert fmt.min == v[fin].min()
+    assert fmt.smallest_positive == pos.min()
+    assert fmt.has_zero == bool((v == 0).any())
+    if fmt.mantissa_bits > 0 and fmt.subnormals:
+        # subnormals: the positive values below 2^emin are the multiples of 2^(emin - m)
+        assert fmt.min_normal == 2.0**fmt.emin
+        sub = pos[pos < fmt.min_normal]
+        assert fmt.smallest_subnormal == sub.min()
+        assert np.array_equal(np.sort(sub), np.arange(1, 2**fmt.mantissa_bits) * sub.min())
+    else:
+        assert fmt.smallest_subnormal is None and fmt.min_normal == pos.min()
+    if 1.0 in v:
+        above = v[fin & (v > 1.0)]
+        assert fmt.eps == above.min() - 1.0
+    assert fmt.eps == 2.0**-fmt.mantissa_bits
+    assert tuple(fmt.nan_codes) == tuple(codes[np.isnan(v)])
+    assert len(fmt.nan_codes) == int(np.isnan(v).sum())
+    assert set(fmt.inf_codes) == set(codes[np.isinf(v)].tolist())
+    if fmt.inf_codes:
+        assert v[fmt.inf_codes[0]] == math.inf
+        if fmt.signed:
+            assert v[fmt.inf_codes[1]] == -math.inf
+    assert fmt.has_inf == bool(np.isinf(v).any())
+    assert fmt.has_nan == bool(np.isnan(v).any())
+    assert fmt.has_negative_zero == bool(((v == 0) & np.signbit(v)).any())
+    if fmt.has_nan:
+        assert fmt.nan_code in fmt.nan_codes
+    else:
+        assert fmt.nan_code is None
+    assert fmt.sign_mask == (2 ** (fmt.bits - 1) if fmt.signed else 0)
+    assert fmt.magnitude_mask == 2 ** (fmt.exponent_bits + fmt.mantissa_bits) - 1
+    assert fmt.bits_per_element == fmt.bits
+    assert fmt.resolution == 10.0 ** -math.floor(fmt.mantissa_bits * math.log10(2))
+
+
+@pytest.mark.parametrize("fmt", INTS, ids=ids(INTS))
+def test_int_properties_match_value_table(fmt):
+    v = exact_values(fmt)
+    w = fmt.width
+    assert fmt.bits == w and fmt.num_codes == 2**w
+    assert fmt.max == v.max() == (2 ** (w - 1) - 1 if fmt.signed else 2**w - 1)
+    if fmt.signed:
+        assert v.min() == -(2 ** (w - 1))          # two's complement
+        assert fmt.min == (-fmt.max if fmt.narrow else v.min())
+    else:
+        assert fmt.min == 0 == v.min()
+    assert sorted(v.tolist()) == list(range(int(v.min()), int(v.max()) + 1))
+    assert fmt.eps == 1 and fmt.min_normal == 1 and fmt.smallest_positive == 1
+    assert fmt.smallest_subnormal is None and fmt.bias == 0
+    assert not (fmt.has_inf or fmt.has_nan or fmt.has_negative_zero)
+    assert fmt.nan_codes == () and fmt.inf_codes == () and fmt.nan_code is None
+
+
+def test_narrow_int_never_encodes_the_most_negative_code():
+    fmt = IntFormat(8, narrow=True, name="int8n")
+    q = formats.encode(np.float32([-1000.0, -128.0, -127.6, 127.0]), fmt)
+    assert q.codes.tolist() == [0x81, 0x81, 0x81, 127]
+    assert formats.quantize(np.float32([-128.0]), fmt).tolist() == [-127.0]
+    assert fmt.value_of_code(0x80) == -128  # decoding it gives its two's-complement value
+
+
+def test_code_set_behaves_like_a_tuple():
+    nan = formats.get("float16").nan_codes
+    assert len(nan) == 2 * 1023 and 0x7E00 in nan and 0x7C00 not in nan and 0xFE00 in nan
+    assert list(nan)[:2] == [0x7C01, 0x7C02] and nan[0] == 0x7C01
+    assert hash(nan) == hash(formats.get("float16").nan_codes)
+    big = formats.get("float32").nan_codes
+    assert 0x7FC00000 in big and len(big) == 2 * (2**23 - 1)
