@@ -145,6 +145,9 @@ class FloatFormat(Format):
             raise ValueError(f"specials={self.specials!r} needs signed=True (its NaN is the −0 code)")
         if self.specials == "ieee" and self.exponent_bits < 2:
             raise ValueError("specials='ieee' needs exponent_bits >= 2")
+        if self.specials == "ieee" and self.mantissa_bits < 1:
+            raise ValueError("specials='ieee' needs mantissa_bits >= 1 (its NaNs have a nonzero "
+                             "mantissa); use specials='p3109' or 'fn' for an m = 0 format")
         if self.bits > 64:
             raise ValueError(f"total width {self.bits} exceeds 64 bits")
         if self.emax < self.emin:
