@@ -42,6 +42,7 @@ INTS = [f for f in scalar_formats(16) if f.family == "int"] + [IntFormat(8, narr
     ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "p3109", "signed": False}, "specials"),
     ({"exponent_bits": 1, "mantissa_bits": 3, "specials": "ieee"}, "exponent_bits"),
     ({"exponent_bits": 1, "mantissa_bits": 0, "specials": "fn"}, "exponent_bits"),
+    ({"exponent_bits": 5, "mantissa_bits": 0, "specials": "ieee"}, "mantissa_bits"),
 ])
 def test_float_format_validation_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
