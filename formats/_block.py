@@ -459,7 +459,7 @@ class _BlockCodec:
 
 def _numba_ok(x, fmt, opts) -> bool:
     return (x.size >= NUMBA_THRESHOLD and x.dtype.name in ("float16", "bfloat16", "float32")
-            and opts.overflow != "error")
+            and opts.overflow != "error" and fmt.element.bits <= 16)
 
 
 def _elem_opts(opts):

@@ -2,9 +2,16 @@
 
 One pass per block: amax from the bit patterns, the shared scale, then every element scaled
 exactly (integer arithmetic on its bits, as ``_block.ldexp_bits``) and converted by the scalar
-codec's own kernels (``_numba_kernels.encode_bits`` / ``quantize_bits``) — the same integer
-algorithm as the vectorized path, so the codes are identical. Format and options are baked in
-as compile-time constants (one compiled loop per format/option set, memoized and cached on disk).
+codec's own kernel (``_numba_kernels.encode_bits``) — the same integer algorithm as the
+vectorized path, so the codes are identical; values come from the element's value table.
+
+Speed notes. The element kernel is fast only when LLVM inlines it with the parameter tuple
+``P`` folded in as constants, which it does for a lean loop body. So the main loop has a single
+call site, the power-of-two scaling takes its exponent-add fast path, and no flag is carried
+across the element loop; the rare blocks that need the general scaling (subnormal inputs or
+results) are marked and redone by a second, general loop. ``P`` is a compile-time constant
+(one compiled loop per element format and rounding options, memoized and cached on disk); the
+block constants travel at run time.
 """
 
 from __future__ import annotations
@@ -86,153 +93,278 @@ def _ldexp32(b, n):
 
 _LOOPS: dict = {}
 
+#: blocks per parallel task (within one row of blocks)
+_TILE_BLOCKS = 64
+_INF = 0x7F800000
 
-def _pow2_loop(C, P):
-    """Fused loop for power-of-two scale rules. ``C`` holds the block constants."""
-    key = ("pow2", C, P)
+# int64 block constants (pow2 loops)
+(_RULE, _EMAX, _EE, _KMIN, _KMAX, _HASNAN, _NANCODE, _SB, _SM, _SEMIN, _SSUB, _MB, _EM, _SIGM, _BS,
+ _FLUSH, _TB, _NMAXF, _DOC, _DOV) = range(20)
+
+
+@numba.njit(cache=True, inline="always")
+def _pow2_block_scale(amax, C):
+    """(k, nan_scale, scale code) of one block from its amax bit pattern."""
+    bad = amax >= _INF
+    if amax == 0:
+        k = np.int64(-(1 << 20))
+    else:
+        aa = amax
+        if C[_RULE] == 3 and C[_MB] < 23:  # even: round amax to the element precision first
+            aa = aa + (np.int64(1) << (22 - C[_MB]))
+        e, sig = _split32(aa)
+        if C[_RULE] == 0 or C[_RULE] == 3:
+            k = e - C[_EMAX]
+        elif C[_RULE] == 1:
+            k = e + (1 if sig != 0x800000 else 0) - C[_EMAX]
+        else:
+            k = e - C[_EM] + (1 if sig > C[_SIGM] else 0)
+    nan_scale = C[_HASNAN] != 0 and (bad or k > C[_KMAX])
+    if k > C[_KMAX]:
+        k = C[_KMAX]
+    if k < C[_KMIN]:
+        k = C[_KMIN]
+    if bad:
+        k = C[_KMAX]
+    if nan_scale:
+        scode = C[_NANCODE]
+    elif C[_SSUB] and k < C[_SEMIN]:
+        scode = np.int64(1) << (k - (C[_SEMIN] - C[_SM]))
+    else:
+        scode = (k + C[_SB]) << C[_SM]
+    return k, nan_scale, scode
+
+
+def _pow2_loop(P, kind: int, stoch: bool, flush: bool):
+    """Main loop for power-of-two scale rules over the full blocks (partial and subnormal
+    blocks are marked in ``slow``). ``kind`` 0 writes codes, 1 writes values. Compiled once
+    per (P, kind, stoch, flush); the block constants travel at run time."""
+    key = ("pow2", P, kind, stoch, flush)
     fn = _LOOPS.get(key)
     if fn is not None:
         return fn
-    (RULE, EMAX, EE, KMIN, KMAX, HASNAN, NANCODE, SB, SM, SEMIN, SSUB, MB, EM, SIGM, BS, FLUSH,
-     DO_CODES, DO_VALS) = C
+    KIND = kind
+    STOCH = stoch
+    FLUSH = flush
 
     @numba.njit(cache=True, parallel=True)
-    def loop(src, codes, scales, vals, rand):
+    def loop(src, codes, scales, vals, rand, tbl, slow, C):
+        BS = C[_BS]
+        TB = C[_TB]
+        EE = C[_EE]
+        NMAXF = C[_NMAXF]
         rows = src.shape[0]
         L = src.shape[1]
         nb = scales.shape[1]
-        stoch = rand.size > 0
-        for t in numba.prange(rows * nb):
-            r = t // nb
-            j = t - r * nb
-            start = j * BS
-            end = min(start + BS, L)
-            amax = np.int64(0)
-            for i in range(start, end):
-                a = np.int64(src[r, i]) & 0x7FFFFFFF
-                if FLUSH and a < 0x800000:
-                    a = np.int64(0)
-                if a > amax:
-                    amax = a
-            bad = amax >= 0x7F800000
-            if amax == 0:
-                k = np.int64(-(1 << 20))
-            else:
-                aa = amax
-                if RULE == 3 and MB < 23:  # even
-                    aa = aa + (np.int64(1) << (22 - MB))
-                e, sig = _split32(aa)
-                if RULE == 0 or RULE == 3:
-                    k = e - EMAX
-                elif RULE == 1:
-                    k = e + (1 if sig != 0x800000 else 0) - EMAX
-                else:
-                    k = e - EM + (1 if sig > SIGM else 0)
-            nan_scale = False
-            if HASNAN and (bad or k > KMAX):
-                nan_scale = True
-            if k > KMAX:
-                k = KMAX
-            if k < KMIN:
-                k = KMIN
-            if bad:
-                k = KMAX
-            if nan_scale:
-                scode = np.int64(NANCODE)
-            elif SSUB and k < SEMIN:
-                scode = np.int64(1) << (k - (SEMIN - SM))
-            else:
-                scode = (k + SB) << SM
-            scales[r, j] = scode
-            n = np.int64(0) if nan_scale else -(k + EE)
-            for i in range(BS):
-                idx = start + i
-                b = np.int64(src[r, idx]) & 0xFFFFFFFF if idx < L else np.int64(0)
-                if FLUSH and (b & 0x7FFFFFFF) < 0x800000:
-                    b = b & 0x80000000
-                y = _ldexp32(b, n)
-                rr = np.int64(rand[r, j, i]) if stoch else np.int64(0)
-                if DO_CODES:
-                    codes[r, j, i] = 0 if nan_scale else encode_bits(y, rr, P)
-                if DO_VALS and idx < L:
-                    if nan_scale:
-                        vals[r, idx] = 0x7FC00000
+        tpr = (nb + TB - 1) // TB
+        for t in numba.prange(rows * tpr):
+            r = t // tpr
+            j0 = (t - r * tpr) * TB
+            j1 = min(j0 + TB, nb)
+            for j in range(j0, j1):
+                start = j * BS
+                if start + BS > L:
+                    slow[r, j] = True
+                    continue
+                amax = np.int64(0)
+                amin = np.int64(_INF)
+                for i in range(BS):
+                    a = np.int64(src[r, start + i]) & 0x7FFFFFFF
+                    if FLUSH:
+                        a = a if a >= 0x800000 else np.int64(0)
+                    amax = max(amax, a)
+                    amin = min(amin, a if a != 0 else np.int64(_INF))
+                k, nan_scale, scode = _pow2_block_scale(amax, C)
+                n = -(k + EE)
+                sl = (not nan_scale) and (amax >= _INF or (amin < _INF and (amin < 0x800000 or (amin >> 23) + n < 1))
+                                          or (amax >> 23) + n > 254 or (KIND == 1 and n > NMAXF))
+                slow[r, j] = sl
+                if sl:
+                    continue
+                scales[r, j] = scode
+                if nan_scale:
+                    for i in range(BS):
+                        if KIND == 0:
+                            codes[r, j, i] = 0
+                        else:
+                            vals[r, start + i] = 0x7FC00000
+                    continue
+                sh = n << 23
+                for i in range(BS):
+                    b = np.int64(src[r, start + i]) & 0xFFFFFFFF
+                    if FLUSH:
+                        b = b if (b & 0x7FFFFFFF) >= 0x800000 else (b & 0x80000000)
+                    y = b + sh if (b & 0x7FFFFFFF) != 0 else b
+                    rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
+                    if KIND == 0:
+                        codes[r, j, i] = encode_bits(y, rr, P)
                     else:
-                        vals[r, idx] = _ldexp32(quantize_bits(y, rr, P) & 0xFFFFFFFF, -n)
+                        qv = quantize_bits(y, rr, P) & 0xFFFFFFFF
+                        qa = qv & 0x7FFFFFFF
+                        vals[r, start + i] = qv - sh if (qa != 0 and qa < _INF) else qv
 
     _LOOPS[key] = loop
     return loop
 
 
-def _amax_loop(C, P, PS, DS, DE):
-    """Fused loop for the NVFP4 ("amax") rule in float32 arithmetic (torchao's recipe)."""
-    key = ("amax", C, P, PS, DS, DE)
+def _pow2_fixup(P):
+    """General loop for the marked blocks (partial, or subnormal inputs/results): exact bit
+    scaling as ``_block.ldexp_bits``."""
+    key = ("pow2fix", P)
     fn = _LOOPS.get(key)
     if fn is not None:
         return fn
-    (EMAXF, SMIN, SMAX, TWO, HASNAN, NANCODE, SSIGNM, BS, FLUSH, DO_CODES, DO_VALS) = C
+
+    @numba.njit(cache=True)
+    def fix(src, codes, scales, vals, rand, tbl, blocks, C):
+        BS = C[_BS]
+        FLUSH = C[_FLUSH] != 0
+        do_codes = C[_DOC] != 0
+        do_vals = C[_DOV] != 0
+        L = src.shape[1]
+        stoch = rand.size > 0
+        for q in range(blocks.shape[0]):
+            r = blocks[q, 0]
+            j = blocks[q, 1]
+            start = j * BS
+            amax = np.int64(0)
+            for i in range(start, min(start + BS, L)):
+                a = np.int64(src[r, i]) & 0x7FFFFFFF
+                if FLUSH and a < 0x800000:
+                    a = np.int64(0)
+                amax = max(amax, a)
+            k, nan_scale, scode = _pow2_block_scale(amax, C)
+            scales[r, j] = scode
+            n = np.int64(0) if nan_scale else -(k + C[_EE])
+            for i in range(BS):
+                idx = start + i
+                b = (np.int64(src[r, idx]) & 0xFFFFFFFF) if idx < L else np.int64(0)
+                if FLUSH and (b & 0x7FFFFFFF) < 0x800000:
+                    b = b & 0x80000000
+                y = _ldexp32(b, n)
+                rr = np.int64(rand[r, j, i]) if stoch else np.int64(0)
+                code = np.int64(0) if nan_scale else encode_bits(y, rr, P)
+                if do_codes:
+                    codes[r, j, i] = code
+                if do_vals and idx < L:
+                    if nan_scale:
+                        vals[r, idx] = 0x7FC00000
+                    else:
+                        vals[r, idx] = _ldexp32(np.int64(tbl[code]) & 0xFFFFFFFF, -n)
+
+    _LOOPS[key] = fix
+    return fix
+
+
+def _amax_scales(PS, DS, flush: bool):
+    """First pass of the NVFP4 ("amax") rule: block scale codes, element multipliers
+    fl(fl(1/ts)/s) and decode multipliers fl(ts·s), in float32 arithmetic (torchao's recipe)."""
+    key = ("amax_scales", PS, DS, flush)
+    fn = _LOOPS.get(key)
+    if fn is not None:
+        return fn
+    FLUSH = flush
 
     @numba.njit(cache=True, parallel=True)
-    def loop(src, codes, scales, vals, rand, ts_arr):
+    def scales_loop(src, scales, rec, dsc, bad, CF, C):
+        emaxf, smin, smax, ts = CF[0], CF[1], CF[2], CF[3]
+        TWO, HASNAN, NANCODE, BS = C[0] != 0, C[1] != 0, C[2], C[3]
         rows = src.shape[0]
         L = src.shape[1]
         nb = scales.shape[1]
-        stoch = rand.size > 0
-        ts = ts_arr[0]
         one = np.float32(1.0)
-        emaxf = np.float32(EMAXF)
-        for t in numba.prange(rows * nb):
-            r = t // nb
-            j = t - r * nb
+        inv_ts = one / ts
+        for g in numba.prange(rows * nb):
+            r = g // nb
+            j = g - r * nb
             start = j * BS
             end = min(start + BS, L)
             amax = np.int64(0)
             for i in range(start, end):
                 a = np.int64(src[r, i]) & 0x7FFFFFFF
-                if FLUSH and a < 0x800000:
-                    a = np.int64(0)
-                if a > amax:
-                    amax = a
-            bad = amax >= 0x7F800000
-            if bad:
+                if FLUSH:
+                    a = a if a >= 0x800000 else np.int64(0)
+                amax = max(amax, a)
+            isbad = amax >= _INF
+            if isbad:
                 amax = np.int64(0)
-            amax_f = _bits_to_f32(np.int32(amax))
-            s_raw = amax_f / emaxf
+            s_raw = _bits_to_f32(np.int32(amax)) / emaxf
             if TWO:
                 s_raw = s_raw / ts
-            if s_raw < np.float32(SMIN):
-                s_raw = np.float32(SMIN)
-            if s_raw > np.float32(SMAX):
-                s_raw = np.float32(SMAX)
+            s_raw = min(max(s_raw, smin), smax)
             scode = encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS)
             s_val = np.float32(decode_code(scode, DS))
             if TWO:
-                recip = (one / ts) / s_val
-                dscale = ts * s_val
+                rec[r, j] = inv_ts / s_val
+                dsc[r, j] = ts * s_val
             else:
-                recip = one / s_val
-                dscale = s_val
-            nan_scale = HASNAN and bad
-            if nan_scale:
-                scode = np.int64(NANCODE)
-            scales[r, j] = scode
-            for i in range(BS):
-                idx = start + i
-                b = np.int64(src[r, idx]) & 0xFFFFFFFF if idx < L else np.int64(0)
-                if FLUSH and (b & 0x7FFFFFFF) < 0x800000:
-                    b = b & 0x80000000
-                xv = _bits_to_f32(np.int32(b))
-                y = np.int64(_f32_to_bits(xv * recip)) & 0xFFFFFFFF
-                rr = np.int64(rand[r, j, i]) if stoch else np.int64(0)
-                code = 0 if nan_scale else encode_bits(y, rr, P)
-                if DO_CODES:
-                    codes[r, j, i] = code
-                if DO_VALS and idx < L:
-                    if nan_scale:
-                        vals[r, idx] = 0x7FC00000
-                    else:
-                        ev = np.float32(decode_code(code, DE))
-                        vals[r, idx] = np.int64(_f32_to_bits(ev * dscale)) & 0xFFFFFFFF
+                rec[r, j] = one / s_val
+                dsc[r, j] = s_val
+            bad[r, j] = HASNAN and isbad
+            scales[r, j] = NANCODE if (HASNAN and isbad) else scode
+
+    _LOOPS[key] = scales_loop
+    return scales_loop
+
+
+def _amax_loop(P, kind: int, stoch: bool, flush: bool):
+    """Second pass of the NVFP4 rule: elements x · multiplier through the element kernel;
+    padding reads as +0."""
+    key = ("amax", P, kind, stoch, flush)
+    fn = _LOOPS.get(key)
+    if fn is not None:
+        return fn
+    KIND = kind
+    STOCH = stoch
+    FLUSH = flush
+
+    @numba.njit(cache=True, parallel=True)
+    def loop(src, codes, vals, rand, rec, dsc, bad, C):
+        BS, TB = C[3], C[5]
+        rows = src.shape[0]
+        L = src.shape[1]
+        nb = rec.shape[1]
+        tpr = (nb + TB - 1) // TB
+        for t in numba.prange(rows * tpr):
+            r = t // tpr
+            j0 = (t - r * tpr) * TB
+            j1 = min(j0 + TB, nb)
+            for j in range(j0, j1):
+                start = j * BS
+                if bad[r, j]:
+                    for i in range(BS):
+                        if KIND == 0:
+                            codes[r, j, i] = 0
+                        elif start + i < L:
+                            vals[r, start + i] = 0x7FC00000
+                    continue
+                recip = rec[r, j]
+                d = dsc[r, j]
+                if start + BS <= L:
+                    for i in range(BS):
+                        b = src[r, start + i]
+                        if FLUSH:
+                            b = b if (b & 0x7FFFFFFF) >= 0x800000 else np.int32(b & -0x80000000)
+                        y = np.int64(_f32_to_bits(_bits_to_f32(np.int32(b)) * recip)) & 0xFFFFFFFF
+                        rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
+                        if KIND == 0:
+                            codes[r, j, i] = encode_bits(y, rr, P)
+                        else:
+                            qv = _bits_to_f32(np.int32(quantize_bits(y, rr, P)))
+                            vals[r, start + i] = np.int64(_f32_to_bits(qv * d)) & 0xFFFFFFFF
+                else:
+                    for i in range(BS):
+                        idx = start + i
+                        b = src[r, idx] if idx < L else np.int32(0)
+                        if FLUSH:
+                            b = b if (b & 0x7FFFFFFF) >= 0x800000 else np.int32(b & -0x80000000)
+                        y = np.int64(_f32_to_bits(_bits_to_f32(np.int32(b)) * recip)) & 0xFFFFFFFF
+                        rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
+                        if KIND == 0:
+                            codes[r, j, i] = encode_bits(y, rr, P)
+                        elif idx < L:
+                            qv = _bits_to_f32(np.int32(quantize_bits(y, rr, P)))
+                            vals[r, idx] = np.int64(_f32_to_bits(qv * d)) & 0xFFFFFFFF
 
     _LOOPS[key] = loop
     return loop
@@ -270,6 +402,28 @@ def _prepare(x, fmt, opts):
     return shape, axis, other, src, L, bs, nb
 
 
+def _value_bits(elem) -> np.ndarray:
+    """float32 bit patterns (as int64) of every element code's value (scale 1)."""
+    from ._codec import values
+
+    v = np.asarray(values(elem), dtype=np.float32)
+    return v.view(np.uint32).astype(np.int64)
+
+
+def _nmax_fast(fmt: BlockFormat) -> int:
+    """Largest scaling n for which every non-zero element value times 2^-n is a normal float32."""
+    from ._codec import values
+
+    v = np.abs(np.asarray(values(fmt.element), dtype=np.float64))
+    v = v[np.isfinite(v) & (v > 0)]
+    return int(math.floor(math.log2(v.min()))) + 126
+
+
+def usable(fmt: BlockFormat) -> bool:
+    """Whether the fused loops handle ``fmt`` (element codes of at most 16 bits)."""
+    return fmt.element.bits <= 16
+
+
 def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool):
     shape, axis, other, src, L, bs, nb = _prepare(x, fmt, opts)
     rows = src.shape[0]
@@ -287,6 +441,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
     codes = np.empty((rows, nb, bs) if do_codes else (0, 0, 0), cdt)
     scales = np.empty((rows, nb), mf.code_dtype(fmt.scale.bits))
     vals = np.empty((rows, L) if do_vals else (0, 0), np.uint32)
+    tbl = _value_bits(fmt.element)
     flush = int(opts.flush_subnormals)
     s = fmt.scale
     ts_out = None
@@ -317,19 +472,27 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         else:
             ts = np.float32(1.0)
         PS = params(s, "float32", make_options(s, rounding="nearest_even", overflow="saturate"))
-        C = (float(fmt.element_max), float(s.min_normal), float(s.max), int(two), int(s.has_nan),
-             int(s.nan_code if s.has_nan else 0), s.sign_mask, bs, flush, int(do_codes), int(do_vals))
-        loop = _amax_loop(C, P, PS, decode_params(s), decode_params(fmt.element))
-        loop(src, codes, scales, vals, rand, np.array([ts], np.float32))
+        CF = np.array([fmt.element_max, s.min_normal, s.max, ts], np.float32)
+        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs, flush,
+                      _TILE_BLOCKS, int(do_codes), int(do_vals)], np.int64)
+        rec = np.empty((rows, nb), np.float32)
+        dsc = np.empty((rows, nb), np.float32)
+        bad = np.empty((rows, nb), np.bool_)
+        _amax_scales(PS, decode_params(s), bool(flush))(src, scales, rec, dsc, bad, CF, C)
+        _amax_loop(P, 0 if do_codes else 1, rand.size > 0, bool(flush))(src, codes, vals, rand, rec, dsc, bad, C)
     else:
         rule = {"floor": 0, "ceil": 1, "rceil": 2, "even": 3}[fmt.scale_rule]
         kmin, kmax = fmt.scale_exponent_range
         eM, sigM = _sig_exp(fmt.element_max, 32)
-        C = (rule, fmt.element_emax, fmt.element_exp, kmin, kmax, int(s.has_nan),
-             int(s.nan_code if s.has_nan else 0), s.bias, s.mantissa_bits, s.emin,
-             int(s.subnormals and s.mantissa_bits > 0), fmt.element_mantissa_bits, eM, sigM, bs, flush,
-             int(do_codes), int(do_vals))
-        _pow2_loop(C, P)(src, codes, scales, vals, rand)
+        C = np.array([rule, fmt.element_emax, fmt.element_exp, kmin, kmax, int(s.has_nan),
+                      int(s.nan_code if s.has_nan else 0), s.bias, s.mantissa_bits, s.emin,
+                      int(s.subnormals and s.mantissa_bits > 0), fmt.element_mantissa_bits, eM, sigM, bs,
+                      flush, _TILE_BLOCKS, _nmax_fast(fmt), int(do_codes), int(do_vals)], np.int64)
+        slow = np.zeros((rows, nb), np.bool_)
+        _pow2_loop(P, 0 if do_codes else 1, rand.size > 0, bool(flush))(src, codes, scales, vals, rand, tbl, slow, C)
+        marked = np.argwhere(slow).astype(np.int64)
+        if marked.size:
+            _pow2_fixup(P)(src, codes, scales, vals, rand, tbl, marked, C)
     return shape, axis, other, codes, scales, vals, ts_out, L, nb, bs
 
 
