@@ -39,6 +39,9 @@ __all__ = ["BlockFormat", "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_p
 #:              torchao ``nvfp4_quantize``).
 SCALE_RULES = ("floor", "ceil", "rceil", "even", "amax")
 _POW2_RULES = ("floor", "ceil", "rceil", "even")
+#: smallest per-tensor scale of two-level formats: with block scales >= 2^-6 (E4M3's smallest
+#: normal) the element multiplier fl(1/ts)/s stays below 2^126.
+TS_MIN = 2.0 ** -120
 
 # OCP Microscaling Formats (MX) v1.0, §5.4.1: E8M0 scale — unsigned, bias 127, no zero,
 # NaN = 0xFF, range 2^-127 … 2^127.
@@ -530,8 +533,9 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
             else:
                 t_amax = bitcast(xp, xp.max(xp.where(bad, U_.type(0), amax)) if amax.size else U_.type(0), wd)
                 ts = t_amax / fdt.type(fmt.element_max * fmt.scale.max)
-            # smallest normal of the working precision: all-zero tensors get a usable scale
-            ts = xp.maximum(ts, fdt.type(np.finfo(wd).tiny))
+            # at least TS_MIN, so that fl(1/ts)/s stays finite for every block scale s
+            # (all-zero and absurdly small tensors)
+            ts = xp.maximum(ts, fdt.type(TS_MIN))
             ts = _quantize_scalar_array(xp, ts, fmt.tensor_scale, backend)
             s_raw = s_raw / ts
         s_cl = xp.clip(s_raw, fdt.type(fmt.scale.min_normal), fdt.type(fmt.scale.max))

@@ -23,7 +23,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._block import BlockFormat, _elem_opts, _sig_exp, normalize_axis
+from ._block import TS_MIN, BlockFormat, _elem_opts, _sig_exp, normalize_axis
 from ._numba_kernels import decode_code, decode_params, encode_bits, params, quantize_bits
 from ._options import make_options, make_random_bits
 from ._qarray import QArray
@@ -463,7 +463,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
                     t_amax = int(_finite_amax_rows(src).max())
                 amax_f = np.array(t_amax, np.uint32).view(np.float32)
                 ts = np.float32(amax_f / np.float32(fmt.element_max * s.max))
-            ts = max(ts, np.float32(np.finfo(np.float32).tiny))
+            ts = max(ts, np.float32(TS_MIN))
             from ._codec import quantize
 
             ts = np.float32(np.asarray(quantize(np.asarray([ts], np.float32), fmt.tensor_scale,
