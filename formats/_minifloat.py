@@ -73,11 +73,18 @@ class Spec:
 
 def _float_bits(value: float, dtype: str, *, round_down: bool) -> int:
     """Bits of ``value`` in the input float dtype; when not exact, the nearest below (if
-    round_down) so that comparisons against it are exact."""
+    round_down) so that comparisons against it are exact.
+
+    A finite ``value`` of at least 2^(emax+1) of the dtype (a format whose range exceeds the
+    input's, e.g. an E8M1 against float32) gives the Inf pattern: the largest finite rounding
+    result, 2^(emax+1) (the Inf pattern after a carry), is then in range, not an overflow.
+    """
     w = _INPUTS[dtype][0]
     npdt = np.dtype(dtype)
     with np.errstate(over="ignore"):
         v = np.array(value, dtype=npdt)
+    if round_down and np.isinf(v) and math.isfinite(value) and value >= 2.0 ** (np.finfo(npdt).maxexp):
+        return int(v.view(f"uint{w}"))
     if round_down and (np.isinf(v) or float(v) > value):
         v = np.nextafter(v, np.array(0, npdt))
     return int(v.view(f"uint{w}"))
