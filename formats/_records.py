@@ -145,6 +145,9 @@ class FloatFormat(Format):
             raise ValueError(f"specials={self.specials!r} needs signed=True (its NaN is the −0 code)")
         if self.specials == "ieee" and self.exponent_bits < 2:
             raise ValueError("specials='ieee' needs exponent_bits >= 2")
+        if self.specials in ("fnuz", "p3109") and not self.subnormals and self.mantissa_bits == 0:
+            raise ValueError(f"specials={self.specials!r} needs a zero (its NaN is the −0 code); "
+                             "use subnormals=True or mantissa_bits >= 1")
         if self.specials == "ieee" and self.mantissa_bits < 1:
             raise ValueError("specials='ieee' needs mantissa_bits >= 1 (its NaNs have a nonzero "
                              "mantissa); use specials='p3109' or 'fn' for an m = 0 format")
@@ -152,6 +155,9 @@ class FloatFormat(Format):
             raise ValueError(f"total width {self.bits} exceeds 64 bits")
         if self.emax < self.emin:
             raise ValueError("exponent_bits/specials leave no finite normal binade")
+        if self.emax > 1023 or self.emin - self.mantissa_bits < -1074:
+            raise ValueError(f"bias={self.bias} puts values outside float64's range "
+                             f"(2^{self.emin - self.mantissa_bits} .. 2^{self.emax + 1})")
 
     # ----------------------------------------------------------------- fields
     @property
