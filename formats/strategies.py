@@ -48,8 +48,16 @@ def _check(fmt):
     return fmt
 
 
+def _unused_code(fmt) -> int | None:
+    """The most negative code of a narrow integer format: it decodes, but encoding never
+    produces it (the range is symmetric)."""
+    if isinstance(fmt, IntFormat) and fmt.narrow:
+        return 1 << (fmt.width - 1)
+    return None
+
+
 def _is_finite_code(fmt, code: int) -> bool:
-    return code not in fmt.nan_codes and code not in fmt.inf_codes
+    return code not in fmt.nan_codes and code not in fmt.inf_codes and code != _unused_code(fmt)
 
 
 def codes(fmt, *, finite_only: bool = False) -> st.SearchStrategy[int]:
@@ -57,7 +65,8 @@ def codes(fmt, *, finite_only: bool = False) -> st.SearchStrategy[int]:
 
     Args:
         fmt: a FloatFormat/IntFormat record or a registered name.
-        finite_only: leave out NaN and Inf codes.
+        finite_only: only codes of values the format holds: no NaN or Inf codes, and not the
+            unused most negative code of a narrow integer format.
 
     Returns:
         A strategy of Python ints.
@@ -74,7 +83,8 @@ def codes(fmt, *, finite_only: bool = False) -> st.SearchStrategy[int]:
 
 def values(fmt, *, allow_nan: bool = False, allow_infinity: bool = False) -> st.SearchStrategy[float]:
     """Values ``fmt`` holds, as Python floats (exact: every value of a format of at most 64
-    bits whose exponent range fits float64 is a float64).
+    bits whose exponent range fits float64 is a float64). The unused most negative code of a
+    narrow integer format is left out.
 
     Args:
         fmt: a FloatFormat/IntFormat record or a registered name.
@@ -86,6 +96,8 @@ def values(fmt, *, allow_nan: bool = False, allow_infinity: bool = False) -> st.
     fmt = _check(fmt)
 
     def ok(c):
+        if c == _unused_code(fmt):
+            return False
         if c in fmt.nan_codes:
             return allow_nan
         if c in fmt.inf_codes:

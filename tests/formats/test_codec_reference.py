@@ -31,6 +31,9 @@ EXTRA = [
     formats.FloatFormat(3, 0, signed=False, subnormals=False, specials="fn", name="float3_e3m0fnu"),
     formats.FloatFormat(4, 0, signed=True, specials="none", bias=3, name="float5_e4m0"),
     formats.FloatFormat(3, 2, bias=-2, specials="none", name="float6_e3m2_bias-2"),
+    # ranges past float32's: the carry to 2^128 is a value here, not an overflow
+    formats.FloatFormat(8, 1, specials="none", name="float10_e8m1"),
+    formats.FloatFormat(8, 1, signed=False, specials="fn", bias=120, name="ufloat9_e8m1fn_b120"),
     formats.IntFormat(4, narrow=True, name="int4_narrow"),
     formats.IntFormat(8, narrow=True, name="int8_narrow"),
 ]

@@ -60,7 +60,8 @@ def test_idempotent(data, fmt, mode, key):
     assert _same(formats.quantize(q, fmt), q)
     e = formats.encode(x, fmt, rounding=mode, **kw)
     assert np.all(np.asarray(e.codes, np.uint64) < fmt.num_codes)
-    assert _same(formats.decode(e).astype(np.float32), q)
+    with np.errstate(over="ignore"):  # a format value past float32's range is Inf in q
+        assert _same(formats.decode(e).astype(np.float32), q)
 
 
 @given(fmt=any_format, data=st.data())
@@ -76,7 +77,9 @@ def test_values_are_fixed_points(fmt, data):
 # --------------------------------------------------------------------------- monotonicity
 @given(data=st.data(), fmt=any_format, mode=st.sampled_from(DETERMINISTIC))
 def test_monotone(data, fmt, mode):
-    x = np.sort(data.draw(_arrays(fmt, max_size=16)))
+    x = data.draw(_arrays(fmt, max_size=16))
+    x = x[np.lexsort((~np.signbit(x), x))]  # ascending, −0 before +0 (formats without zero
+    #                                         send ±0 to ±smallest)
     q = formats.quantize(x, fmt, rounding=mode, overflow="saturate")
     assert not np.isnan(q).any()
     assert np.all(np.diff(q.astype(np.float64)) >= 0), (x, q)

@@ -43,6 +43,9 @@ INTS = [f for f in scalar_formats(16) if f.family == "int"] + [IntFormat(8, narr
     ({"exponent_bits": 1, "mantissa_bits": 3, "specials": "ieee"}, "exponent_bits"),
     ({"exponent_bits": 1, "mantissa_bits": 0, "specials": "fn"}, "exponent_bits"),
     ({"exponent_bits": 5, "mantissa_bits": 0, "specials": "ieee"}, "mantissa_bits"),
+    ({"exponent_bits": 3, "mantissa_bits": 0, "specials": "fnuz", "subnormals": False}, "subnormals"),
+    ({"exponent_bits": 11, "mantissa_bits": 3, "bias": 1000}, "bias"),
+    ({"exponent_bits": 11, "mantissa_bits": 52, "bias": 1030}, "bias"),
 ])
 def test_float_format_validation_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
