@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, from_blocks, get_xp, jax_float, normalize_axis, source_meta, to_blocks,
+from ._block import (FLOAT32, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta, to_blocks,
                      work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
 from ._options import backend_of, check_float_input, make_random_bits
@@ -207,14 +207,14 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
                 cnt[-1] = L - (xb.shape[-2] - 1) * n
             real = xp.asarray((np.arange(n)[None, :] < cnt[:, None]))
             nfin = xp.sum(finite & real, axis=-1)
-            s = xp.sum(af, axis=-1) / xp.maximum(nfin, 1).astype(fdt)
+            s = div(xp, xp.sum(af, axis=-1), xp.maximum(nfin, 1).astype(fdt))
         s = xp.where(s > 0, s, fdt.type(1))
         flat = s.reshape(-1)
         sv = _quantize(flat, fmt.scale, rounding="nearest_even", overflow="saturate")
         sv = xp.where(sv > 0, sv, fdt.type(fmt.scale.smallest_positive))
         scodes = _encode(sv, fmt.scale).codes.reshape(s.shape)
         s = sv.reshape(s.shape).astype(fdt)
-        t = xb / s[..., None]
+        t = div(xp, xb, s[..., None])
     codes = _nearest(xp, t, fmt, opts, key, backend, fdt)
     if fmt.block_size is None:
         codes = codes.reshape(shape)
@@ -241,7 +241,7 @@ def _nearest(xp, t, fmt, opts, key, backend, fdt):
     if rnd == "stochastic":
         R = opts.random_bits
         r = make_random_bits(key, tt.shape, backend, R)
-        f = (tt - lo) / (hi - lo)
+        f = div(xp, tt - lo, hi - lo)
         up = f * fdt.type(2.0 ** R) > r.astype(fdt)
     else:
         if key is not None:

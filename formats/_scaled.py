@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, bitcast, from_blocks, get_xp, jax_float, normalize_axis, source_meta,
+from ._block import (FLOAT32, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta,
                      to_blocks, work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
 from ._options import backend_of, check_float_input
@@ -222,22 +222,22 @@ def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str) -> QArray:
     qmin, qmax = fmt.qmin, fmt.qmax
     if fmt.symmetric:
         amax = xp.zeros(xb.shape[:-1], fdt) if empty else xp.max(xp.abs(xf), axis=-1)
-        s = amax / fdt.type(qmax)
+        s = div(xp, amax, fdt.type(qmax))
         lo = None
     else:
         lo = xp.zeros(xb.shape[:-1], fdt) if empty else xp.minimum(xp.min(xf, axis=-1), fdt.type(0))
         hi = xp.zeros(xb.shape[:-1], fdt) if empty else xp.maximum(xp.max(xf, axis=-1), fdt.type(0))
-        s = (hi - lo) / fdt.type(qmax - qmin)
+        s = div(xp, hi - lo, fdt.type(qmax - qmin))
     s = xp.where(s > 0, s, fdt.type(1))  # all-zero groups: scale 1
     s_codes, s_val, ts = _store_scale(xp, s, fmt, wd)
     if not fmt.symmetric:
-        zp = fdt.type(qmin) - _quantize(lo / s_val, _INT32, rounding="nearest_even")
+        zp = fdt.type(qmin) - _quantize(div(xp, lo, s_val), _INT32, rounding="nearest_even")
         zp = xp.clip(zp, fdt.type(qmin), fdt.type(qmax))
         zp_codes = _encode(zp, fmt.element).codes
     else:
         zp = None
         zp_codes = None
-    t = xb / s_val[..., None]
+    t = div(xp, xb, s_val[..., None])
     r = _quantize(t, _INT32, rounding=opts.rounding, key=key,
                   random_bits=opts.random_bits if opts.rounding == "stochastic" else None)
     if zp is not None:
@@ -275,9 +275,9 @@ def _store_scale(xp, s, fmt, wd):
         return codes.reshape(s.shape), sv.reshape(s.shape), None
     # two-level: integer scales times a float32 tensor scale
     smax = xp.max(flat) if flat.size else fdt.type(1)
-    ts = (smax / fdt.type(fmt.scale.max)).astype(xp.float32).astype(fdt)
+    ts = div(xp, smax, fdt.type(fmt.scale.max)).astype(xp.float32).astype(fdt)
     ts = xp.maximum(ts, fdt.type(np.finfo(np.float32).tiny))
-    c = _quantize(flat / ts, fmt.scale, rounding="nearest_even", overflow="saturate")
+    c = _quantize(div(xp, flat, ts), fmt.scale, rounding="nearest_even", overflow="saturate")
     c = xp.maximum(c, fdt.type(1))
     codes = _encode(c, fmt.scale).codes
     sv = (c * ts).astype(fdt)
