@@ -56,12 +56,15 @@ def test_idempotent(data, fmt, mode, key):
     x = data.draw(_arrays(fmt))
     kw = {"key": key} if mode == "stochastic" else {}
     q = formats.quantize(x, fmt, rounding=mode, **kw)
-    assert _same(formats.quantize(q, fmt, rounding=mode, **kw), q)
-    assert _same(formats.quantize(q, fmt), q)
     e = formats.encode(x, fmt, rounding=mode, **kw)
     assert np.all(np.asarray(e.codes, np.uint64) < fmt.num_codes)
+    d = formats.decode(e, dtype=np.float64)
     with np.errstate(over="ignore"):  # a format value past float32's range is Inf in q
-        assert _same(formats.decode(e).astype(np.float32), q)
+        assert _same(d.astype(np.float32), q)
+    # where q holds the format's value (not an Inf standing for a value past float32's range)
+    ok = ~(np.isfinite(d) & (np.abs(d) > np.finfo(np.float32).max))
+    assert _same(formats.quantize(q, fmt, rounding=mode, **kw)[ok], q[ok])
+    assert _same(formats.quantize(q, fmt)[ok], q[ok])
 
 
 @given(fmt=any_format, data=st.data())
@@ -82,7 +85,7 @@ def test_monotone(data, fmt, mode):
     #                                         send ±0 to ±smallest)
     q = formats.quantize(x, fmt, rounding=mode, overflow="saturate")
     assert not np.isnan(q).any()
-    assert np.all(np.diff(q.astype(np.float64)) >= 0), (x, q)
+    assert np.all(q[1:] >= q[:-1]), (x, q)
 
 
 # -------------------------------------------------------------------------- sign symmetry
