@@ -22,7 +22,8 @@ from formats._options import make_options
 from _fmt_helpers import (MODES, code_adjacent_inputs, encode_np, ids, quantize_np, random_bits,
                           scalar_formats)
 
-ALL = scalar_formats(16) + [formats.p3109(8, 3), formats.p3109(8, 1)]
+ALL = scalar_formats(16) + [formats.p3109(8, 3), formats.p3109(8, 1),
+                            formats.FloatFormat(8, 1, specials="none", name="float10_e8m1")]
 JIT = [formats.get(n) for n in ("float8_e4m3fn", "float8_e8m0fnu", "float4_e2m1fn", "bfloat16", "int4")]
 R = 7  # random bits for the stochastic comparisons
 
@@ -174,3 +175,15 @@ def test_ml_dtypes_bfloat16_numpy_and_jax_agree():
     b = formats.quantize(jnp.asarray(x), "float4_e2m1fn")
     assert a.dtype == ml_dtypes.bfloat16 and b.dtype == jnp.bfloat16
     assert np.array_equal(np.asarray(b).astype(np.float32), a.astype(np.float32))
+
+
+def test_flush_subnormals_and_float16_inputs():
+    x = np.concatenate([np.float16([2.0**-20, -(2.0**-24), 2.0**-14, 65504.0, -65504.0]),
+                        np.linspace(-3, 3, 50).astype(np.float16)])
+    for fmt in ("float8_e4m3fn", "bfloat16", "float32", "float8_e8m0fnu"):
+        for flush in (False, True):
+            for rounding in ("nearest_even", "up"):
+                a = formats.quantize(x, fmt, rounding=rounding, flush_subnormals=flush)
+                b = formats.quantize(jnp.asarray(x), fmt, rounding=rounding, flush_subnormals=flush)
+                assert b.dtype == jnp.float16
+                assert np.array_equal(np.asarray(b).view(np.uint16), a.view(np.uint16)), (fmt, flush)
