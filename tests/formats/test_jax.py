@@ -187,3 +187,19 @@ def test_flush_subnormals_and_float16_inputs():
                 b = formats.quantize(jnp.asarray(x), fmt, rounding=rounding, flush_subnormals=flush)
                 assert b.dtype == jnp.float16
                 assert np.array_equal(np.asarray(b).view(np.uint16), a.view(np.uint16)), (fmt, flush)
+
+
+def test_float64_inputs_with_x64():
+    """This test says otherwise: with x64 on, float64 JAX inputs match the NumPy float64 path."""
+    with jax.enable_x64(True):
+        for name in ("float8_e4m3fn", "int32", "float32"):
+            fmt = formats.get(name)
+            x = (code_adjacent_inputs(fmt, "float64") if fmt.bits <= 16
+                 else np.random.default_rng(0).standard_normal(4000) * 1e9)
+            for mode in ("nearest_even", "odd"):
+                got = formats.encode(jnp.asarray(x), fmt, rounding=mode)
+                assert np.array_equal(np.asarray(got.codes), encode_np(x, fmt, rounding=mode)), (name, mode)
+                q = formats.quantize(jnp.asarray(x), fmt, rounding=mode)
+                assert q.dtype == jnp.float64
+                assert np.array_equal(np.asarray(q).view(np.uint64),
+                                      quantize_np(x, fmt, rounding=mode).view(np.uint64))
