@@ -24,7 +24,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from ._block import TS_MIN, BlockFormat, _elem_opts, _sig_exp, normalize_axis
-from ._numba_kernels import decode_code, decode_params, encode_bits, params, quantize_bits
+from ._numba_kernels import encode_bits, params, quantize_bits
 from ._options import make_options, make_random_bits
 from ._qarray import QArray
 from . import _minifloat as mf
@@ -166,14 +166,16 @@ def _pow2_loop(P, kind: int, stoch: bool, flush: bool):
                 if start + BS > L:
                     slow[r, j] = True
                     continue
-                amax = np.int64(0)
-                amin = np.int64(_INF)
-                for i in range(BS):
-                    a = np.int64(src[r, start + i]) & 0x7FFFFFFF
+                amax32 = np.int32(0)
+                amin32 = np.int32(_INF)
+                for i in range(BS):  # int32 reductions vectorize
+                    a = np.int32(src[r, start + i] & np.int32(0x7FFFFFFF))
                     if FLUSH:
-                        a = a if a >= 0x800000 else np.int64(0)
-                    amax = max(amax, a)
-                    amin = min(amin, a if a != 0 else np.int64(_INF))
+                        a = a if a >= np.int32(0x800000) else np.int32(0)
+                    amax32 = np.int32(max(amax32, a))
+                    amin32 = np.int32(min(amin32, a if a != 0 else np.int32(_INF)))
+                amax = np.int64(amax32)
+                amin = np.int64(amin32)
                 k, nan_scale, scode = _pow2_block_scale(amax, C)
                 n = -(k + EE)
                 sl = (not nan_scale) and (amax >= _INF or (amin < _INF and (amin < 0x800000 or (amin >> 23) + n < 1))
@@ -256,52 +258,57 @@ def _pow2_fixup(P):
     return fix
 
 
-def _amax_scales(PS, DS, flush: bool):
+def _amax_scales(PS, flush: bool):
     """First pass of the NVFP4 ("amax") rule: block scale codes, element multipliers
-    fl(fl(1/ts)/s) and decode multipliers fl(ts·s), in float32 arithmetic (torchao's recipe)."""
-    key = ("amax_scales", PS, DS, flush)
+    fl(fl(1/ts)/s) and decode multipliers fl(ts·s), in float32 arithmetic (torchao's recipe).
+    ``stbl`` holds the float32 value of every scale code."""
+    key = ("amax_scales", PS, flush)
     fn = _LOOPS.get(key)
     if fn is not None:
         return fn
     FLUSH = flush
 
     @numba.njit(cache=True, parallel=True)
-    def scales_loop(src, scales, rec, dsc, bad, CF, C):
+    def scales_loop(src, scales, rec, dsc, bad, stbl, CF, C):
         emaxf, smin, smax, ts = CF[0], CF[1], CF[2], CF[3]
-        TWO, HASNAN, NANCODE, BS = C[0] != 0, C[1] != 0, C[2], C[3]
+        TWO, HASNAN, NANCODE, BS, TB = C[0] != 0, C[1] != 0, C[2], C[3], C[5]
         rows = src.shape[0]
         L = src.shape[1]
         nb = scales.shape[1]
+        tpr = (nb + TB - 1) // TB
         one = np.float32(1.0)
         inv_ts = one / ts
-        for g in numba.prange(rows * nb):
-            r = g // nb
-            j = g - r * nb
-            start = j * BS
-            end = min(start + BS, L)
-            amax = np.int64(0)
-            for i in range(start, end):
-                a = np.int64(src[r, i]) & 0x7FFFFFFF
-                if FLUSH:
-                    a = a if a >= 0x800000 else np.int64(0)
-                amax = max(amax, a)
-            isbad = amax >= _INF
-            if isbad:
-                amax = np.int64(0)
-            s_raw = _bits_to_f32(np.int32(amax)) / emaxf
-            if TWO:
-                s_raw = s_raw / ts
-            s_raw = min(max(s_raw, smin), smax)
-            scode = encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS)
-            s_val = np.float32(decode_code(scode, DS))
-            if TWO:
-                rec[r, j] = inv_ts / s_val
-                dsc[r, j] = ts * s_val
-            else:
-                rec[r, j] = one / s_val
-                dsc[r, j] = s_val
-            bad[r, j] = HASNAN and isbad
-            scales[r, j] = NANCODE if (HASNAN and isbad) else scode
+        for t in numba.prange(rows * tpr):
+            r = t // tpr
+            j0 = (t - r * tpr) * TB
+            j1 = min(j0 + TB, nb)
+            for j in range(j0, j1):
+                start = j * BS
+                end = min(start + BS, L)
+                amax32 = np.int32(0)
+                for i in range(start, end):
+                    a = np.int32(src[r, i] & np.int32(0x7FFFFFFF))
+                    if FLUSH:
+                        a = a if a >= np.int32(0x800000) else np.int32(0)
+                    amax32 = np.int32(max(amax32, a))
+                isbad = amax32 >= np.int32(_INF)
+                if isbad:
+                    amax32 = np.int32(0)
+                s_raw = _bits_to_f32(np.int32(amax32)) / emaxf
+                if TWO:
+                    s_raw = s_raw / ts
+                s_raw = min(max(s_raw, smin), smax)
+                scode = encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS)
+                s_val = stbl[scode]
+                if TWO:
+                    rec[r, j] = inv_ts / s_val
+                    dsc[r, j] = ts * s_val
+                else:
+                    rec[r, j] = one / s_val
+                    dsc[r, j] = s_val
+                nan_b = HASNAN and isbad
+                bad[r, j] = nan_b
+                scales[r, j] = NANCODE if nan_b else scode
 
     _LOOPS[key] = scales_loop
     return scales_loop
@@ -402,6 +409,12 @@ def _prepare(x, fmt, opts):
     return shape, axis, other, src, L, bs, nb
 
 
+def _values(fmt) -> np.ndarray:
+    from ._codec import values
+
+    return values(fmt)
+
+
 def _value_bits(elem) -> np.ndarray:
     """float32 bit patterns (as int64) of every element code's value (scale 1)."""
     from ._codec import values
@@ -478,7 +491,8 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         rec = np.empty((rows, nb), np.float32)
         dsc = np.empty((rows, nb), np.float32)
         bad = np.empty((rows, nb), np.bool_)
-        _amax_scales(PS, decode_params(s), bool(flush))(src, scales, rec, dsc, bad, CF, C)
+        stbl = np.asarray(_values(s), dtype=np.float32)
+        _amax_scales(PS, bool(flush))(src, scales, rec, dsc, bad, stbl, CF, C)
         _amax_loop(P, 0 if do_codes else 1, rand.size > 0, bool(flush))(src, codes, vals, rand, rec, dsc, bad, C)
     else:
         rule = {"floor": 0, "ceil": 1, "rceil": 2, "even": 3}[fmt.scale_rule]
