@@ -16,12 +16,24 @@ _VIEWABLE = {
 }
 
 
+_NUMPY = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+
+
 def _ml_dtype(fmt):
-    import ml_dtypes
+    """The ml_dtypes (or NumPy) dtype storing ``fmt``'s codes; matched by record equality, so
+    an unnamed record equal to a registered format works too."""
+    from ._registry import names, get
 
     name = getattr(fmt, "name", "")
+    if name not in _VIEWABLE and name not in _NUMPY:
+        name = next((n for n in list(_VIEWABLE) + list(_NUMPY) if n in names() and get(n) == fmt), "")
+    if name in _NUMPY:
+        return np.dtype(_NUMPY[name])
+    import ml_dtypes
+
     if name not in _VIEWABLE or not hasattr(ml_dtypes, name):
-        raise ValueError(f"format {fmt} has no ml_dtypes dtype; those that do: {sorted(_VIEWABLE)}")
+        raise ValueError(f"format {fmt} has no ml_dtypes/NumPy dtype; those that do: "
+                         f"{sorted(_VIEWABLE | set(_NUMPY))}")
     return np.dtype(getattr(ml_dtypes, name))
 
 
@@ -34,7 +46,7 @@ def to_ml_dtypes(q: QArray) -> np.ndarray:
     """
     dt = _ml_dtype(q.format)
     codes = np.asarray(q.codes)
-    return codes.astype(np.uint16 if dt.itemsize == 2 else np.uint8).view(dt).reshape(q.shape)
+    return codes.astype(f"u{dt.itemsize}").view(dt).reshape(q.shape)
 
 
 def from_ml_dtypes(a: np.ndarray, fmt=None) -> QArray:
@@ -49,6 +61,7 @@ def from_ml_dtypes(a: np.ndarray, fmt=None) -> QArray:
     dt = _ml_dtype(fmt)
     if a.dtype != dt:
         raise ValueError(f"a has dtype {a.dtype}, expected {dt} for format {fmt}")
-    raw = a.view(np.uint16 if dt.itemsize == 2 else np.uint8)
-    mask = (1 << fmt.bits) - 1
-    return QArray(codes=(raw & mask).astype(raw.dtype), format=fmt, shape=a.shape)
+    raw = a.view(f"u{dt.itemsize}")
+    if fmt.bits < 8 * dt.itemsize:
+        raw = raw & raw.dtype.type((1 << fmt.bits) - 1)
+    return QArray(codes=raw.copy(), format=fmt, shape=a.shape)

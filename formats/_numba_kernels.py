@@ -363,7 +363,8 @@ def quantize_array(x: np.ndarray, fmt, opts, rand=None) -> np.ndarray:
     else:
         _run("quantize", P, xw.view(idt), out, r)
     res = out.view(xw.dtype)
-    return res.reshape(x.shape).astype(dt, copy=False)
+    with np.errstate(over="ignore"):  # values past float16's range become ±Inf (documented)
+        return res.reshape(x.shape).astype(dt, copy=False)
 
 
 def encode_array(x: np.ndarray, fmt, opts, rand=None) -> np.ndarray:

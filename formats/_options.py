@@ -63,12 +63,12 @@ def make_options(
         raise ValueError(f"overflow='nan' but format {fmt} has no NaN; use 'saturate' or 'error'")
     if isinstance(axis, bool) or not isinstance(axis, int):
         raise ValueError(f"axis must be an int, got {axis!r}")
+    if random_bits is not None and rounding != "stochastic":
+        raise ValueError("random_bits is only used with rounding='stochastic'")
     if random_bits is None:
         random_bits = 32
     if isinstance(random_bits, bool) or not isinstance(random_bits, int) or not 1 <= random_bits <= 32:
         raise ValueError(f"random_bits must be an int in [1, 32], got {random_bits!r}")
-    if random_bits != 32 and rounding != "stochastic":
-        raise ValueError("random_bits is only used with rounding='stochastic'")
     if not isinstance(flush_subnormals, bool):
         raise ValueError(f"flush_subnormals must be a bool, got {flush_subnormals!r}")
     return Options(rounding, overflow, axis, random_bits, flush_subnormals)
