@@ -13,6 +13,11 @@ from ._registry import resolve
 __all__ = ["plot_value_grid", "plot_error_histogram", "plot_error_analysis"]
 
 
+def _label(fmt) -> str:
+    """The format's name, or a short description for an unnamed record."""
+    return getattr(fmt, "name", "") or type(fmt).__name__
+
+
 def _axes(ax):
     if ax is not None:
         return ax
@@ -46,6 +51,7 @@ def plot_value_grid(fmts, ax=None, *, positive_only: bool = True, max_points: in
     ax = _axes(ax)
     kwargs.setdefault("linewidth", 0.8)
     lin = None
+    top = 0.0
     for row, fmt in enumerate(fl):
         v = np.asarray(values(fmt), dtype=np.float64)
         v = np.unique(v[np.isfinite(v)])
@@ -57,9 +63,12 @@ def plot_value_grid(fmts, ax=None, *, positive_only: bool = True, max_points: in
         pos = v[v > 0]
         if pos.size:
             lin = float(pos.min()) if lin is None else min(lin, float(pos.min()))
+            top = max(top, float(pos.max()))
     ax.set_yticks(range(len(fl)))
-    ax.set_yticklabels([str(f) for f in fl])
+    ax.set_yticklabels([_label(f) for f in fl])
     ax.set_xscale("symlog", linthresh=lin or 1.0)
+    if positive_only:
+        ax.set_xlim(left=0, right=top * 1.25 if top else None)
     ax.set_xlabel("representable value (scale 1)")
     ax.set_title("value grid")
     return ax
@@ -90,7 +99,7 @@ def plot_error_histogram(x, fmt, ax=None, *, bins: int = 100, relative: bool = F
     if relative:
         nz = xd[ok] != 0
         err = err[nz] / np.abs(xd[ok][nz])
-    ax.hist(err, bins=bins, histtype="stepfilled", alpha=0.6, label=str(fmt))
+    ax.hist(err, bins=bins, histtype="stepfilled", alpha=0.6, label=_label(fmt))
     ax.set_xlabel("relative error" if relative else "error q(x) − x")
     ax.set_ylabel("count")
     ax.set_title("error histogram")
@@ -99,8 +108,8 @@ def plot_error_histogram(x, fmt, ax=None, *, bins: int = 100, relative: bool = F
 
 
 def plot_error_analysis(x, fmt, *, bins: int = 100, **opts):
-    """A two-panel figure: the value grid of ``fmt`` and the error histogram of ``x``, titled
-    with :func:`formats.error_stats` (SQNR, clipped and flushed fractions).
+    """A two-panel figure: the value grid of ``fmt`` and the error histogram of ``x`` (log
+    counts), titled with :func:`formats.error_stats` (SQNR, clipped and flushed fractions).
 
     Returns:
         The matplotlib Figure.
@@ -110,11 +119,11 @@ def plot_error_analysis(x, fmt, *, bins: int = 100, **opts):
     from ._error import error_stats
 
     fmt = resolve(fmt)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.5))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.5), layout="constrained")
     plot_value_grid(fmt, a1)
     plot_error_histogram(x, fmt, a2, bins=bins, **opts)
+    a2.set_yscale("log")
     st = error_stats(x, fmt, **opts)
-    fig.suptitle(f"{fmt}: SQNR {st.sqnr_db:.1f} dB, clipped {st.frac_clipped:.2%}, "
+    fig.suptitle(f"{_label(fmt)}: SQNR {st.sqnr_db:.1f} dB, clipped {st.frac_clipped:.2%}, "
                  f"flushed {st.frac_flushed:.2%}")
-    fig.tight_layout()
     return fig
