@@ -37,6 +37,7 @@ def test_examples_exist_and_are_listed_in_readme():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
     dirty = [i for i, c in enumerate(nb.cells)
              if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
