@@ -26,6 +26,10 @@ import simulator  # noqa: E402,F401
 
 for _pkg in (formats, hwmodels, simulator):
     assert getattr(_pkg, "__file__", None), f"{_pkg.__name__} resolved to a namespace package"
+    # CI (.ci/run) tests the installed package, never the checkout beside the tests
+    if os.environ.get("LOWBIT_REQUIRE_INSTALLED"):
+        _where = pathlib.Path(_pkg.__file__).resolve()
+        assert _TESTS.parent not in _where.parents, f"{_pkg.__name__} imported from the checkout: {_where}"
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
