@@ -86,22 +86,40 @@ class QArray:
         """Bits of one element code."""
         return self.format.bits
 
+    def _scale_bits(self) -> int:
+        """Width of one stored scale: the format's scale record, else the scales' dtype."""
+        scale_fmt = getattr(self.format, "scale", None)
+        if scale_fmt is not None and hasattr(scale_fmt, "bits"):
+            return int(scale_fmt.bits)
+        return int(np.asarray(self.scales).dtype.itemsize * 8)
+
     @property
     def nbytes(self) -> int:
-        """True storage in bytes: packed codes plus scales (counted at their format's width)."""
-        total_bits = self.size * self.format.bits_per_element
-        return int(math.ceil(total_bits / 8))
+        """True storage in bytes, as :meth:`pack` lays it out: every stored element code
+        (block padding included) at the format's width, every scale code at the scale format's
+        width, and 4 bytes for a per-tensor float32 scale — each part rounded up to whole bytes."""
+        return len(self.pack())
 
     @property
     def bits_per_element(self) -> float:
-        """Storage bits per element, scales included."""
+        """Storage bits per element, scales included (the format's nominal figure)."""
         return float(self.format.bits_per_element)
 
     def pack(self) -> np.ndarray:
-        """Codes packed densely into bytes (see :func:`formats.pack_codes` for the layout)."""
+        """Dense bytes: packed element codes, then packed scale codes (if any), then the
+        float32 tensor scale (if any). See :func:`formats.pack_codes` for the bit layout."""
         from ._packing import pack_codes
 
-        return pack_codes(np.asarray(self.codes).ravel(), self.format.bits)
+        parts = [pack_codes(np.asarray(self.codes).ravel(), self.format.bits)]
+        if self.scales is not None:
+            sc = np.asarray(self.scales).ravel()
+            if sc.dtype.kind in "ui":
+                parts.append(pack_codes(sc, self._scale_bits()))
+            else:
+                parts.append(sc.view(np.uint8))
+        if self.tensor_scale is not None:
+            parts.append(np.asarray(self.tensor_scale, dtype=np.float32).reshape(1).view(np.uint8))
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def __array__(self, dtype=None, copy=None):
         from ._codec import decode

@@ -57,7 +57,11 @@ def test_bits_per_element(name, bpe):
     assert fmt.bits_per_element == bpe
     q = formats.encode(np.ones((4, fmt.block_size * 3), np.float32), fmt)
     assert q.bits_per_element == bpe
-    assert q.nbytes == math.ceil(q.size * bpe / 8)
+    # true storage: elements and block scales at the nominal rate, plus NVFP4's FP32 tensor
+    # scale (4 bytes, amortised to 0 in bits_per_element but stored)
+    tensor_scale_bytes = 4 if q.tensor_scale is not None else 0
+    assert q.nbytes == math.ceil(q.size * bpe / 8) + tensor_scale_bytes
+    assert q.nbytes == len(q.pack())
 
 
 @pytest.mark.parametrize("name,emax,maxv", [
