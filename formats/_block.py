@@ -429,8 +429,48 @@ def pow2_scale_exponents(xp, amax_bits, fmt: BlockFormat, W: int):
     return xp.where(zero, e.dtype.type(_NEG_BIG), k)
 
 
-class _BlockCodec:
+class ScaledCodec:
+    """Shared codec shape of the families that carry scales (block, scaled-int, codebook).
+
+    Subclasses set ``label`` and implement ``encode_impl(x, fmt, opts, key, backend, extra)``
+    and ``decode``; ``_extra`` validates family options (none by default) and returns what
+    ``encode_impl`` needs of them. ``quantize`` is encode-then-decode on NumPy (or a subclass's
+    ``_quantize_fast``) and the straight-through JAX path on JAX.
+    """
+
+    label = "scaled"
+
+    def _extra(self, fmt, extra):
+        if extra:
+            raise TypeError(f"unexpected option(s) for {self.label} formats: {', '.join(sorted(extra))}")
+        return None
+
+    def encode(self, x, fmt, opts, key, backend, **extra):
+        ex = self._extra(fmt, dict(extra))
+        x = check_float_input(x, backend)
+        return self.encode_impl(x, fmt, opts, key, backend, ex)
+
+    def _quantize_fast(self, x, fmt, opts, key, ex):
+        return None  # no fused NumPy path
+
+    def quantize(self, x, fmt, opts, key, backend, **extra):
+        ex = self._extra(fmt, dict(extra))
+        x = check_float_input(x, backend)
+        if backend == "jax":
+            from ._block_jax import quantize_ste
+
+            return quantize_ste(x, fmt, opts, key, ex)
+        out = self._quantize_fast(x, fmt, opts, key, ex)
+        if out is not None:
+            return out
+        q = self.encode_impl(x, fmt, opts, key, backend, ex)
+        return self.decode(q, work_dtype(x), backend).astype(x.dtype)
+
+
+class _BlockCodec(ScaledCodec):
     """Codec of :class:`BlockFormat` (NumPy — Numba above NUMBA_THRESHOLD — and JAX)."""
+
+    label = "block"
 
     def _extra(self, fmt, extra):
         ts = extra.pop("tensor_scale", None)
@@ -441,29 +481,15 @@ class _BlockCodec:
             raise ValueError(f"tensor_scale= is only used by two-level formats (tensor_scale set); {fmt} has none")
         return ts
 
-    # -------------------------------------------------------------------- encode
-    def encode(self, x, fmt, opts, key, backend, **extra):
-        ts_user = self._extra(fmt, dict(extra))
-        x = check_float_input(x, backend)
-        return encode_block(x, fmt, opts, key, backend, ts_user)
-
     def encode_impl(self, x, fmt, opts, key, backend, ts_user):
         return encode_block(x, fmt, opts, key, backend, ts_user)
 
-    def quantize(self, x, fmt, opts, key, backend, **extra):
-        ts_user = self._extra(fmt, dict(extra))
-        x = check_float_input(x, backend)
-        if backend == "jax":
-            from ._block_jax import quantize_ste
-
-            return quantize_ste(x, fmt, opts, key, ts_user)
-        fast = _numba_ok(x, fmt, opts)
-        if fast:
+    def _quantize_fast(self, x, fmt, opts, key, ts_user):
+        if _numba_ok(x, fmt, opts):
             from ._block_numba import quantize_numba
 
             return quantize_numba(x, fmt, opts, key, ts_user)
-        q = encode_block(x, fmt, opts, key, backend, ts_user)
-        return decode_block(q, work_dtype(x), backend).astype(x.dtype)
+        return None
 
     def decode(self, q, dtype, backend):
         return decode_block(q, dtype, backend)

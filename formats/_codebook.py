@@ -9,10 +9,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta, to_blocks,
+from ._block import (FLOAT32, ScaledCodec, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta, to_blocks,
                      work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
-from ._options import backend_of, check_float_input, make_random_bits
+from ._options import backend_of, make_random_bits
 from ._qarray import QArray
 from ._records import FloatFormat, Format
 from ._registry import register
@@ -136,28 +136,11 @@ def _view(xp, x, fmt, axis):
     return to_blocks(xp, x, axis, fmt.block_size)
 
 
-class _CodebookCodec:
-    def _extra(self, extra):
-        if extra:
-            raise TypeError(f"unexpected option(s) for codebook formats: {', '.join(sorted(extra))}")
-
-    def encode(self, x, fmt, opts, key, backend, **extra):
-        self._extra(extra)
-        x = check_float_input(x, backend)
-        return _encode_cb(x, fmt, opts, key, backend)
+class _CodebookCodec(ScaledCodec):
+    label = "codebook"
 
     def encode_impl(self, x, fmt, opts, key, backend, extra):
         return _encode_cb(x, fmt, opts, key, backend)
-
-    def quantize(self, x, fmt, opts, key, backend, **extra):
-        self._extra(extra)
-        x = check_float_input(x, backend)
-        if backend == "jax":
-            from ._block_jax import quantize_ste
-
-            return quantize_ste(x, fmt, opts, key, None)
-        q = _encode_cb(x, fmt, opts, key, backend)
-        return _decode_cb(q, work_dtype(x), backend).astype(x.dtype)
 
     def decode(self, q, dtype, backend):
         return _decode_cb(q, dtype, backend)

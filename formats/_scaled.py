@@ -15,10 +15,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta,
+from ._block import (FLOAT32, ScaledCodec, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta,
                      to_blocks, work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
-from ._options import backend_of, check_float_input
+from ._options import backend_of
 from ._qarray import QArray
 from ._records import FloatFormat, Format, IntFormat
 from ._registry import resolve
@@ -168,28 +168,11 @@ def _scale_shape(fmt, nb_shape):
 
 
 # ------------------------------------------------------------------------------ codec
-class _ScaledIntCodec:
-    def _extra(self, extra):
-        if extra:
-            raise TypeError(f"unexpected option(s) for scaled-integer formats: {', '.join(sorted(extra))}")
-
-    def encode(self, x, fmt, opts, key, backend, **extra):
-        self._extra(extra)
-        x = check_float_input(x, backend)
-        return _encode_scaled(x, fmt, opts, key, backend)
+class _ScaledIntCodec(ScaledCodec):
+    label = "scaled-integer"
 
     def encode_impl(self, x, fmt, opts, key, backend, extra):
         return _encode_scaled(x, fmt, opts, key, backend)
-
-    def quantize(self, x, fmt, opts, key, backend, **extra):
-        self._extra(extra)
-        x = check_float_input(x, backend)
-        if backend == "jax":
-            from ._block_jax import quantize_ste
-
-            return quantize_ste(x, fmt, opts, key, None)
-        q = _encode_scaled(x, fmt, opts, key, backend)
-        return _decode_scaled(q, work_dtype(x), backend).astype(x.dtype)
 
     def decode(self, q, dtype, backend):
         return _decode_scaled(q, dtype, backend)
