@@ -655,7 +655,8 @@ class _LUQCodec:
         # so both backends compute the same y (max|y| may round to 2^(2^e−2)·(1 ± ε): saturated).
         y = xw * (xw.dtype.type(1) / alpha if xp is np else 1 / alpha)
         el = fmt.element
-        eopts = make_options(el, rounding=opts.rounding, overflow="saturate", random_bits=opts.random_bits)
+        eopts = make_options(el, rounding=opts.rounding, overflow="saturate",
+                             random_bits=opts.random_bits if opts.rounding == "stochastic" else None)
         rand = None
         if opts.rounding == "stochastic":
             rand = (make_random_bits(key, x.shape, backend, opts.random_bits), opts.random_bits)
