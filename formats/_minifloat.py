@@ -169,6 +169,29 @@ def _raise_if(xp, mask, exc):
         raise exc
 
 
+def round_increment(xp, rounding: str, rbit, sticky, odd, neg):
+    """Whether a deterministic rounding mode rounds the magnitude up one step.
+
+    Args: boolean arrays — ``rbit`` the first dropped bit, ``sticky`` any later dropped bit,
+    ``odd`` the kept code is odd, ``neg`` the value is negative. Shared by every codec that
+    rounds a bit pattern (minifloats, integers, posits).
+    """
+    inexact = rbit | sticky
+    if rounding == "nearest_even":
+        return rbit & (sticky | odd)
+    if rounding == "nearest_away":
+        return rbit
+    if rounding == "toward_zero":
+        return xp.zeros_like(rbit)
+    if rounding == "up":
+        return inexact & ~neg
+    if rounding == "down":
+        return inexact & neg
+    if rounding == "odd":
+        return inexact & ~odd
+    raise ValueError(f"rounding must be a deterministic mode here, got {rounding!r}")
+
+
 def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool, rand=None):
     """Round float array ``x`` (float32/float64) onto ``fmt``.
 
@@ -207,28 +230,15 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
     sticky = (sig & ((one << (sh - one)) - one)) != 0
     kept = sig >> sh
     rbit = rb != 0
-    inexact = rbit | sticky
     if s.m >= 1:
         code_odd = (kept & one) != 0
     else:
         code_odd = (kept != 0) & (((q_exp + s.bias) & 1) != 0)
 
-    if rounding == "nearest_even":
-        inc = rbit & (sticky | code_odd)
-    elif rounding == "nearest_away":
-        inc = rbit
-    elif rounding == "toward_zero":
-        inc = xp.zeros_like(rbit)
-    elif rounding == "up":
-        inc = inexact & ~neg
-    elif rounding == "down":
-        inc = inexact & neg
-    elif rounding == "odd":
-        inc = inexact & ~code_odd
-    elif rounding == "stochastic":
+    if rounding == "stochastic":
         inc = _stochastic_inc(xp, sig, shift, rand, U, I, MI)
-    else:  # pragma: no cover - validated upstream
-        raise ValueError(rounding)
+    else:
+        inc = round_increment(xp, rounding, rbit, sticky, code_odd, neg)
 
     small = ((a >> sh) + inc.astype(U)) << sh
     pow_e = xp.clip(q_exp + BI, 1, (1 << (W - 1 - MI)) - 2).astype(U)

@@ -32,6 +32,7 @@ from ._codec import register_codec
 from ._options import check_float_input, make_random_bits
 from ._qarray import QArray
 from ._records import Format, _require_int
+from . import _minifloat as mf
 from . import _registry
 
 __all__ = ["PositFormat"]
@@ -330,27 +331,15 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     pat = (regime << avail.astype(U)) | kept
     inexact = guard | sticky
     odd = (pat & U(1)) == 1
-    if rounding == "nearest_even":
-        inc = guard & (sticky | odd)
-    elif rounding == "nearest_away":
-        inc = guard
-    elif rounding == "toward_zero":
-        inc = xp.zeros_like(guard)
-    elif rounding == "up":
-        inc = inexact & ~neg
-    elif rounding == "down":
-        inc = inexact & neg
-    elif rounding == "odd":
-        inc = inexact & ~odd
-    elif rounding == "stochastic":
+    if rounding != "stochastic":
+        inc = mf.round_increment(xp, rounding, guard, sticky, odd, neg)
+    else:
         r, R = rand
         lo = _pattern_value(xp, xp.maximum(pat, U(1)), fmt, FT, U, I)
         hi = _pattern_value(xp, xp.minimum(pat + U(1), U((1 << (n - 1)) - 1)), fmt, FT, U, I)
         a_safe = xp.where(finite_nz, xp.abs(xw), FT(1))
         p = xp.where(hi > lo, (a_safe - lo) / xp.where(hi > lo, hi - lo, FT(1)), FT(0))
         inc = inexact & (r.astype(FT) < p * FT(2.0 ** R))
-    else:  # pragma: no cover - validated upstream
-        raise ValueError(rounding)
     maxpat = U((1 << (n - 1)) - 1)
     pat = xp.minimum(pat + inc.astype(U), maxpat)
     pat = xp.where(big, maxpat, pat)
