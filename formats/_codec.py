@@ -81,8 +81,9 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
     ``saturate``, else the smallest value).
 
     Raises:
-        ValueError: bad option (naming it); TypeError: unsupported dtype; OverflowError: with
-        ``overflow='error'``.
+        ValueError: a bad option (the message names it and the allowed values).
+        TypeError: an unsupported input dtype.
+        OverflowError: an out-of-range value with ``overflow='error'``.
     """
     fmt = resolve(fmt)
     opts = make_options(fmt, rounding=rounding, overflow=overflow, axis=axis, random_bits=random_bits,

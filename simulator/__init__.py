@@ -1,4 +1,6 @@
-"""lowbit simulator."""
+"""lowbit ``simulator``: work — bit-exact emulation of quantized GEMMs and layers (``matmul``,
+``layers``, ``compare``, LUT-GEMM and bit-serial functional models, integer requantization),
+workloads, ``estimate`` and ``sweep`` over the ``hwmodels`` machines, and the ``lowbit`` CLI."""
 from ._accumulate import Accumulator as Accumulator
 from ._accumulate import FP8_TENSOR_CORE_ACCUMULATOR as FP8_TENSOR_CORE_ACCUMULATOR
 from ._matmul import matmul as matmul
@@ -20,3 +22,27 @@ from ._bitserial import bitserial_counts as bitserial_counts
 from ._compare import compare as compare
 from ._compare import Metrics as Metrics
 from . import layers as layers
+
+__all__ = [
+    "Accumulator",
+    "FP8_TENSOR_CORE_ACCUMULATOR",
+    "matmul",
+    "estimate",
+    "Report",
+    "sweep",
+    "workloads",
+    "quantize_multiplier",
+    "requantize",
+    "int_gemm",
+    "LutCounts",
+    "lut_gemm",
+    "lut_gemm_bcq",
+    "lut_gemm_codebook",
+    "lut_gemm_counts",
+    "BitSerialCounts",
+    "bitserial_matmul",
+    "bitserial_counts",
+    "compare",
+    "Metrics",
+    "layers",
+]
