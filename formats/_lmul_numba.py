@@ -94,7 +94,10 @@ def _lmul_one(a, b, P):
 
 
 @nb.njit(parallel=True, cache=True)
-def _run_codes(a, b, astr, bstr, outer, inner, P, out):
+def _run(a, b, astr, bstr, outer, inner, P, table, out):
+    """out[i] = code of the L-Mul product of the broadcast operands (``table`` empty), or
+    ``table[code]`` (the value)."""
+    use_table = table.size > 0
     nrows = out.shape[0] // inner if inner > 0 else 0
     nd = outer.shape[0]
     sa = astr[nd]
@@ -110,27 +113,11 @@ def _run_codes(a, b, astr, bstr, outer, inner, P, out):
             ob += i * bstr[d]
         base = r * inner
         for j in range(inner):
-            out[base + j] = _lmul_one(np.int64(a[oa + j * sa]), np.int64(b[ob + j * sb]), P)
-
-
-@nb.njit(parallel=True, cache=True)
-def _run_values(a, b, astr, bstr, outer, inner, P, table, out):
-    nrows = out.shape[0] // inner if inner > 0 else 0
-    nd = outer.shape[0]
-    sa = astr[nd]
-    sb = bstr[nd]
-    for r in nb.prange(nrows):
-        rem = r * 1
-        oa = 0
-        ob = 0
-        for d in range(nd - 1, -1, -1):
-            i = rem % outer[d]
-            rem //= outer[d]
-            oa += i * astr[d]
-            ob += i * bstr[d]
-        base = r * inner
-        for j in range(inner):
-            out[base + j] = table[_lmul_one(np.int64(a[oa + j * sa]), np.int64(b[ob + j * sb]), P)]
+            code = _lmul_one(np.int64(a[oa + j * sa]), np.int64(b[ob + j * sb]), P)
+            if use_table:
+                out[base + j] = table[code]
+            else:
+                out[base + j] = code
 
 
 def _layout(ca, cb, ct):
@@ -157,7 +144,7 @@ def lmul_codes_numba(ca, cb, fmt, variant, overflow):
     full = np.broadcast_shapes(ca.shape, cb.shape)
     shape, A, B, astr, bstr, outer, inner = _layout(ca, cb, _ct(fmt))
     out = np.empty(int(np.prod(shape)), dtype=_ct(fmt))
-    _run_codes(A, B, astr, bstr, outer, inner, _params(fmt, variant, overflow), out)
+    _run(A, B, astr, bstr, outer, inner, _params(fmt, variant, overflow), np.zeros(0, np.float32), out)
     ct = np.uint8 if fmt.bits <= 8 else np.uint16 if fmt.bits <= 16 else np.uint32
     return out.astype(ct, copy=False).reshape(full)
 
@@ -167,5 +154,5 @@ def lmul_values_numba(ca, cb, fmt, variant, overflow, table):
     full = np.broadcast_shapes(ca.shape, cb.shape)
     shape, A, B, astr, bstr, outer, inner = _layout(ca, cb, _ct(fmt))
     out = np.empty(int(np.prod(shape)), dtype=table.dtype)
-    _run_values(A, B, astr, bstr, outer, inner, _params(fmt, variant, overflow), table, out)
+    _run(A, B, astr, bstr, outer, inner, _params(fmt, variant, overflow), table, out)
     return out.reshape(full)
