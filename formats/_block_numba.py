@@ -1,17 +1,20 @@
 """Fused Numba loops for block formats on large float32 NumPy inputs (imports Numba).
 
-One pass per block: amax from the bit patterns, the shared scale, then every element scaled
-exactly (integer arithmetic on its bits, as ``_block.ldexp_bits``) and converted by the scalar
-codec's own kernel (``_numba_kernels.encode_bits``) — the same integer algorithm as the
-vectorized path, so the codes are identical; values come from the element's value table.
+Parallel over rows (the blocking axis last; a matrix with few rows is viewed as more rows of
+whole blocks). Each row takes three passes that stay in cache: the amax bit pattern of every
+block (a pairwise tree over the row for power-of-two block sizes), the scale of every block,
+then the elements.
 
-Speed notes. The element kernel is fast only when LLVM inlines it with the parameter tuple
-``P`` folded in as constants, which it does for a lean loop body. So the main loop has a single
-call site, the power-of-two scaling takes its exponent-add fast path, and no flag is carried
-across the element loop; the rare blocks that need the general scaling (subnormal inputs or
-results) are marked and redone by a second, general loop. ``P`` is a compile-time constant
-(one compiled loop per element format and rounding options, memoized and cached on disk); the
-block constants travel at run time.
+Elements. The default options (round to nearest even, saturate, no flushing) take a
+branch-free int32 conversion that LLVM vectorizes (:func:`_fast_code`, :func:`_fast_value`);
+any other options, and the rare blocks the branch-free conversion cannot do exactly, take the
+scalar codec's kernel (``_numba_kernels.encode_bits``) on the exactly scaled bit pattern — the
+same integer algorithm as the vectorized path. tests/formats/test_block_numba.py checks both
+against the vectorized path on edge inputs.
+
+Compilation. Format constants (``P``, ``FS``, ``C``) are run-time arguments, so one compiled
+loop (per rule family, block size 16/32/other, codes or values, and option switches) serves
+every element format; loops are memoized and cached on disk.
 """
 
 from __future__ import annotations
@@ -91,15 +94,112 @@ def _ldexp32(b, n):
     return s | r
 
 
-_LOOPS: dict = {}
 
-#: blocks per parallel task (within one row of blocks)
-_TILE_BLOCKS = 64
+# ------------------------------------------------------------------ branch-free element conversion
+# Round to nearest even with saturation, the default of every block format, written as int32
+# arithmetic without branches so that LLVM vectorizes the element loop (AVX2/AVX-512: variable
+# shifts, min/max, selects). Other rounding modes, overflow policies and flushing use the scalar
+# codec's kernel (``encode_bits``) in the same loops.
+#
+# Encoding. A finite float32 magnitude a with exponent field E and fraction F is sig · 2^(e−23),
+# with e = max(E, 1) − 127 and sig = F (+ 2^23 when E > 0). Times 2^n, in a format with bias EB and
+# M fraction bits (smallest normal exponent 1 − EB), its code magnitude is
+#     ebase · 2^M + RNE(sig / 2^sh),   ebase = max(e + n + EB − 1, 0),
+#     sh = 23 − M + max(0, 1 − EB − (e + n))   (capped at 25: everything rounds to 0 beyond),
+# because the codes of such a format are the binades laid end to end: a carry out of the fraction
+# steps into the next binade, and the subnormal binade (exponent field 0) is the d > 0 case. This
+# holds for float32-subnormal inputs (sig without the hidden bit) when e + n ≤ 1 − EB, i.e. when
+# the result is subnormal in the element format; blocks where it is not go to the general loop.
+
+
+def fast_spec(elem, elem_opts) -> tuple | None:
+    """Constants (EB, M, MAXMAG, SB, SZ) of the branch-free conversion to ``elem`` under
+    ``elem_opts``, or None when it does not apply: it needs a signed sign-magnitude float format
+    of at most 16 bits with subnormals whose exponent field counts binades from 1 − bias, and
+    round-to-nearest-even with saturation without input flushing. SB: sign bit position; SZ:
+    whether −0 has a code (it has not in the fnuz family)."""
+    from ._records import FloatFormat
+
+    if not isinstance(elem, FloatFormat) or not elem.subnormals or elem.bits > 16:
+        return None
+    if (elem_opts.rounding != "nearest_even" or elem_opts.resolved_overflow(elem) != "saturate"
+            or elem_opts.flush_subnormals):
+        return None
+    s = mf.spec_for(elem, "float32")
+    if (s.is_int or not s.signed or not s.has_zero or s.m > 22 or s.emin != 1 - s.bias
+            or s.sign_mask != 1 << (s.bits - 1)):
+        return None
+    return (s.bias, s.m, s.max_code, s.bits - 1, int(s.has_negzero))
+
+
+def _scale_spec(scale) -> tuple | None:
+    """Magnitude constants (EB, M, MAXMAG) of a scale format for positive normal inputs rounded
+    to nearest even with saturation (the NVFP4 block scale), or None."""
+    from ._records import FloatFormat
+
+    if not isinstance(scale, FloatFormat) or not scale.subnormals:
+        return None
+    s = mf.spec_for(scale, "float32")
+    if s.is_int or s.m > 22 or s.emin != 1 - s.bias:
+        return None
+    return (s.bias, s.m, s.max_code)
+
+
+@numba.njit(cache=True, inline="always")
+def _rne_mag(a, n, EB, M, MAXMAG):
+    """Saturated code magnitude of value(a) · 2^n rounded to nearest even (a: int32 magnitude
+    pattern of a finite float32; n: int32)."""
+    E = a >> np.int32(23)
+    e = max(E, np.int32(1)) - np.int32(127) + n
+    sig = (a & np.int32(0x7FFFFF)) | (np.int32(0x800000) if E != np.int32(0) else np.int32(0))
+    d = max(np.int32(0), np.int32(1 - EB) - e)
+    ebase = max(e + np.int32(EB - 1), np.int32(0))
+    sh = min(np.int32(23 - M) + d, np.int32(25))
+    r = (sig + (np.int32(1) << (sh - np.int32(1))) - np.int32(1) + ((sig >> sh) & np.int32(1))) >> sh
+    mag = min((ebase << np.int32(M)) + r, np.int32(MAXMAG))
+    return mag if a != np.int32(0) else np.int32(0)
+
+
+@numba.njit(cache=True, inline="always")
+def _fast_code(b, n, FS):
+    """Element code of value(b) · 2^n (b: int32 float32 pattern, finite)."""
+    EB, M, MAXMAG, SB, SZ = FS
+    mag = _rne_mag(b & np.int32(0x7FFFFFFF), n, EB, M, MAXMAG)
+    sgn = ((b >> np.int32(31)) & np.int32(1)) << np.int32(SB)
+    if not SZ:
+        sgn = sgn if mag != np.int32(0) else np.int32(0)
+    return mag | sgn
+
+
+@numba.njit(cache=True, inline="always")
+def _fast_value(c, n, FS):
+    """float32 pattern (int32) of value(code c) · 2^−n; the caller guarantees that every non-zero
+    result is a normal float32."""
+    EB, M, MAXMAG, SB, SZ = FS
+    mag = c & np.int32((1 << SB) - 1)
+    Ec = mag >> np.int32(M)
+    Mc = mag & np.int32((1 << M) - 1)
+    nb = ((Ec + np.int32(127 - EB) - n) << np.int32(23)) | (Mc << np.int32(23 - M))
+    sub = _f32_to_bits(np.float32(Mc) * _bits_to_f32(np.int32((np.int32(128 - EB - M) - n) << np.int32(23))))
+    v = np.int32(nb) if Ec != np.int32(0) else sub
+    return np.int32(v | (((c >> np.int32(SB)) & np.int32(1)) << np.int32(31)))
+
+
+_LOOPS: dict = {}
+#: whether the branch-free element conversion is used where it applies (tests switch it off to
+#: compare against the scalar kernel)
+_FAST = True
+
+#: the loops run rows in parallel; a matrix with fewer rows is viewed as this many (or more) rows
+#: of whole blocks when its length allows
+_MIN_ROWS = 64
 _INF = 0x7F800000
+_NOFS = (0, 0, 0, 0, 0)
+_NOSS = (0, 0, 0)
 
 # int64 block constants (pow2 loops)
 (_RULE, _EMAX, _EE, _KMIN, _KMAX, _HASNAN, _NANCODE, _SB, _SM, _SEMIN, _SSUB, _MB, _EM, _SIGM, _BS,
- _FLUSH, _TB, _NMAXF, _DOC, _DOV) = range(20)
+ _FLUSH, _NMAXF, _DOC, _DOV, _NMINV) = range(20)
 
 
 @numba.njit(cache=True, inline="always")
@@ -135,243 +235,231 @@ def _pow2_block_scale(amax, C):
     return k, nan_scale, scode
 
 
-def _pow2_loop(P, kind: int, stoch: bool, flush: bool):
-    """Main loop for power-of-two scale rules over the full blocks (partial and subnormal
-    blocks are marked in ``slow``). ``kind`` 0 writes codes, 1 writes values. Compiled once
-    per (P, kind, stoch, flush); the block constants travel at run time."""
-    key = ("pow2", P, kind, stoch, flush)
+# modes of a block in the element pass
+_M_FAST, _M_NAN, _M_GEN = 0, 1, 2
+
+
+@numba.njit(cache=True, inline="always")
+def _amax_row(row, am, tmp, BS, FLUSH):
+    """Row pass 1: the amax bit pattern of every block of one row (``am``; padding reads as +0),
+    with ``tmp`` scratch of at least L/2. A power-of-two block size takes a pairwise tree over
+    the row, which vectorizes (a per-block reduction over 16 or 32 elements does not: its vector
+    loop is longer than the block)."""
+    L = row.shape[0]
+    nb = am.shape[0]
+    nbf = L // BS
+    ABS = np.int32(0x7FFFFFFF)
+    MINN = np.int32(0x800000)
+    j0 = 0
+    if BS >= 2 and (BS & (BS - 1)) == 0:
+        half = nbf * (BS // 2)
+        for q in range(half):
+            a0 = row[2 * q] & ABS
+            a1 = row[2 * q + 1] & ABS
+            if FLUSH:
+                a0 = a0 if a0 >= MINN else np.int32(0)
+                a1 = a1 if a1 >= MINN else np.int32(0)
+            tmp[q] = max(a0, a1)
+        w = BS // 2
+        cnt = half
+        while w > 1:
+            cnt //= 2
+            for q in range(cnt):
+                tmp[q] = max(tmp[2 * q], tmp[2 * q + 1])
+            w //= 2
+        for j in range(nbf):
+            am[j] = tmp[j]
+        j0 = nbf
+    for j in range(j0, nb):
+        m = np.int32(0)
+        for i in range(j * BS, min(j * BS + BS, L)):
+            a = row[i] & ABS
+            if FLUSH:
+                a = a if a >= MINN else np.int32(0)
+            m = max(m, a)
+        am[j] = m
+
+
+def _pow2_loop(fast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
+    """Loop for the power-of-two scale rules, parallel over rows; per row: block amax, scale
+    codes, then the elements. With ``fast`` the full blocks that the branch-free conversion
+    (constants ``FS``, :func:`fast_spec`) does exactly take it; the others (and every block
+    without ``fast``) take the scalar codec's kernel (``P``) on the exactly scaled bits
+    (``_ldexp32``, as ``_block.ldexp_bits``). ``kind`` 0 writes codes, 1 values. ``BSC``: the
+    block size as a compile-time constant, or 0 to read it from ``C`` at run time. ``P`` and
+    ``FS`` are run-time arguments, so one compiled loop serves every element format."""
+    key = ("pow2", fast, BSC, kind, stoch, flush)
     fn = _LOOPS.get(key)
     if fn is not None:
         return fn
     KIND = kind
     STOCH = stoch
     FLUSH = flush
+    FAST = fast
 
     @numba.njit(cache=True, parallel=True)
-    def loop(src, codes, scales, vals, rand, tbl, slow, C):
-        BS = C[_BS]
-        TB = C[_TB]
+    def loop(src, codes, scales, vals, rand, tbl, C, P, FS):
+        BS = BSC if BSC else C[_BS]
+        # the branch-free conversion is exact for float32-subnormal inputs while n ≤ 127 − EB
+        # (see above): larger n come only from blocks whose amax is itself below ~2^-120
+        NSUB = 127 - FS[0]
         EE = C[_EE]
         NMAXF = C[_NMAXF]
+        NMINV = C[_NMINV]
         rows = src.shape[0]
         L = src.shape[1]
         nb = scales.shape[1]
-        tpr = (nb + TB - 1) // TB
-        for t in numba.prange(rows * tpr):
-            r = t // tpr
-            j0 = (t - r * tpr) * TB
-            j1 = min(j0 + TB, nb)
-            for j in range(j0, j1):
-                start = j * BS
-                if start + BS > L:
-                    slow[r, j] = True
-                    continue
-                amax32 = np.int32(0)
-                amin32 = np.int32(_INF)
-                for i in range(BS):  # int32 reductions vectorize
-                    a = np.int32(src[r, start + i] & np.int32(0x7FFFFFFF))
-                    if FLUSH:
-                        a = a if a >= np.int32(0x800000) else np.int32(0)
-                    amax32 = np.int32(max(amax32, a))
-                    amin32 = np.int32(min(amin32, a if a != 0 else np.int32(_INF)))
-                amax = np.int64(amax32)
-                amin = np.int64(amin32)
+        for r in numba.prange(rows):
+            row = src[r]
+            am = np.empty(nb, np.int32)
+            nn = np.empty(nb, np.int32)
+            md = np.empty(nb, np.int8)
+            tmp = np.empty(L // 2 + 1, np.int32)
+            _amax_row(row, am, tmp, BS, FLUSH)
+            for j in range(nb):
+                amax = np.int64(am[j])
                 k, nan_scale, scode = _pow2_block_scale(amax, C)
-                n = -(k + EE)
-                sl = (not nan_scale) and (amax >= _INF or (amin < _INF and (amin < 0x800000 or (amin >> 23) + n < 1))
-                                          or (amax >> 23) + n > 254 or (KIND == 1 and n > NMAXF))
-                slow[r, j] = sl
-                if sl:
-                    continue
                 scales[r, j] = scode
+                n = -(k + EE)
+                nn[j] = n
                 if nan_scale:
-                    for i in range(BS):
-                        if KIND == 0:
-                            codes[r, j, i] = 0
-                        else:
-                            vals[r, start + i] = 0x7FC00000
-                    continue
-                sh = n << 23
-                for i in range(BS):
-                    b = np.int64(src[r, start + i]) & 0xFFFFFFFF
-                    if FLUSH:
-                        b = b if (b & 0x7FFFFFFF) >= 0x800000 else (b & 0x80000000)
-                    y = b + sh if (b & 0x7FFFFFFF) != 0 else b
-                    rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
-                    if KIND == 0:
-                        codes[r, j, i] = encode_bits(y, rr, P)
-                    else:
-                        qv = quantize_bits(y, rr, P) & 0xFFFFFFFF
-                        qa = qv & 0x7FFFFFFF
-                        vals[r, start + i] = qv - sh if (qa != 0 and qa < _INF) else qv
-
-    _LOOPS[key] = loop
-    return loop
-
-
-def _pow2_fixup(P):
-    """General loop for the marked blocks (partial, or subnormal inputs/results): exact bit
-    scaling as ``_block.ldexp_bits``."""
-    key = ("pow2fix", P)
-    fn = _LOOPS.get(key)
-    if fn is not None:
-        return fn
-
-    @numba.njit(cache=True)
-    def fix(src, codes, scales, vals, rand, tbl, blocks, C):
-        BS = C[_BS]
-        FLUSH = C[_FLUSH] != 0
-        do_codes = C[_DOC] != 0
-        do_vals = C[_DOV] != 0
-        L = src.shape[1]
-        stoch = rand.size > 0
-        for q in range(blocks.shape[0]):
-            r = blocks[q, 0]
-            j = blocks[q, 1]
-            start = j * BS
-            amax = np.int64(0)
-            for i in range(start, min(start + BS, L)):
-                a = np.int64(src[r, i]) & 0x7FFFFFFF
-                if FLUSH and a < 0x800000:
-                    a = np.int64(0)
-                amax = max(amax, a)
-            k, nan_scale, scode = _pow2_block_scale(amax, C)
-            scales[r, j] = scode
-            n = np.int64(0) if nan_scale else -(k + C[_EE])
-            for i in range(BS):
-                idx = start + i
-                b = (np.int64(src[r, idx]) & 0xFFFFFFFF) if idx < L else np.int64(0)
-                if FLUSH and (b & 0x7FFFFFFF) < 0x800000:
-                    b = b & 0x80000000
-                y = _ldexp32(b, n)
-                rr = np.int64(rand[r, j, i]) if stoch else np.int64(0)
-                code = np.int64(0) if nan_scale else encode_bits(y, rr, P)
-                if do_codes:
-                    codes[r, j, i] = code
-                if do_vals and idx < L:
-                    if nan_scale:
-                        vals[r, idx] = 0x7FC00000
-                    else:
-                        vals[r, idx] = _ldexp32(np.int64(tbl[code]) & 0xFFFFFFFF, -n)
-
-    _LOOPS[key] = fix
-    return fix
-
-
-def _amax_scales(PS, flush: bool):
-    """First pass of the NVFP4 ("amax") rule: block scale codes, element multipliers
-    fl(fl(1/ts)/s) and decode multipliers fl(ts·s), in float32 arithmetic (torchao's recipe).
-    ``stbl`` holds the float32 value of every scale code."""
-    key = ("amax_scales", PS, flush)
-    fn = _LOOPS.get(key)
-    if fn is not None:
-        return fn
-    FLUSH = flush
-
-    @numba.njit(cache=True, parallel=True)
-    def scales_loop(src, scales, rec, dsc, bad, stbl, CF, C):
-        emaxf, smin, smax, ts = CF[0], CF[1], CF[2], CF[3]
-        TWO, HASNAN, NANCODE, BS, TB = C[0] != 0, C[1] != 0, C[2], C[3], C[5]
-        rows = src.shape[0]
-        L = src.shape[1]
-        nb = scales.shape[1]
-        tpr = (nb + TB - 1) // TB
-        one = np.float32(1.0)
-        inv_ts = one / ts
-        for t in numba.prange(rows * tpr):
-            r = t // tpr
-            j0 = (t - r * tpr) * TB
-            j1 = min(j0 + TB, nb)
-            for j in range(j0, j1):
-                start = j * BS
-                end = min(start + BS, L)
-                amax32 = np.int32(0)
-                for i in range(start, end):
-                    a = np.int32(src[r, i] & np.int32(0x7FFFFFFF))
-                    if FLUSH:
-                        a = a if a >= np.int32(0x800000) else np.int32(0)
-                    amax32 = np.int32(max(amax32, a))
-                isbad = amax32 >= np.int32(_INF)
-                if isbad:
-                    amax32 = np.int32(0)
-                s_raw = _bits_to_f32(np.int32(amax32)) / emaxf
-                if TWO:
-                    s_raw = s_raw / ts
-                s_raw = min(max(s_raw, smin), smax)
-                scode = encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS)
-                s_val = stbl[scode]
-                if TWO:
-                    rec[r, j] = inv_ts / s_val
-                    dsc[r, j] = ts * s_val
+                    md[j] = _M_NAN
+                elif (FAST and j * BS + BS <= L and amax < _INF and n <= NSUB
+                      and (KIND == 0 or (NMINV <= n <= NMAXF))):
+                    md[j] = _M_FAST
                 else:
-                    rec[r, j] = one / s_val
-                    dsc[r, j] = s_val
-                nan_b = HASNAN and isbad
-                bad[r, j] = nan_b
-                scales[r, j] = NANCODE if nan_b else scode
-
-    _LOOPS[key] = scales_loop
-    return scales_loop
-
-
-def _amax_loop(P, kind: int, stoch: bool, flush: bool):
-    """Second pass of the NVFP4 rule: elements x · multiplier through the element kernel;
-    padding reads as +0."""
-    key = ("amax", P, kind, stoch, flush)
-    fn = _LOOPS.get(key)
-    if fn is not None:
-        return fn
-    KIND = kind
-    STOCH = stoch
-    FLUSH = flush
-
-    @numba.njit(cache=True, parallel=True)
-    def loop(src, codes, vals, rand, rec, dsc, bad, C):
-        BS, TB = C[3], C[5]
-        rows = src.shape[0]
-        L = src.shape[1]
-        nb = rec.shape[1]
-        tpr = (nb + TB - 1) // TB
-        for t in numba.prange(rows * tpr):
-            r = t // tpr
-            j0 = (t - r * tpr) * TB
-            j1 = min(j0 + TB, nb)
-            for j in range(j0, j1):
+                    md[j] = _M_GEN
+            for j in range(nb):
                 start = j * BS
-                if bad[r, j]:
+                mode = md[j]
+                n = nn[j]
+                if FAST and mode == _M_FAST:
+                    for i in range(BS):
+                        c = _fast_code(row[start + i], n, FS)
+                        if KIND == 0:
+                            codes[r, j, i] = c
+                        else:
+                            vals[r, start + i] = _fast_value(c, n, FS)
+                elif mode == _M_NAN:
                     for i in range(BS):
                         if KIND == 0:
                             codes[r, j, i] = 0
                         elif start + i < L:
                             vals[r, start + i] = 0x7FC00000
-                    continue
-                recip = rec[r, j]
-                d = dsc[r, j]
-                if start + BS <= L:
+                else:
+                    n64 = np.int64(n)
                     for i in range(BS):
-                        b = src[r, start + i]
-                        if FLUSH:
-                            b = b if (b & 0x7FFFFFFF) >= 0x800000 else np.int32(b & -0x80000000)
-                        y = np.int64(_f32_to_bits(_bits_to_f32(np.int32(b)) * recip)) & 0xFFFFFFFF
+                        idx = start + i
+                        b = (np.int64(row[idx]) & 0xFFFFFFFF) if idx < L else np.int64(0)
+                        if FLUSH and (b & 0x7FFFFFFF) < 0x800000:
+                            b = b & 0x80000000
+                        y = _ldexp32(b, n64)
                         rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
+                        code = encode_bits(y, rr, P)
                         if KIND == 0:
-                            codes[r, j, i] = encode_bits(y, rr, P)
+                            codes[r, j, i] = code
+                        elif idx < L:
+                            vals[r, idx] = _ldexp32(np.int64(tbl[code]) & 0xFFFFFFFF, -n64)
+
+    _LOOPS[key] = loop
+    return loop
+
+
+def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
+    """Loop for the NVFP4 ("amax") rule, parallel over rows; per row: block amax, block scale
+    codes with the float32 multipliers fl(fl(1/ts)/s) (elements) and fl(ts·s) (values) of
+    torchao's recipe, then the elements x · multiplier. With ``sfast`` the scale, with ``fast``
+    the full finite blocks take the branch-free conversions (constants ``SS``, ``FS``:
+    :func:`_scale_spec`, :func:`fast_spec`), else the scalar kernels (``PS``, ``P``). Padding
+    reads as +0. ``BSC`` as in :func:`_pow2_loop`."""
+    key = ("amax", fast, sfast, BSC, kind, stoch, flush)
+    fn = _LOOPS.get(key)
+    if fn is not None:
+        return fn
+    KIND = kind
+    STOCH = stoch
+    FLUSH = flush
+    FAST = fast
+    SFAST = sfast
+
+    @numba.njit(cache=True, parallel=True)
+    def loop(src, codes, scales, vals, rand, stbl, CF, C, P, PS, FS, SS):
+        SEB, SM, SMAX = SS
+        emaxf, smin, smax, ts = CF[0], CF[1], CF[2], CF[3]
+        TWO, HASNAN, NANCODE = C[0] != 0, C[1] != 0, C[2]
+        BS = BSC if BSC else C[3]
+        rows = src.shape[0]
+        L = src.shape[1]
+        nb = scales.shape[1]
+        one = np.float32(1.0)
+        inv_ts = one / ts
+        zero = np.int32(0)
+        for r in numba.prange(rows):
+            row = src[r]
+            am = np.empty(nb, np.int32)
+            rec = np.empty(nb, np.float32)
+            dsc = np.empty(nb, np.float32)
+            md = np.empty(nb, np.int8)
+            tmp = np.empty(L // 2 + 1, np.int32)
+            _amax_row(row, am, tmp, BS, FLUSH)
+            for j in range(nb):
+                amax32 = am[j]
+                isbad = amax32 >= np.int32(_INF)
+                if isbad:
+                    amax32 = np.int32(0)
+                s_raw = _bits_to_f32(amax32) / emaxf
+                if TWO:
+                    s_raw = s_raw / ts
+                s_raw = np.float32(min(max(s_raw, smin), smax))
+                if SFAST:
+                    scode = np.int64(_rne_mag(_f32_to_bits(s_raw), zero, SEB, SM, SMAX))
+                else:
+                    scode = encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS)
+                s_val = stbl[scode]
+                if TWO:
+                    rec[j] = inv_ts / s_val
+                    dsc[j] = ts * s_val
+                else:
+                    rec[j] = one / s_val
+                    dsc[j] = s_val
+                if HASNAN and isbad:
+                    scales[r, j] = NANCODE
+                    md[j] = _M_NAN
+                else:
+                    scales[r, j] = scode
+                    md[j] = _M_FAST if (FAST and not isbad and j * BS + BS <= L) else _M_GEN
+            for j in range(nb):
+                start = j * BS
+                mode = md[j]
+                recip = rec[j]
+                d = dsc[j]
+                if FAST and mode == _M_FAST:
+                    for i in range(BS):
+                        y = _f32_to_bits(np.float32(_bits_to_f32(row[start + i]) * recip))
+                        c = _fast_code(y, zero, FS)
+                        if KIND == 0:
+                            codes[r, j, i] = c
                         else:
-                            qv = _bits_to_f32(np.int32(quantize_bits(y, rr, P)))
-                            vals[r, start + i] = np.int64(_f32_to_bits(qv * d)) & 0xFFFFFFFF
+                            vals[r, start + i] = _f32_to_bits(np.float32(_bits_to_f32(_fast_value(c, zero, FS)) * d))
+                elif mode == _M_NAN:
+                    for i in range(BS):
+                        if KIND == 0:
+                            codes[r, j, i] = 0
+                        elif start + i < L:
+                            vals[r, start + i] = 0x7FC00000
                 else:
                     for i in range(BS):
                         idx = start + i
-                        b = src[r, idx] if idx < L else np.int32(0)
+                        b = row[idx] if idx < L else np.int32(0)
                         if FLUSH:
                             b = b if (b & 0x7FFFFFFF) >= 0x800000 else np.int32(b & -0x80000000)
-                        y = np.int64(_f32_to_bits(_bits_to_f32(np.int32(b)) * recip)) & 0xFFFFFFFF
+                        y = np.int64(_f32_to_bits(np.float32(_bits_to_f32(np.int32(b)) * recip))) & 0xFFFFFFFF
                         rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
                         if KIND == 0:
                             codes[r, j, i] = encode_bits(y, rr, P)
                         elif idx < L:
                             qv = _bits_to_f32(np.int32(quantize_bits(y, rr, P)))
-                            vals[r, idx] = np.int64(_f32_to_bits(qv * d)) & 0xFFFFFFFF
+                            vals[r, idx] = np.int64(_f32_to_bits(np.float32(qv * d))) & 0xFFFFFFFF
 
     _LOOPS[key] = loop
     return loop
@@ -379,14 +467,14 @@ def _amax_loop(P, kind: int, stoch: bool, flush: bool):
 
 @numba.njit(cache=True, parallel=True)
 def _finite_amax_rows(src):
+    """Largest finite magnitude bit pattern of each row (int32 selects: vectorizes)."""
     rows = src.shape[0]
     out = np.zeros(rows, np.int64)
     for r in numba.prange(rows):
-        m = np.int64(0)
+        m = np.int32(0)
         for i in range(src.shape[1]):
-            a = np.int64(src[r, i]) & 0x7FFFFFFF
-            if a < 0x7F800000 and a > m:
-                m = a
+            a = src[r, i] & np.int32(0x7FFFFFFF)
+            m = max(m, a if a < np.int32(_INF) else np.int32(0))
         out[r] = m
     return out
 
@@ -409,6 +497,17 @@ def _prepare(x, fmt, opts):
     return shape, axis, other, src, L, bs, nb
 
 
+def _row_split(rows: int, L: int, bs: int, nb: int) -> int:
+    """How many rows of whole blocks to view each row as (a power of two), so that the loops,
+    parallel over rows, have at least ``_MIN_ROWS`` of them; 1 when a block is partial."""
+    g = 1
+    if bs == 0 or L != nb * bs:
+        return g
+    while rows * g < _MIN_ROWS and nb % (2 * g) == 0 and nb // (2 * g) >= 8:
+        g *= 2
+    return g
+
+
 def _values(fmt) -> np.ndarray:
     from ._codec import values
 
@@ -423,13 +522,14 @@ def _value_bits(elem) -> np.ndarray:
     return v.view(np.uint32).astype(np.int64)
 
 
-def _nmax_fast(fmt: BlockFormat) -> int:
-    """Largest scaling n for which every non-zero element value times 2^-n is a normal float32."""
+def _n_range(fmt: BlockFormat) -> tuple[int, int]:
+    """(smallest, largest) scaling n for which every non-zero element value times 2^-n is a
+    normal float32."""
     from ._codec import values
 
     v = np.abs(np.asarray(values(fmt.element), dtype=np.float64))
     v = v[np.isfinite(v) & (v > 0)]
-    return int(math.floor(math.log2(v.min()))) + 126
+    return int(math.floor(math.log2(v.max()))) - 127, int(math.floor(math.log2(v.min()))) + 126
 
 
 def usable(fmt: BlockFormat) -> bool:
@@ -439,23 +539,31 @@ def usable(fmt: BlockFormat) -> bool:
 
 def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool):
     shape, axis, other, src, L, bs, nb = _prepare(x, fmt, opts)
-    rows = src.shape[0]
+    rows0 = src.shape[0]
+    g = _row_split(rows0, L, bs, nb)  # the loops see (rows, Lg) = (rows0·g, L/g)
+    rows, Lg, nbg = rows0 * g, L // g, nb // g
+    src = src.reshape(rows, Lg)
     eo = _elem_opts(opts)
     elem_opts = make_options(fmt.element, rounding=eo["rounding"], overflow=eo["overflow"],
                              random_bits=eo["random_bits"], flush_subnormals=eo["flush_subnormals"])
     P = params(fmt.element, "float32", elem_opts)
+    FS = fast_spec(fmt.element, elem_opts) if _FAST else None
     if opts.rounding == "stochastic":
-        rand = make_random_bits(key, (rows, nb, bs), "numpy", opts.random_bits)
+        rand = make_random_bits(key, (rows0, nb, bs), "numpy", opts.random_bits).reshape(rows, nbg, bs)
     else:
         if key is not None:
             raise ValueError("key is only used with rounding='stochastic'")
         rand = np.zeros((0, 0, 0), np.uint32)
     cdt = mf.code_dtype(fmt.element.bits)
-    codes = np.empty((rows, nb, bs) if do_codes else (0, 0, 0), cdt)
-    scales = np.empty((rows, nb), mf.code_dtype(fmt.scale.bits))
-    vals = np.empty((rows, L) if do_vals else (0, 0), np.uint32)
+    codes = np.empty((rows, nbg, bs) if do_codes else (0, 0, 0), cdt)
+    scales = np.empty((rows, nbg), mf.code_dtype(fmt.scale.bits))
+    vals = np.empty((rows, Lg) if do_vals else (0, 0), np.uint32)
     tbl = _value_bits(fmt.element)
     flush = int(opts.flush_subnormals)
+    kind = 0 if do_codes else 1
+    # the OCP MX and NVFP4 block sizes are compile-time constants of the loops (the element loop
+    # over one block then vectorizes); others are read at run time
+    bsc = bs if bs in (16, 32) else 0
     s = fmt.scale
     ts_out = None
     if bs == 0 or rows == 0 or nb == 0:
@@ -487,26 +595,22 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         PS = params(s, "float32", make_options(s, rounding="nearest_even", overflow="saturate"))
         CF = np.array([fmt.element_max, s.min_normal, s.max, ts], np.float32)
         C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs, flush,
-                      _TILE_BLOCKS, int(do_codes), int(do_vals)], np.int64)
-        rec = np.empty((rows, nb), np.float32)
-        dsc = np.empty((rows, nb), np.float32)
-        bad = np.empty((rows, nb), np.bool_)
+                      int(do_codes), int(do_vals)], np.int64)
         stbl = np.asarray(_values(s), dtype=np.float32)
-        _amax_scales(PS, bool(flush))(src, scales, rec, dsc, bad, stbl, CF, C)
-        _amax_loop(P, 0 if do_codes else 1, rand.size > 0, bool(flush))(src, codes, vals, rand, rec, dsc, bad, C)
+        SS = _scale_spec(s) if _FAST else None
+        _amax_loop(FS is not None, SS is not None, bsc, kind, rand.size > 0, bool(flush))(
+            src, codes, scales, vals, rand, stbl, CF, C, P, PS, FS or _NOFS, SS or _NOSS)
     else:
         rule = {"floor": 0, "ceil": 1, "rceil": 2, "even": 3}[fmt.scale_rule]
         kmin, kmax = fmt.scale_exponent_range
         eM, sigM = _sig_exp(fmt.element_max, 32)
+        nmin, nmax = _n_range(fmt)
         C = np.array([rule, fmt.element_emax, fmt.element_exp, kmin, kmax, int(s.has_nan),
                       int(s.nan_code if s.has_nan else 0), s.bias, s.mantissa_bits, s.emin,
                       int(s.subnormals and s.mantissa_bits > 0), fmt.element_mantissa_bits, eM, sigM, bs,
-                      flush, _TILE_BLOCKS, _nmax_fast(fmt), int(do_codes), int(do_vals)], np.int64)
-        slow = np.zeros((rows, nb), np.bool_)
-        _pow2_loop(P, 0 if do_codes else 1, rand.size > 0, bool(flush))(src, codes, scales, vals, rand, tbl, slow, C)
-        marked = np.argwhere(slow).astype(np.int64)
-        if marked.size:
-            _pow2_fixup(P)(src, codes, scales, vals, rand, tbl, marked, C)
+                      flush, nmax, int(do_codes), int(do_vals), nmin], np.int64)
+        _pow2_loop(FS is not None, bsc, kind, rand.size > 0, bool(flush))(
+            src, codes, scales, vals, rand, tbl, C, P, FS or _NOFS)
     return shape, axis, other, codes, scales, vals, ts_out, L, nb, bs
 
 
