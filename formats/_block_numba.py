@@ -6,7 +6,8 @@ block (a pairwise tree over the row for power-of-two block sizes), the scale of 
 then the elements.
 
 Elements. The default options (round to nearest even, saturate, no flushing) take a
-branch-free int32 conversion that LLVM vectorizes (:func:`_fast_code`, :func:`_fast_value`);
+branch-free conversion that LLVM vectorizes (:func:`_fast_code` for codes, :func:`_fast_round`
+for fake-quantized values);
 any other options, and the rare blocks the branch-free conversion cannot do exactly, take the
 scalar codec's kernel (``_numba_kernels.encode_bits``) on the exactly scaled bit pattern — the
 same integer algorithm as the vectorized path. tests/formats/test_block_numba.py checks both
@@ -161,6 +162,16 @@ def _rne_mag(a, n, EB, M, MAXMAG):
 
 
 @numba.njit(cache=True, inline="always")
+def _mag_bits(mag, EB, M):
+    """float32 pattern (int32) of the value of code magnitude ``mag`` (normal float32 results)."""
+    Ec = mag >> np.int32(M)
+    Mc = mag & np.int32((1 << M) - 1)
+    nrm = np.int32(((Ec + np.int32(127 - EB)) << np.int32(23)) | (Mc << np.int32(23 - M)))
+    sub = _f32_to_bits(np.float32(np.float32(Mc) * _bits_to_f32(np.int32((128 - EB - M) << 23))))
+    return nrm if Ec != np.int32(0) else sub
+
+
+@numba.njit(cache=True, inline="always")
 def _fast_code(b, n, FS):
     """Element code of value(b) · 2^n (b: int32 float32 pattern, finite)."""
     EB, M, MAXMAG, SB, SZ = FS
@@ -172,17 +183,22 @@ def _fast_code(b, n, FS):
 
 
 @numba.njit(cache=True, inline="always")
-def _fast_value(c, n, FS):
-    """float32 pattern (int32) of value(code c) · 2^−n; the caller guarantees that every non-zero
-    result is a normal float32."""
+def _fast_round(b, lo, vmax, FS):
+    """float32 pattern (int32) of value(b) rounded to nearest even to M fraction bits with a
+    quantum of at least 2^lo, saturated at ``vmax`` (a float32): the fake-quantized value without
+    codes. The float addition of C = 2^(quantum exponent + 23) rounds exactly (IEEE RNE), so
+    the caller guarantees 2^(lo + 23) and 2^(e + 23 − M) (e: the largest exponent in the block)
+    are normal floats."""
     EB, M, MAXMAG, SB, SZ = FS
-    mag = c & np.int32((1 << SB) - 1)
-    Ec = mag >> np.int32(M)
-    Mc = mag & np.int32((1 << M) - 1)
-    nb = ((Ec + np.int32(127 - EB) - n) << np.int32(23)) | (Mc << np.int32(23 - M))
-    sub = _f32_to_bits(np.float32(Mc) * _bits_to_f32(np.int32((np.int32(128 - EB - M) - n) << np.int32(23))))
-    v = np.int32(nb) if Ec != np.int32(0) else sub
-    return np.int32(v | (((c >> np.int32(SB)) & np.int32(1)) << np.int32(31)))
+    a = np.int32(b & np.int32(0x7FFFFFFF))
+    E = a >> np.int32(23)
+    qe = max(max(E, np.int32(1)) - np.int32(127 + M), lo)
+    c = _bits_to_f32(np.int32((qe + np.int32(150)) << np.int32(23)))
+    q = _f32_to_bits(np.float32(min(np.float32(np.float32(_bits_to_f32(a) + c) - c), vmax)))
+    sgn = np.int32(b & np.int32(-0x80000000))
+    if not SZ:
+        sgn = sgn if q != np.int32(0) else np.int32(0)
+    return np.int32(q | sgn)
 
 
 _LOOPS: dict = {}
@@ -325,7 +341,9 @@ def _pow2_loop(fast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
                 if nan_scale:
                     md[j] = _M_NAN
                 elif (FAST and j * BS + BS <= L and amax < _INF and n <= NSUB
-                      and (KIND == 0 or (NMINV <= n <= NMAXF))):
+                      # values: element values times 2^-n normal (n ≤ NMAXF also keeps the
+                      # smallest quantum of _fast_round normal), its constant for amax normal
+                      and (KIND == 0 or (NMINV <= n <= NMAXF and (amax >> 23) - 127 - FS[1] <= 104))):
                     md[j] = _M_FAST
                 else:
                     md[j] = _M_GEN
@@ -334,12 +352,14 @@ def _pow2_loop(fast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
                 mode = md[j]
                 n = nn[j]
                 if FAST and mode == _M_FAST:
-                    for i in range(BS):
-                        c = _fast_code(row[start + i], n, FS)
-                        if KIND == 0:
-                            codes[r, j, i] = c
-                        else:
-                            vals[r, start + i] = _fast_value(c, n, FS)
+                    if KIND == 0:
+                        for i in range(BS):
+                            codes[r, j, i] = _fast_code(row[start + i], n, FS)
+                    else:
+                        lo = np.int32(1 - FS[0] - FS[1]) - n
+                        vmax = _bits_to_f32(np.int32(((C[_EM] - n + 127) << 23) | (C[_SIGM] & 0x7FFFFF)))
+                        for i in range(BS):
+                            vals[r, start + i] = _fast_round(row[start + i], lo, vmax, FS)
                 elif mode == _M_NAN:
                     for i in range(BS):
                         if KIND == 0:
@@ -394,6 +414,7 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
         one = np.float32(1.0)
         inv_ts = one / ts
         zero = np.int32(0)
+        lo_e = np.int32(1 - FS[0] - FS[1])
         for r in numba.prange(rows):
             row = src[r]
             am = np.empty(nb, np.int32)
@@ -403,31 +424,30 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
             tmp = np.empty(L // 2 + 1, np.int32)
             _amax_row(row, am, tmp, BS, FLUSH)
             for j in range(nb):
+                # written as selects so that this loop over the blocks vectorizes too
                 amax32 = am[j]
                 isbad = amax32 >= np.int32(_INF)
-                if isbad:
-                    amax32 = np.int32(0)
+                amax32 = np.int32(0) if isbad else amax32
                 s_raw = _bits_to_f32(amax32) / emaxf
                 if TWO:
                     s_raw = s_raw / ts
                 s_raw = np.float32(min(max(s_raw, smin), smax))
                 if SFAST:
-                    scode = np.int64(_rne_mag(_f32_to_bits(s_raw), zero, SEB, SM, SMAX))
+                    sc = _rne_mag(_f32_to_bits(s_raw), zero, SEB, SM, SMAX)
+                    s_val = _bits_to_f32(_mag_bits(sc, SEB, SM))
                 else:
-                    scode = encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS)
-                s_val = stbl[scode]
-                if TWO:
-                    rec[j] = inv_ts / s_val
-                    dsc[j] = ts * s_val
-                else:
-                    rec[j] = one / s_val
-                    dsc[j] = s_val
-                if HASNAN and isbad:
-                    scales[r, j] = NANCODE
-                    md[j] = _M_NAN
-                else:
-                    scales[r, j] = scode
-                    md[j] = _M_FAST if (FAST and not isbad and j * BS + BS <= L) else _M_GEN
+                    sc = np.int32(encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS))
+                    s_val = stbl[sc]
+                recip = (inv_ts if TWO else one) / s_val
+                rec[j] = recip
+                dsc[j] = ts * s_val if TWO else s_val
+                nan_b = HASNAN and isbad
+                scales[r, j] = np.int32(NANCODE) if nan_b else sc
+                fast = FAST and not isbad and j * BS + BS <= L
+                if KIND == 1:  # _fast_round's constant for the largest y must be normal
+                    ymax = _f32_to_bits(np.float32(_bits_to_f32(amax32) * recip))
+                    fast = fast and (ymax >> 23) - 127 - FS[1] <= 104
+                md[j] = _M_NAN if nan_b else (_M_FAST if fast else _M_GEN)
             for j in range(nb):
                 start = j * BS
                 mode = md[j]
@@ -436,11 +456,11 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
                 if FAST and mode == _M_FAST:
                     for i in range(BS):
                         y = _f32_to_bits(np.float32(_bits_to_f32(row[start + i]) * recip))
-                        c = _fast_code(y, zero, FS)
                         if KIND == 0:
-                            codes[r, j, i] = c
+                            codes[r, j, i] = _fast_code(y, zero, FS)
                         else:
-                            vals[r, start + i] = _f32_to_bits(np.float32(_bits_to_f32(_fast_value(c, zero, FS)) * d))
+                            q = _bits_to_f32(_fast_round(y, lo_e, emaxf, FS))
+                            vals[r, start + i] = _f32_to_bits(np.float32(q * d))
                 elif mode == _M_NAN:
                     for i in range(BS):
                         if KIND == 0:
