@@ -220,34 +220,32 @@ _NOSS = (0, 0, 0)
 
 @numba.njit(cache=True, inline="always")
 def _pow2_block_scale(amax, C):
-    """(k, nan_scale, scale code) of one block from its amax bit pattern."""
+    """(k, nan_scale, scale code) of one block from its amax bit pattern (int64), as
+    ``_block.pow2_scale_exponents`` and ``pow2_code``. Written as selects (every rule computed,
+    shifts clamped) so that the loop over a row's blocks vectorizes."""
     bad = amax >= _INF
-    if amax == 0:
-        k = np.int64(-(1 << 20))
-    else:
-        aa = amax
-        if C[_RULE] == 3 and C[_MB] < 23:  # even: round amax to the element precision first
-            aa = aa + (np.int64(1) << (22 - C[_MB]))
-        e, sig = _split32(aa)
-        if C[_RULE] == 0 or C[_RULE] == 3:
-            k = e - C[_EMAX]
-        elif C[_RULE] == 1:
-            k = e + (1 if sig != 0x800000 else 0) - C[_EMAX]
-        else:
-            k = e - C[_EM] + (1 if sig > C[_SIGM] else 0)
-    nan_scale = C[_HASNAN] != 0 and (bad or k > C[_KMAX])
-    if k > C[_KMAX]:
-        k = C[_KMAX]
-    if k < C[_KMIN]:
-        k = C[_KMIN]
-    if bad:
-        k = C[_KMAX]
-    if nan_scale:
-        scode = C[_NANCODE]
-    elif C[_SSUB] and k < C[_SEMIN]:
-        scode = np.int64(1) << (k - (C[_SEMIN] - C[_SM]))
-    else:
-        scode = (k + C[_SB]) << C[_SM]
+    zero = amax == 0
+    rule = C[_RULE]
+    # even: round amax to the element precision first (carries into the exponent field)
+    aa = amax + ((np.int64(1) << max(22 - C[_MB], 0)) if (rule == 3 and C[_MB] < 23) else 0)
+    aa = np.int64(0x800000) if zero else aa
+    E = aa >> 23
+    F = aa & 0x7FFFFF
+    p = (np.int64(_f32_to_bits(np.float32(F))) >> 23) - 127  # floor(log2 F), exact for F < 2^24
+    e = E - 127 if E != 0 else p - 149
+    sig = (F | 0x800000) if E != 0 else (F << min(max(23 - p, 0), 23))
+    k_floor = e - C[_EMAX]
+    k_ceil = k_floor + (1 if sig != 0x800000 else 0)
+    k_rceil = e - C[_EM] + (1 if sig > C[_SIGM] else 0)
+    k = k_ceil if rule == 1 else (k_rceil if rule == 2 else k_floor)
+    k = np.int64(-(1 << 20)) if zero else k
+    kmax = C[_KMAX]
+    nan_scale = C[_HASNAN] != 0 and (bad or k > kmax)
+    k = min(max(k, C[_KMIN]), kmax)
+    k = kmax if bad else k
+    sub = np.int64(1) << min(max(k - (C[_SEMIN] - C[_SM]), 0), 62)
+    nrm = (k + C[_SB]) << C[_SM]
+    scode = C[_NANCODE] if nan_scale else (sub if (C[_SSUB] != 0 and k < C[_SEMIN]) else nrm)
     return k, nan_scale, scode
 
 
@@ -338,15 +336,11 @@ def _pow2_loop(fast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
                 scales[r, j] = scode
                 n = -(k + EE)
                 nn[j] = n
-                if nan_scale:
-                    md[j] = _M_NAN
-                elif (FAST and j * BS + BS <= L and amax < _INF and n <= NSUB
+                fast = (FAST and j * BS + BS <= L and amax < _INF and n <= NSUB
                       # values: element values times 2^-n normal (n ≤ NMAXF also keeps the
                       # smallest quantum of _fast_round normal), its constant for amax normal
-                      and (KIND == 0 or (NMINV <= n <= NMAXF and (amax >> 23) - 127 - FS[1] <= 104))):
-                    md[j] = _M_FAST
-                else:
-                    md[j] = _M_GEN
+                      and (KIND == 0 or (NMINV <= n <= NMAXF and (amax >> 23) - 127 - FS[1] <= 104)))
+                md[j] = _M_NAN if nan_scale else (_M_FAST if fast else _M_GEN)
             for j in range(nb):
                 start = j * BS
                 mode = md[j]
