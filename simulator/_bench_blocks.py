@@ -11,6 +11,8 @@ torchao and ≤ 3× the copy.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._bench import timeit
@@ -41,14 +43,17 @@ def run(scale: float = 1.0) -> list[dict]:
     n = max(int(N_FULL * scale ** 0.5) // 32 * 32, 64)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, n)).astype(np.float32)
-    reps = 5 if scale >= 1 else 2
+    reps = 10 if scale >= 1 else 2
+    # a process's first calls on fresh 64 MB outputs pay for mapping the pages (up to several
+    # times the steady state): warm every implementation for as many calls as are timed
+    warm = reps
     rows = []
 
     def add(case, impl, seconds, **kw):
         rows.append(dict(suite="blocks", case=f"{case} {n}x{n}", impl=impl, seconds=seconds,
                          ns_per_element=seconds / x.size * 1e9, **kw))
 
-    t_copy = timeit(lambda: x.copy(), repeats=reps)
+    t_copy = timeit(lambda: x.copy(), repeats=reps, warmup=warm)
     import jax
     import jax.numpy as jnp
     import torch
@@ -59,15 +64,16 @@ def run(scale: float = 1.0) -> list[dict]:
         fmt = formats.get(name)
         start = len(rows)
         add(name, "numpy copy (floor)", t_copy)
-        add(name, "lowbit numpy encode", timeit(lambda: formats.encode(x, fmt), repeats=reps))
-        add(name, "lowbit numpy quantize", timeit(lambda: formats.quantize(x, fmt), repeats=reps))
+        tm = functools.partial(timeit, repeats=reps, warmup=warm)
+        add(name, "lowbit numpy encode", tm(lambda: formats.encode(x, fmt)))
+        add(name, "lowbit numpy quantize", tm(lambda: formats.quantize(x, fmt)))
         f_enc = jax.jit(lambda v: formats.encode(v, fmt))
         add(name, "lowbit jax.jit encode",
-            timeit(lambda: jax.block_until_ready(f_enc(xj)), repeats=reps))
+            tm(lambda: jax.block_until_ready(f_enc(xj))))
         f_q = jax.jit(lambda v: formats.quantize(v, fmt))
-        add(name, "lowbit jax.jit quantize", timeit(lambda: f_q(xj).block_until_ready(), repeats=reps))
+        add(name, "lowbit jax.jit quantize", tm(lambda: f_q(xj).block_until_ready()))
         ao = _torchao(name)
-        t_ao = timeit(lambda: ao(xt), repeats=reps)
+        t_ao = tm(lambda: ao(xt))
         add(name, "torchao cpu (codes + scales)", t_ao, note=f"torch threads {torch.get_num_threads()}")
         for r in rows[start:]:
             r["x_copy"] = r["seconds"] / t_copy
