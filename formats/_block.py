@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._codec import NUMBA_THRESHOLD, decode as _decode, encode as _encode, register_codec
-from ._options import check_float_input
+from ._options import check_float_input, make_options
 from ._qarray import QArray
 from ._records import FloatFormat, Format, IntFormat
 from ._registry import register
@@ -313,6 +313,60 @@ def split_exponent(xp, a, W: int):
     return e, sig
 
 
+def fast_spec(elem, elem_opts) -> tuple | None:
+    """Constants (EB, M, MAXMAG, SB, SZ) of the branch-free conversion to ``elem`` under
+    ``elem_opts``, or None when it does not apply: it needs a signed sign-magnitude float format
+    of at most 16 bits with subnormals whose exponent field counts binades from 1 − bias, and
+    round-to-nearest-even with saturation without input flushing. SB: sign bit position; SZ:
+    whether −0 has a code (it has not in the fnuz family). The conversion itself:
+    ``_block_numba._fast_code`` (Numba loops) and :func:`fast_element_codes` (arrays)."""
+    if not isinstance(elem, FloatFormat) or not elem.subnormals or elem.bits > 16:
+        return None
+    if (elem_opts.rounding != "nearest_even" or elem_opts.resolved_overflow(elem) != "saturate"
+            or elem_opts.flush_subnormals):
+        return None
+    s = mf.spec_for(elem, "float32")
+    if (s.is_int or not s.signed or not s.has_zero or s.m > 22 or s.emin != 1 - s.bias
+            or s.sign_mask != 1 << (s.bits - 1)):
+        return None
+    return (s.bias, s.m, s.max_code, s.bits - 1, int(s.has_negzero))
+
+
+def scale_spec(scale) -> tuple | None:
+    """Magnitude constants (EB, M, MAXMAG) of a scale format for positive normal inputs rounded
+    to nearest even with saturation (the NVFP4 block scale), or None."""
+    if not isinstance(scale, FloatFormat) or not scale.subnormals:
+        return None
+    s = mf.spec_for(scale, "float32")
+    if s.is_int or s.m > 22 or s.emin != 1 - s.bias:
+        return None
+    return (s.bias, s.m, s.max_code)
+
+
+def fast_element_codes(xp, bits, n, FS):
+    """Element codes (int32) of value(bits) · 2^n rounded to nearest even and saturated, for
+    the formats and options of :func:`fast_spec` (constants ``FS``): the integer formula of
+    ``_block_numba`` (see its notes) on whole arrays, with the significand normalised exactly,
+    so it holds for every finite input. ``bits``: float32 patterns (uint32, sign included);
+    ``n``: int32, broadcast. Inf and NaN saturate: callers zero the codes of such blocks."""
+    EB, M, MAXMAG, SB, SZ = FS
+    I_ = xp.dtype("int32")
+    a = bits & np.uint32(0x7FFFFFFF)
+    zero = a == 0
+    e, sig = split_exponent(xp, xp.where(zero, np.uint32(1 << 23), a), 32)
+    e = e + xp.asarray(n).astype(I_)
+    sig = sig.astype(I_)
+    d = xp.maximum((1 - EB) - e, 0)
+    ebase = xp.maximum(e + (EB - 1), 0)
+    sh = xp.minimum(d + (23 - M), 25)
+    r = (sig + (xp.left_shift(I_.type(1), sh - 1) - 1) + ((sig >> sh) & 1)) >> sh
+    mag = xp.where(zero, I_.type(0), xp.minimum((ebase << M) + r, MAXMAG))
+    sgn = ((bits >> np.uint32(31)).astype(I_)) << SB
+    if not SZ:
+        sgn = xp.where(mag != 0, sgn, I_.type(0))
+    return mag | sgn
+
+
 def ldexp_bits(xp, b, n, W: int):
     """Bits of value(b) · 2^n for float bit patterns ``b`` (uint, sign included) and integer
     exponents ``n`` (broadcast), in pure integer arithmetic.
@@ -544,6 +598,13 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
     bad = amax >= INF  # NaN or Inf in the block
     eo = _elem_opts(opts)
     ts_out = None
+    # JAX: the branch-free element conversion (XLA vectorizes it; NumPy's small inputs keep the
+    # general kernel, against which the Numba and JAX fast paths are tested). Blocks with Inf/NaN
+    # must get a NaN scale (their codes are zeroed), so the scale format needs a NaN.
+    FS = None
+    if backend == "jax" and W == 32 and fmt.scale.has_nan and eo["rounding"] == "nearest_even":
+        FS = fast_spec(fmt.element, make_options(fmt.element, overflow=eo["overflow"],
+                                                 flush_subnormals=eo["flush_subnormals"]))
     if fmt.scale_rule in _POW2_RULES:
         kmin, kmax = fmt.scale_exponent_range
         k = pow2_scale_exponents(xp, amax, fmt, W)
@@ -558,7 +619,10 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
         if fmt.scale.has_nan:
             scodes = xp.where(nan_scale, xp.asarray(fmt.scale.nan_code, dtype=scodes.dtype), scodes)
         n = xp.where(nan_scale, 0, -(k + fmt.element_exp)).astype(xp.dtype(I))
-        y = bitcast(xp, ldexp_bits(xp, bits, n[..., None], W), wd)
+        if FS is not None:
+            ecodes = fast_element_codes(xp, bits, n[..., None], FS)
+        else:
+            y = bitcast(xp, ldexp_bits(xp, bits, n[..., None], W), wd)
     else:  # "amax": NVFP4 recipe in the working float precision
         fdt = xp.dtype(wd)
         amax_f = bitcast(xp, xp.where(bad, U_.type(0), amax), wd)
@@ -592,7 +656,11 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
             recip = div(xp, fdt.type(1), s_val)
         y = bitcast(xp, bits, wd) * recip[..., None]
         nan_scale = bad if fmt.scale.has_nan else xp.zeros(bad.shape, bool)
-    ecodes = _encode(y, fmt.element, key=key, **eo).codes
+        if FS is not None:
+            ecodes = fast_element_codes(xp, bitcast(xp, y, U), 0, FS)
+    if FS is None:
+        ecodes = _encode(y, fmt.element, key=key, **eo).codes
+    ecodes = ecodes.astype(mf.code_dtype(fmt.element.bits))
     ecodes = xp.where(nan_scale[..., None], xp.asarray(0, dtype=ecodes.dtype), ecodes)
     scodes = scodes.astype(mf.code_dtype(fmt.scale.bits))
     return QArray(codes=ecodes, format=fmt, shape=shape, scales=scodes, tensor_scale=ts_out,

@@ -10,7 +10,7 @@ branch-free conversion that LLVM vectorizes (:func:`_fast_code` for codes, :func
 for fake-quantized values);
 any other options, and the rare blocks the branch-free conversion cannot do exactly, take the
 scalar codec's kernel (``_numba_kernels.encode_bits``) on the exactly scaled bit pattern — the
-same integer algorithm as the vectorized path. tests/formats/test_block_numba.py checks both
+same integer algorithm as the vectorized path. tests/formats/test_block_fast_paths.py checks both
 against the vectorized path on edge inputs.
 
 Compilation. Format constants (``P``, ``FS``, ``C``) are run-time arguments, so one compiled
@@ -27,7 +27,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._block import TS_MIN, BlockFormat, _elem_opts, _sig_exp, normalize_axis
+from ._block import TS_MIN, BlockFormat, _elem_opts, _sig_exp, fast_spec, normalize_axis, scale_spec
 from ._numba_kernels import encode_bits, params, quantize_bits
 from ._options import make_options, make_random_bits
 from ._qarray import QArray
@@ -111,39 +111,6 @@ def _ldexp32(b, n):
 # steps into the next binade, and the subnormal binade (exponent field 0) is the d > 0 case. This
 # holds for float32-subnormal inputs (sig without the hidden bit) when e + n ≤ 1 − EB, i.e. when
 # the result is subnormal in the element format; blocks where it is not go to the general loop.
-
-
-def fast_spec(elem, elem_opts) -> tuple | None:
-    """Constants (EB, M, MAXMAG, SB, SZ) of the branch-free conversion to ``elem`` under
-    ``elem_opts``, or None when it does not apply: it needs a signed sign-magnitude float format
-    of at most 16 bits with subnormals whose exponent field counts binades from 1 − bias, and
-    round-to-nearest-even with saturation without input flushing. SB: sign bit position; SZ:
-    whether −0 has a code (it has not in the fnuz family)."""
-    from ._records import FloatFormat
-
-    if not isinstance(elem, FloatFormat) or not elem.subnormals or elem.bits > 16:
-        return None
-    if (elem_opts.rounding != "nearest_even" or elem_opts.resolved_overflow(elem) != "saturate"
-            or elem_opts.flush_subnormals):
-        return None
-    s = mf.spec_for(elem, "float32")
-    if (s.is_int or not s.signed or not s.has_zero or s.m > 22 or s.emin != 1 - s.bias
-            or s.sign_mask != 1 << (s.bits - 1)):
-        return None
-    return (s.bias, s.m, s.max_code, s.bits - 1, int(s.has_negzero))
-
-
-def _scale_spec(scale) -> tuple | None:
-    """Magnitude constants (EB, M, MAXMAG) of a scale format for positive normal inputs rounded
-    to nearest even with saturation (the NVFP4 block scale), or None."""
-    from ._records import FloatFormat
-
-    if not isinstance(scale, FloatFormat) or not scale.subnormals:
-        return None
-    s = mf.spec_for(scale, "float32")
-    if s.is_int or s.m > 22 or s.emin != 1 - s.bias:
-        return None
-    return (s.bias, s.m, s.max_code)
 
 
 @numba.njit(cache=True, inline="always")
@@ -384,7 +351,7 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
     codes with the float32 multipliers fl(fl(1/ts)/s) (elements) and fl(ts·s) (values) of
     torchao's recipe, then the elements x · multiplier. With ``sfast`` the scale, with ``fast``
     the full finite blocks take the branch-free conversions (constants ``SS``, ``FS``:
-    :func:`_scale_spec`, :func:`fast_spec`), else the scalar kernels (``PS``, ``P``). Padding
+    :func:`scale_spec`, :func:`fast_spec`), else the scalar kernels (``PS``, ``P``). Padding
     reads as +0. ``BSC`` as in :func:`_pow2_loop`."""
     key = ("amax", fast, sfast, BSC, kind, stoch, flush)
     fn = _LOOPS.get(key)
@@ -611,7 +578,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs, flush,
                       int(do_codes), int(do_vals)], np.int64)
         stbl = np.asarray(_values(s), dtype=np.float32)
-        SS = _scale_spec(s) if _FAST else None
+        SS = scale_spec(s) if _FAST else None
         _amax_loop(FS is not None, SS is not None, bsc, kind, rand.size > 0, bool(flush))(
             src, codes, scales, vals, rand, stbl, CF, C, P, PS, FS or _NOFS, SS or _NOSS)
     else:

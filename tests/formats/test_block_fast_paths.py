@@ -1,9 +1,10 @@
-"""The fused Numba loops of block formats (``formats/_block_numba.py``) against the vectorized
-path (``formats/_block.py``, itself checked against torchao, gfloat and the exact reference in
-the other block tests), on inputs built to hit every branch of the loops: ties at every element
-midpoint, binade and overflow boundaries of the block amax, float32 subnormals (mixed with
-normals, whole blocks of them, and blocks whose results are subnormal), ±0, ±Inf, NaN, the
-largest floats, tiny blocks that clamp the scale, and a partial last block.
+"""The fast paths of block formats against the vectorized NumPy path (``formats/_block.py``,
+itself checked against torchao, gfloat and the exact reference in the other block tests): the
+fused Numba loops (``formats/_block_numba.py``) and the branch-free element conversion under
+``jax.jit``. Inputs are built to hit every branch: ties at every element midpoint, binade and
+overflow boundaries of the block amax, float32 subnormals (mixed with normals, whole blocks of
+them, and blocks whose results are subnormal), ±0, ±Inf, NaN, the largest floats, tiny blocks
+that clamp the scale, and a partial last block.
 
 Both Numba element conversions are compared: the branch-free one (round to nearest even,
 saturate: the default) and the scalar codec kernel used for every other option."""
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -172,3 +175,18 @@ def test_row_regrouping_and_axes(shape, axis, monkeypatch):
         fmt = FORMATS[name]
         for kw in ({}, {"rounding": "stochastic", "key": 2}):
             _assert_same(_both(x, fmt, axis=axis, **kw), _vectorized(monkeypatch, x, fmt, axis=axis, **kw))
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_jax_equals_numpy_on_edges(name, monkeypatch):
+    """Codes, scales, tensor scale and fake-quantized values."""
+    fmt = FORMATS[name]
+    x = edge_matrix(fmt, rows=48, seed=11)
+    qn, vn = _vectorized(monkeypatch, x, fmt)
+    qj = jax.jit(lambda v: formats.encode(v, fmt))(jnp.asarray(x))
+    np.testing.assert_array_equal(np.asarray(qj.codes), qn.codes)
+    np.testing.assert_array_equal(np.asarray(qj.scales), qn.scales)
+    np.testing.assert_array_equal(np.asarray(qj.tensor_scale) if qj.tensor_scale is not None else None,
+                                  qn.tensor_scale)
+    vj = np.asarray(jax.jit(lambda v: formats.quantize(v, fmt))(jnp.asarray(x)))
+    np.testing.assert_array_equal(vj.view(np.uint32), vn.view(np.uint32))
