@@ -182,7 +182,7 @@ _NOSS = (0, 0, 0)
 
 # int64 block constants (pow2 loops)
 (_RULE, _EMAX, _EE, _KMIN, _KMAX, _HASNAN, _NANCODE, _SB, _SM, _SEMIN, _SSUB, _MB, _EM, _SIGM, _BS,
- _FLUSH, _NMAXF, _DOC, _DOV, _NMINV) = range(20)
+ _NMAXF, _NMINV) = range(17)
 
 
 @numba.njit(cache=True, inline="always")
@@ -513,11 +513,6 @@ def _n_range(fmt: BlockFormat) -> tuple[int, int]:
     return int(math.floor(math.log2(v.max()))) - 127, int(math.floor(math.log2(v.min()))) + 126
 
 
-def usable(fmt: BlockFormat) -> bool:
-    """Whether the fused loops handle ``fmt`` (element codes of at most 16 bits)."""
-    return fmt.element.bits <= 16
-
-
 def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool):
     shape, axis, other, src, L, bs, nb = _prepare(x, fmt, opts)
     rows0 = src.shape[0]
@@ -575,8 +570,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
             ts = np.float32(1.0)
         PS = params(s, "float32", make_options(s, rounding="nearest_even", overflow="saturate"))
         CF = np.array([fmt.element_max, s.min_normal, s.max, ts], np.float32)
-        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs, flush,
-                      int(do_codes), int(do_vals)], np.int64)
+        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs], np.int64)
         stbl = np.asarray(_values(s), dtype=np.float32)
         SS = scale_spec(s) if _FAST else None
         _amax_loop(FS is not None, SS is not None, bsc, kind, rand.size > 0, bool(flush))(
@@ -589,7 +583,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         C = np.array([rule, fmt.element_emax, fmt.element_exp, kmin, kmax, int(s.has_nan),
                       int(s.nan_code if s.has_nan else 0), s.bias, s.mantissa_bits, s.emin,
                       int(s.subnormals and s.mantissa_bits > 0), fmt.element_mantissa_bits, eM, sigM, bs,
-                      flush, nmax, int(do_codes), int(do_vals), nmin], np.int64)
+                      nmax, nmin], np.int64)
         _pow2_loop(FS is not None, bsc, kind, rand.size > 0, bool(flush))(
             src, codes, scales, vals, rand, tbl, C, P, FS or _NOFS)
     return shape, axis, other, codes, scales, vals, ts_out, L, nb, bs
