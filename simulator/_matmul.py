@@ -752,6 +752,8 @@ def build(xp, a, b, cfg):
     if A.K != B.K:
         raise ValueError(f"inner dimensions differ: a has K={A.K}, b has K={B.K}")
     A, B = shape_operands(xp, A, B, cfg["block_reduce"])
+    if xp is np:  # the values are at hand: bounds of this data, not of every value of the format
+        A, B = _data_bounded(A), _data_bounded(B)
     if cfg["multiplier"] == "lmul":  # L-Mul works on codes: encode the (exact) values once
         A, B = _as_codes(xp, A, "a"), _as_codes(xp, B, "b")
     try:
@@ -827,10 +829,24 @@ def data_bounds(values, b: Bounds) -> Bounds:
     return Bounds(b.p, max(b.q, int(e_lo) - b.p), min(b.e1, int(e_hi)))
 
 
+def _data_bounded(op: Operand) -> Operand:
+    """NumPy: ``op`` with the bounds of its actual values and scales (:func:`data_bounds`).
+    The plan's exactness checks then hold for this data rather than for the whole format, so
+    e.g. bfloat16 × MXFP4 block dot products, exact in float64 for any real tensor but not for
+    bfloat16's full 2^±127 range, take the float kernels instead of the fractions reference."""
+    if op.bounds is None:
+        return op
+    sb = op.scale_bounds
+    if op.scales is not None and sb is not None:
+        sb = data_bounds(op.scales, sb)
+    return dataclasses.replace(op, bounds=data_bounds(op.values, op.bounds), scale_bounds=sb)
+
+
 def _refine_native32(A: Operand, B: Operand, plan: Plan) -> Plan:
-    """NumPy only: take the native float32 path when the *data* keep every product exact in
-    float32 (format bounds may not, e.g. MX operands whose block scales span 2^±127). The
-    results are identical either way; this is only faster."""
+    """NumPy only: take the native float32 path when the data (their bounds: see
+    :func:`_data_bounded`) keep every product exact in float32, adding float32 subnormals exactly
+    (NumPy does not flush them) where the plan assumed the normal range. The results are
+    identical either way; this is only faster."""
     if plan.native32 or plan.terms != "product" or plan.int_terms:
         return plan
     stages = [plan.acc] + ([plan.chunk_acc] if plan.chunk_acc is not None else [])
@@ -840,9 +856,7 @@ def _refine_native32(A: Operand, B: Operand, plan: Plan) -> Plan:
         return plan
     if not np.all(np.isfinite(A.values)) or not np.all(np.isfinite(B.values)):
         return plan
-    pb = data_bounds(A.values, A.bounds) * data_bounds(B.values, B.bounds)
-    # 2^-149: NumPy adds float32 subnormals exactly (no flush)
-    if pb.exact_in(24, -149, 128):
+    if (A.bounds * B.bounds).exact_in(24, -149, 128):
         return dataclasses.replace(plan, native32=True)
     return plan
 

@@ -20,6 +20,7 @@ from gfloat.formats import format_info_bfloat16
 
 import formats
 import simulator
+import simulator._matmul as mm
 from simulator import Accumulator
 
 RNG = np.random.default_rng(1234)
@@ -399,6 +400,34 @@ def test_mx_operand_with_scalar_operand():
                                                  for i in range(min(32, 40 - 32 * j))) for j in range(2)]
             assert out[m, n] == float(Fraction(float(t[0])) + t[1])
 
+
+
+@pytest.mark.parametrize("spread", [0, 200])
+def test_bfloat16_activations_with_mx_weights(spread, monkeypatch):
+    """bfloat16 × MXFP4 block dot products are exact in float64 for real data (not for every
+    bfloat16, whose range spans 2^±127): the float kernels run, no fractions fallback; a row
+    spread over 2^±100 is not, and then the exact reference must give the same rule."""
+    K = 64
+    a = RNG.standard_normal((3, K)).astype(np.float32)
+    if spread:  # within one block: 2^-100 next to 2^100
+        a[0, ::2] *= np.float32(2.0 ** -100)
+        a[0, 1::2] *= np.float32(2.0 ** 100)
+    b = RNG.standard_normal((K, 2)).astype(np.float32)
+    ab = formats.quantize(a, "bfloat16").astype(np.float64)
+    qb = formats.encode(b, "mxfp4", axis=0)
+    eb, sb = _block_values(qb)
+    if not spread:
+        def no_reference(*args, **kw):
+            raise AssertionError("took the fractions reference")
+        monkeypatch.setattr(mm, "_matmul_reference", no_reference)
+    out = simulator.matmul(a, b, a_format="bfloat16", b_format="mxfp4")
+    for m in range(3):
+        for n in range(2):
+            acc = Fraction(0)
+            for j in range(2):
+                dot = sum(Fraction(float(ab[m, 32 * j + i])) * Fraction(float(eb[n, j, i])) for i in range(32))
+                acc = _f32_round(acc + Fraction(float(sb[n, j])) * dot)
+            assert Fraction(float(out[m, n])) == acc
 
 def test_block_qarray_must_be_blocked_along_k():
     a = RNG.standard_normal((4, 64)).astype(np.float32)
