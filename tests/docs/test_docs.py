@@ -9,6 +9,7 @@ build time come from ``docs/hooks/lowbit_tables.py``; the facts about reference 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.util
 import math
 import os
@@ -213,23 +214,13 @@ def formats_np_nan():
 #: What every page may assume (the imports of the getting-started page).
 PRELUDE = "import numpy as np\nimport formats\nimport hwmodels\nimport simulator\n"
 
-#: Pages whose python blocks are schematic (signatures with placeholders, ``...`` arguments,
-#: files the reader is meant to write) or doctests that do not match yet. Remove a page from
-#: this set once its blocks run; every other page's blocks are executed below.
-NOT_YET_RUNNABLE = {
-    "hardware/bitserial.md", "hardware/energy.md", "hardware/estimate.md", "hardware/gpu.md",
-    "hardware/index.md", "hardware/lutgemm.md", "hardware/presets.md", "hardware/systolic.md",
-    "hardware/wafer.md", "number-systems/lattices.md", "number-systems/lmul.md",
-}
-
-
 def _pages_with_python():
     import re
 
     out = []
     for p in sorted(DOCS.rglob("*.md")):
         rel = p.relative_to(DOCS).as_posix()
-        if rel.startswith("hooks/") or rel in NOT_YET_RUNNABLE:
+        if rel.startswith("hooks/"):
             continue
         if re.search(r"^```(?:python|pycon)\n", p.read_text(), flags=re.M):
             out.append(rel)
@@ -276,6 +267,70 @@ def test_python_blocks_on_page_run(page, tmp_path, monkeypatch):
 def test_my_pages_are_checked():
     for page in ("index.md", "getting-started.md", "formats/index.md"):
         assert page in _pages_with_python()
+
+
+#: API signatures shown on the pages (``python title="Signature"`` blocks: not run, but compared
+#: with the code below).
+_SIGNATURE_BLOCK = r'^```python title="Signature"\n(.*?)^```'
+
+
+def _signatures():
+    import re
+
+    out = []
+    for p in sorted(DOCS.rglob("*.md")):
+        rel = p.relative_to(DOCS).as_posix()
+        for block in re.findall(_SIGNATURE_BLOCK, p.read_text(), flags=re.S | re.M):
+            for stmt in re.split(r"\n(?=\S)", block.strip()):  # a statement per unindented line
+                out.append(pytest.param(rel, stmt, id=f"{rel}:{stmt.split('(')[0]}"))
+    return out
+
+
+def _resolve_dotted(name):
+    parts = name.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], 1):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+    return obj
+
+
+@pytest.mark.parametrize("page, stmt", _signatures())
+def test_signature_blocks_match_the_code(page, stmt):
+    """Each documented signature names the real parameters, in order, with the same kinds
+    (positional or keyword-only) and the same defaults (``...`` stands for any default)."""
+    import ast
+    import inspect
+    import re
+
+    code = re.sub(r"#[^\n]*", "", stmt).strip()
+    m = re.fullmatch(r"([\w.]+)\((.*)\)", code, flags=re.S)
+    assert m, f"{page}: not a signature: {stmt!r}"
+    target, params = m.groups()
+    obj = _resolve_dotted(target)
+    real = inspect.signature(obj)
+    real_params = [p for p in real.parameters.values() if p.name != "self"]
+    args = ast.parse(f"def _({params}): pass").body[0].args
+    positional = args.posonlyargs + args.args
+    pos_defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    documented = ([(a.arg, False, d) for a, d in zip(positional, pos_defaults)]
+                  + [(a.arg, True, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)])
+    assert [d[0] for d in documented] == [p.name for p in real_params], f"{page}: {target}"
+    for (name, kwonly, default), p in zip(documented, real_params):
+        assert kwonly == (p.kind is inspect.Parameter.KEYWORD_ONLY), f"{page}: {target}({name})"
+        if default is None:
+            assert p.default is inspect.Parameter.empty, f"{page}: {target}({name}) has a default"
+            continue
+        assert p.default is not inspect.Parameter.empty, f"{page}: {target}({name}) has no default"
+        value = ast.literal_eval(default)
+        if value is not Ellipsis:
+            assert value == p.default, f"{page}: {target}({name}={value!r}), code: {p.default!r}"
+
+
+def test_signature_blocks_exist():
+    assert len(_signatures()) >= 8
 
 
 def _lowbit_commands(page):
