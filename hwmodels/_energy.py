@@ -250,9 +250,11 @@ class TechScaling:
         _positive("node_nm", node_nm)
         row = next((n for n in self.nodes if n.node_nm == node_nm), None)
         if row is None:
-            if vdd_v is not None:
+            nominal = self.node(node_nm).vdd_v
+            # (the nominal voltage itself is allowed: tables rescaled here carry it)
+            if vdd_v is not None and not math.isclose(vdd_v, nominal, rel_tol=1e-9):
                 raise ValueError(f"vdd_v can only be given for a node in the table; "
-                                 f"{node_nm:g} nm is interpolated")
+                                 f"{node_nm:g} nm is interpolated (its nominal vdd_v is {nominal:g} V)")
             lo, hi = self._bracket(node_nm)
             flo, fhi = self.factor(lo.node_nm), self.factor(hi.node_nm)
             t = math.log(node_nm / lo.node_nm) / math.log(hi.node_nm / lo.node_nm)

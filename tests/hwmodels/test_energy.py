@@ -220,6 +220,16 @@ def test_technology_scaling():
         T.at_node(2)
 
 
+def test_interpolated_node_tables_rescale_again():
+    """A table rescaled to a node between rows carries that node's nominal (interpolated)
+    voltage; rescaling it again divides by the same factor (other voltages there raise)."""
+    t28 = T.at_node(28)
+    assert t28.at_node(45).int8_mult_pj == pytest.approx(T.int8_mult_pj)
+    assert t28.at_node(7).int8_mult_pj == pytest.approx(T.at_node(7).int8_mult_pj)
+    with pytest.raises(ValueError, match="nominal vdd_v"):
+        hwmodels.node_factor(28, t28.vdd_v + 0.05)
+
+
 @pytest.mark.parametrize("name", formats.names())
 def test_every_registered_format_has_a_cost(name):
     """Every format of the registry gets a positive, finite MAC energy and a systolic cost."""
