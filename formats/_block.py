@@ -502,6 +502,10 @@ class ScaledCodec:
     def encode(self, x, fmt, opts, key, backend, **extra):
         ex = self._extra(fmt, dict(extra))
         x = check_float_input(x, backend)
+        if backend == "jax":
+            from ._block_jax import encode_jax
+
+            return encode_jax(self, x, fmt, opts, key, ex)
         return self.encode_impl(x, fmt, opts, key, backend, ex)
 
     def _quantize_fast(self, x, fmt, opts, key, ex):

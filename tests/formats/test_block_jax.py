@@ -112,3 +112,21 @@ def test_scaled_and_codebook_numpy_and_jax_identical():
         np.testing.assert_array_equal(formats.decode(qn), np.asarray(jax.jit(formats.decode)(qj)))
         f = jax.jit(lambda v: formats.quantize(v, fmt, axis=1))
         np.testing.assert_array_equal(np.asarray(f(jnp.asarray(x))), formats.decode(qn))
+
+
+@pytest.mark.parametrize("name", ["mxfp4", "nvfp4", "nf4"])
+def test_eager_calls_are_compiled_and_equal_numpy(name):
+    """Eager (un-jitted) encode and quantize on JAX arrays run one compiled function per format,
+    options and shape (as the scalar codec), with NumPy's results."""
+    from formats import _block_jax
+
+    x = data(7)[[0, 1, 3, 4, 5], :64]
+    before = _block_jax._encode_jit._cache_size(), _block_jax._quantize_jit._cache_size()
+    q = formats.encode(jnp.asarray(x), name)
+    v = formats.quantize(jnp.asarray(x), name)
+    assert _block_jax._encode_jit._cache_size() == before[0] + 1
+    assert _block_jax._quantize_jit._cache_size() == before[1] + 1
+    qn = formats.encode(x, name)
+    same(q.codes, qn.codes)
+    same(q.scales, qn.scales)
+    np.testing.assert_array_equal(np.asarray(v), formats.quantize(x, name))
