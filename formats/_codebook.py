@@ -9,8 +9,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, ScaledCodec, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta, to_blocks,
-                     work_dtype)
+from ._block import (_F, FLOAT32, ScaledCodec, bitcast, div, from_blocks, get_xp, jax_float, ldexp_bits,
+                     normalize_axis, source_meta, split_exponent, to_blocks, work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
 from ._options import backend_of, make_random_bits
 from ._qarray import QArray
@@ -171,6 +171,22 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
         axis = ax
     xb = _view(xp, xw, fmt, ax)
     n = xb.shape[-1]
+    # JAX: XLA's CPU backend flushes float subnormals in arithmetic. For the absmax rule every
+    # block is first scaled by an exact power of two 2^p (integer arithmetic) that brings its
+    # amax into [1, 2); the quotients x/s are unchanged and the arithmetic sees normal numbers.
+    # (Elements below amax·2^-126 still flush, to a quotient of 0 instead of a smaller one.)
+    W = 64 if wd == "float64" else 32
+    MI, BI, U, I, _ = _F[W]
+    p = None
+    if xp is not np and fmt.scale_rule == "absmax" and n:
+        U_ = xp.dtype(U)
+        ABS = U_.type((1 << (W - 1)) - 1)
+        INF = U_.type(((1 << (W - 1 - MI)) - 1) << MI)
+        a = bitcast(xp, xb, U) & ABS
+        amax = xp.max(xp.where(a < INF, a, U_.type(0)), axis=-1)
+        e, _ = split_exponent(xp, xp.where(amax == 0, U_.type(1 << MI), amax), W)
+        p = -e
+        xb = bitcast(xp, ldexp_bits(xp, bitcast(xp, xb, U), p[..., None], W), wd)
     finite = xp.isfinite(xb)
     af = xp.where(finite, xp.abs(xb), fdt.type(0))
     scodes = None
@@ -191,12 +207,17 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
             real = xp.asarray((np.arange(n)[None, :] < cnt[:, None]))
             nfin = xp.sum(finite & real, axis=-1)
             s = div(xp, xp.sum(af, axis=-1), xp.maximum(nfin, 1).astype(fdt))
-        s = xp.where(s > 0, s, fdt.type(1))
+        if p is not None:  # back to the true amax (exact: it is one of the inputs)
+            s = bitcast(xp, ldexp_bits(xp, bitcast(xp, s, U), -p, W), wd)
+        pos = _positive(xp, s, U, W)  # (bit tests: XLA would flush a subnormal s to 0)
+        s = xp.where(pos, s, fdt.type(1))
         flat = s.reshape(-1)
         sv = _quantize(flat, fmt.scale, rounding="nearest_even", overflow="saturate")
-        sv = xp.where(sv > 0, sv, fdt.type(fmt.scale.smallest_positive))
+        sv = xp.where(_positive(xp, sv, U, W), sv, fdt.type(fmt.scale.smallest_positive))
         scodes = _encode(sv, fmt.scale).codes.reshape(s.shape)
         s = sv.reshape(s.shape).astype(fdt)
+        if p is not None:
+            s = bitcast(xp, ldexp_bits(xp, bitcast(xp, s, U), p, W), wd)
         t = div(xp, xb, s[..., None])
     codes = _nearest(xp, t, fmt, opts, key, backend, fdt)
     if fmt.block_size is None:
@@ -205,6 +226,12 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
             scodes = scodes.reshape(())
     return QArray(codes=codes, format=fmt, shape=shape, scales=scodes, axis=axis,
                   meta=(("source", src),))
+
+
+def _positive(xp, v, U, W):
+    """v > 0 on the bit patterns (subnormals count as positive on every backend)."""
+    b = bitcast(xp, v, U)
+    return ((b >> (W - 1)) == 0) & (b != 0) & ~xp.isnan(v)
 
 
 def _nearest(xp, t, fmt, opts, key, backend, fdt):

@@ -130,3 +130,18 @@ def test_eager_calls_are_compiled_and_equal_numpy(name):
     same(q.codes, qn.codes)
     same(q.scales, qn.scales)
     np.testing.assert_array_equal(np.asarray(v), formats.quantize(x, name))
+
+
+def test_nf4_codes_equal_numpy_for_subnormal_blocks():
+    """absmax codebooks scale each block by an exact power of two before dividing, so XLA's
+    flushing of float32 subnormals does not change codes or scales (decoded values can: see
+    docs/formats/block-formats.md, Codebooks)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 128)).astype(np.float32)
+    x[0] *= np.float32(2.0 ** -140)  # whole blocks of subnormals
+    x[1, ::2] *= np.float32(2.0 ** -120)  # subnormals next to a small normal amax
+    x[1, 1::2] *= np.float32(2.0 ** -125)
+    q = jax.jit(lambda v: formats.encode(v, "nf4"))(jnp.asarray(x))
+    qn = formats.encode(x, "nf4")
+    same(q.codes, qn.codes)
+    same(q.scales, qn.scales)
