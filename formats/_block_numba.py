@@ -95,22 +95,23 @@ def _ldexp32(b, n):
     return s | r
 
 
-
 # ------------------------------------------------------------------ branch-free element conversion
-# Round to nearest even with saturation, the default of every block format, written as int32
+# Round to nearest even with saturation, the default of every block format, written as integer
 # arithmetic without branches so that LLVM vectorizes the element loop (AVX2/AVX-512: variable
 # shifts, min/max, selects). Other rounding modes, overflow policies and flushing use the scalar
 # codec's kernel (``encode_bits``) in the same loops.
 #
-# Encoding. A finite float32 magnitude a with exponent field E and fraction F is sig · 2^(e−23),
+# Codes. A finite float32 magnitude a with exponent field E and fraction F is sig · 2^(e−23),
 # with e = max(E, 1) − 127 and sig = F (+ 2^23 when E > 0). Times 2^n, in a format with bias EB and
 # M fraction bits (smallest normal exponent 1 − EB), its code magnitude is
 #     ebase · 2^M + RNE(sig / 2^sh),   ebase = max(e + n + EB − 1, 0),
-#     sh = 23 − M + max(0, 1 − EB − (e + n))   (capped at 25: everything rounds to 0 beyond),
+#     sh = 23 − M + d,   d = max(0, 1 − EB − (e + n))   (sh capped at 25: all rounds to 0 beyond),
 # because the codes of such a format are the binades laid end to end: a carry out of the fraction
 # steps into the next binade, and the subnormal binade (exponent field 0) is the d > 0 case. This
 # holds for float32-subnormal inputs (sig without the hidden bit) when e + n ≤ 1 − EB, i.e. when
-# the result is subnormal in the element format; blocks where it is not go to the general loop.
+# the result is subnormal in the element format; blocks where it is not take the scalar kernel.
+#
+# Values (fake quantization) round in the float domain instead: see :func:`_fast_round`.
 
 
 @numba.njit(cache=True, inline="always")
