@@ -24,40 +24,15 @@ import math
 
 import numba
 import numpy as np
-from numba import types
-from numba.extending import intrinsic
 
 from ._block import TS_MIN, BlockFormat, _elem_opts, _sig_exp, fast_spec, normalize_axis, scale_spec
+from ._numba_bits import bits_float, float_bits
 from ._numba_kernels import encode_bits, params, quantize_bits
 from ._options import make_options, make_random_bits
 from ._qarray import QArray
 from . import _minifloat as mf
 
 __all__ = ["encode_numba", "quantize_numba"]
-
-
-@intrinsic
-def _f32_to_bits(typingctx, x):
-    if x != types.float32:
-        return None
-    sig = types.int32(types.float32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
-
-    return sig, codegen
-
-
-@intrinsic
-def _bits_to_f32(typingctx, b):
-    if b != types.int32:
-        return None
-    sig = types.float32(types.int32)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return sig, codegen
 
 
 @numba.njit(cache=True, inline="always")
@@ -135,7 +110,7 @@ def _mag_bits(mag, EB, M):
     Ec = mag >> np.int32(M)
     Mc = mag & np.int32((1 << M) - 1)
     nrm = np.int32(((Ec + np.int32(127 - EB)) << np.int32(23)) | (Mc << np.int32(23 - M)))
-    sub = _f32_to_bits(np.float32(np.float32(Mc) * _bits_to_f32(np.int32((128 - EB - M) << 23))))
+    sub = float_bits(np.float32(np.float32(Mc) * bits_float(np.int32((128 - EB - M) << 23))))
     return nrm if Ec != np.int32(0) else sub
 
 
@@ -161,8 +136,8 @@ def _fast_round(b, lo, vmax, FS):
     a = np.int32(b & np.int32(0x7FFFFFFF))
     E = a >> np.int32(23)
     qe = max(max(E, np.int32(1)) - np.int32(127 + M), lo)
-    c = _bits_to_f32(np.int32((qe + np.int32(150)) << np.int32(23)))
-    q = _f32_to_bits(np.float32(min(np.float32(np.float32(_bits_to_f32(a) + c) - c), vmax)))
+    c = bits_float(np.int32((qe + np.int32(150)) << np.int32(23)))
+    q = float_bits(np.float32(min(np.float32(np.float32(bits_float(a) + c) - c), vmax)))
     sgn = np.int32(b & np.int32(-0x80000000))
     if not SZ:
         sgn = sgn if q != np.int32(0) else np.int32(0)
@@ -199,7 +174,7 @@ def _pow2_block_scale(amax, C):
     aa = np.int64(0x800000) if zero else aa
     E = aa >> 23
     F = aa & 0x7FFFFF
-    p = (np.int64(_f32_to_bits(np.float32(F))) >> 23) - 127  # floor(log2 F), exact for F < 2^24
+    p = (np.int64(float_bits(np.float32(F))) >> 23) - 127  # floor(log2 F), exact for F < 2^24
     e = E - 127 if E != 0 else p - 149
     sig = (F | 0x800000) if E != 0 else (F << min(max(23 - p, 0), 23))
     k_floor = e - C[_EMAX]
@@ -319,7 +294,7 @@ def _pow2_loop(fast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
                             codes[r, j, i] = _fast_code(row[start + i], n, FS)
                     else:
                         lo = np.int32(1 - FS[0] - FS[1]) - n
-                        vmax = _bits_to_f32(np.int32(((C[_EM] - n + 127) << 23) | (C[_SIGM] & 0x7FFFFF)))
+                        vmax = bits_float(np.int32(((C[_EM] - n + 127) << 23) | (C[_SIGM] & 0x7FFFFF)))
                         for i in range(BS):
                             vals[r, start + i] = _fast_round(row[start + i], lo, vmax, FS)
                 elif mode == _M_NAN:
@@ -390,15 +365,15 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
                 amax32 = am[j]
                 isbad = amax32 >= np.int32(_INF)
                 amax32 = np.int32(0) if isbad else amax32
-                s_raw = _bits_to_f32(amax32) / emaxf
+                s_raw = bits_float(amax32) / emaxf
                 if TWO:
                     s_raw = s_raw / ts
                 s_raw = np.float32(min(max(s_raw, smin), smax))
                 if SFAST:
-                    sc = _rne_mag(_f32_to_bits(s_raw), zero, SEB, SM, SMAX)
-                    s_val = _bits_to_f32(_mag_bits(sc, SEB, SM))
+                    sc = _rne_mag(float_bits(s_raw), zero, SEB, SM, SMAX)
+                    s_val = bits_float(_mag_bits(sc, SEB, SM))
                 else:
-                    sc = np.int32(encode_bits(np.int64(_f32_to_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS))
+                    sc = np.int32(encode_bits(np.int64(float_bits(s_raw)) & 0xFFFFFFFF, np.int64(0), PS))
                     s_val = stbl[sc]
                 recip = (inv_ts if TWO else one) / s_val
                 rec[j] = recip
@@ -407,7 +382,7 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
                 scales[r, j] = np.int32(NANCODE) if nan_b else sc
                 fast = FAST and not isbad and j * BS + BS <= L
                 if KIND == 1:  # _fast_round's constant for the largest y must be normal
-                    ymax = _f32_to_bits(np.float32(_bits_to_f32(amax32) * recip))
+                    ymax = float_bits(np.float32(bits_float(amax32) * recip))
                     fast = fast and (ymax >> 23) - 127 - FS[1] <= 104
                 md[j] = _M_NAN if nan_b else (_M_FAST if fast else _M_GEN)
             for j in range(nb):
@@ -417,12 +392,12 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
                 d = dsc[j]
                 if FAST and mode == _M_FAST:
                     for i in range(BS):
-                        y = _f32_to_bits(np.float32(_bits_to_f32(row[start + i]) * recip))
+                        y = float_bits(np.float32(bits_float(row[start + i]) * recip))
                         if KIND == 0:
                             codes[r, j, i] = _fast_code(y, zero, FS)
                         else:
-                            q = _bits_to_f32(_fast_round(y, lo_e, emaxf, FS))
-                            vals[r, start + i] = _f32_to_bits(np.float32(q * d))
+                            q = bits_float(_fast_round(y, lo_e, emaxf, FS))
+                            vals[r, start + i] = float_bits(np.float32(q * d))
                 elif mode == _M_NAN:
                     for i in range(BS):
                         if KIND == 0:
@@ -435,13 +410,13 @@ def _amax_loop(fast: bool, sfast: bool, BSC: int, kind: int, stoch: bool, flush:
                         b = row[idx] if idx < L else np.int32(0)
                         if FLUSH:
                             b = b if (b & 0x7FFFFFFF) >= 0x800000 else np.int32(b & -0x80000000)
-                        y = np.int64(_f32_to_bits(np.float32(_bits_to_f32(np.int32(b)) * recip))) & 0xFFFFFFFF
+                        y = np.int64(float_bits(np.float32(bits_float(np.int32(b)) * recip))) & 0xFFFFFFFF
                         rr = np.int64(rand[r, j, i]) if STOCH else np.int64(0)
                         if KIND == 0:
                             codes[r, j, i] = encode_bits(y, rr, P)
                         elif idx < L:
-                            qv = _bits_to_f32(np.int32(quantize_bits(y, rr, P)))
-                            vals[r, idx] = np.int64(_f32_to_bits(np.float32(qv * d))) & 0xFFFFFFFF
+                            qv = bits_float(np.int32(quantize_bits(y, rr, P)))
+                            vals[r, idx] = np.int64(float_bits(np.float32(qv * d))) & 0xFFFFFFFF
 
     _LOOPS[key] = loop
     return loop

@@ -1,13 +1,11 @@
 """Implementation of :mod:`formats.numba` (imports Numba)."""
 
-
 from __future__ import annotations
-
-import math
 
 import numba as _numba
 import numpy as _np
 
+from ._numba_bits import bits_float, float_bits
 from ._registry import resolve as _resolve
 from ._numba_kernels import decode_code as _decode_code
 from ._numba_kernels import decode_params as _decode_params
@@ -46,53 +44,15 @@ def decode_params(fmt):
 
 
 @_numba.njit(cache=True)
-def _f64_bits(x):
-    """Raw IEEE bits of float64 ``x`` as int64 (exact, via frexp)."""
-    neg = math.copysign(1.0, x) < 0
-    a = abs(x)
-    if math.isnan(x):
-        b = _np.int64(0x7FF8000000000000)
-    elif math.isinf(x):
-        b = _np.int64(0x7FF0000000000000)
-    elif a == 0.0:
-        b = _np.int64(0)
-    else:
-        f, e = math.frexp(a)  # a = f * 2^e, f in [0.5, 1)
-        if e - 1 >= -1022:
-            sig = _np.int64(math.ldexp(f, 53))
-            b = (_np.int64(e - 1 + 1023) << 52) | (sig - (_np.int64(1) << 52))
-        else:
-            b = _np.int64(math.ldexp(a, 1074))
-    if neg:
-        b |= _np.int64(-0x8000000000000000)
-    return b
-
-
-@_numba.njit(cache=True)
-def _bits_f64(b):
-    neg = b < 0
-    a = b & _np.int64(0x7FFFFFFFFFFFFFFF)
-    e = a >> 52
-    mnt = a & ((_np.int64(1) << 52) - 1)
-    if e == 0x7FF:
-        v = math.inf if mnt == 0 else math.nan
-    elif e == 0:
-        v = math.ldexp(float(mnt), -1074)
-    else:
-        v = math.ldexp(float(mnt | (_np.int64(1) << 52)), int(e) - 1075)
-    return -v if neg else v
-
-
-@_numba.njit(cache=True)
 def quantize_scalar(x, P, r=0):
     """Fake-quantize float64 ``x`` with parameters ``P`` from :func:`params`."""
-    return _bits_f64(_quantize_bits(_f64_bits(x), _np.int64(r), P))
+    return bits_float(_quantize_bits(float_bits(_np.float64(x)), _np.int64(r), P))
 
 
 @_numba.njit(cache=True)
 def encode_scalar(x, P, r=0):
     """Code (int64) of float64 ``x`` with parameters ``P`` from :func:`params`."""
-    return _encode_bits(_f64_bits(x), _np.int64(r), P)
+    return _encode_bits(float_bits(_np.float64(x)), _np.int64(r), P)
 
 
 @_numba.njit(cache=True)

@@ -15,8 +15,8 @@ import math
 
 import numba
 import numpy as np
-from numba.core import types
-from numba.extending import intrinsic
+
+from formats._numba_bits import bits_float, float_bits
 
 
 __all__ = ["sequential_float"]
@@ -24,28 +24,6 @@ __all__ = ["sequential_float"]
 KIND_F64, KIND_F32, KIND_IEEE = 1, 2, 3
 
 
-@intrinsic
-def _bits(typingctx, x):
-    """The int64 bit pattern of a float64 (an LLVM bitcast)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _from_bits(typingctx, b):
-    """The float64 with bit pattern ``b`` (int64)."""
-    if b != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(types.int64), codegen
 MODES = {"nearest_even": 0, "nearest_away": 1, "toward_zero": 2, "up": 3, "down": 4, "odd": 5}
 OVFS = {"inf": 0, "saturate": 1, "nan": 2}
 
@@ -110,10 +88,10 @@ def _round_to_odd_sum(s, t):
     e = (s - (x - bb)) + (t - bb)
     if e == 0.0:
         return x
-    b = _bits(x)
+    b = float_bits(x)
     if (b & 1) == 0:
         b = b + 1 if (e > 0) == (x > 0) else b - 1
-    return _from_bits(b)
+    return bits_float(b)
 
 
 @numba.njit(cache=True)
@@ -121,7 +99,7 @@ def _round_ieee_fast(x, R):
     """:func:`_round_ieee` on the bit pattern (normal float64 inputs dropping 1..52 bits);
     falls back to the float version otherwise."""
     emin, mbits, maxval, mode, ovf = R
-    b = _bits(x)
+    b = float_bits(x)
     neg = b < 0
     a = b & np.int64(0x7FFFFFFFFFFFFFFF)
     E = a >> 52
@@ -153,7 +131,7 @@ def _round_ieee_fast(x, R):
         else:
             inc = 0 if kept_odd else 1
         r = ((a >> shift) + inc) << shift
-    res = _from_bits(r)
+    res = bits_float(r)
     if res > maxval:
         directed = mode == 2 or (mode == 3 and neg) or (mode == 4 and not neg)
         if ovf == 1 or directed:
