@@ -5,10 +5,17 @@ round-to-nearest-even encoding with the natural overflow policy gives ml_dtypes'
 code-adjacent and random inputs. Where ml_dtypes behaves differently by design, the difference
 is tested below as documented behaviour (docs/rounding-and-overflow.md):
 
-* integer casts truncate and wrap in ml_dtypes; lowbit rounds and saturates;
+* integer casts truncate in ml_dtypes; lowbit rounds and saturates. Out of range, ml_dtypes
+  before 0.7 wraps modulo 2^bits, from 0.7 on it gives 0;
 * ml_dtypes rounds E8M0 ties up (away from zero); lowbit's default is ties-to-even;
-* NaN → FP4/FP6 (no NaN code) gives −0 in ml_dtypes, +0 in lowbit;
-* ml_dtypes converts float64 inputs through float32 (rounding twice); lowbit rounds once.
+* NaN → FP4/FP6 (no NaN code) gives −0 in ml_dtypes, +0 in lowbit.
+
+ml_dtypes 0.7.0 fixed two behaviours that earlier releases had, and lowbit never had: float64
+inputs were converted through float32 (rounding twice), and E8M0 sent every float32 subnormal of
+the lowest binade to 2^-126. Tests that describe ml_dtypes' behaviour are conditional on the
+installed version (``ML_FIXED``); on 0.7 and later the fixed cases are part of the differential
+tests, so lowbit is compared with ml_dtypes on them too. Tests about lowbit always assert it
+against the exact reference.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from packaging.version import Version
 
 import formats
 from formats._reference import ref_encode
@@ -26,6 +34,9 @@ from _fmt_helpers import (code_adjacent_inputs, encode_np, exact_values, ids, mi
 ML_FORMATS = ml_dtypes_formats()
 ML_FLOATS = [f for f in ML_FORMATS if f.family == "float"]
 ML_INTS = [f for f in ML_FORMATS if f.family == "int"]
+#: ml_dtypes 0.7.0 rounds float64 inputs once, rounds E8M0's lowest binade like the others and
+#: sends out-of-range integer casts to 0 (release notes of ml_dtypes 0.7.0; checked below).
+ML_FIXED = Version(ml_dtypes.__version__) >= Version("0.7.0")
 
 
 def _raw(dt):
@@ -106,14 +117,17 @@ def test_encode_nearest_even_matches_ml_dtypes(fmt, path):
 
 
 def _e8m0_quirk(x):
-    """Inputs strictly between 2^-127 and 2^-126 (float32 subnormals), see below."""
+    """Inputs on which ml_dtypes before 0.7 differs from the exact reference: strictly between
+    2^-127 and 2^-126 (float32 subnormals), see below. None on 0.7 and later."""
+    if ML_FIXED:
+        return np.zeros(np.shape(x), bool)
     return (np.abs(x) > 2.0**-127) & (np.abs(x) < 2.0**-126)
 
 
 def test_encode_e8m0_matches_ml_dtypes_with_ties_away():
     """ml_dtypes rounds E8M0 ties up (away from zero): equal to lowbit's ``nearest_away``
-    on every input, negative, zero and NaN included (all → the NaN code 0xFF), except the
-    float32 subnormals of the lowest binade (tested below)."""
+    on every input, negative, zero and NaN included (all → the NaN code 0xFF); before ml_dtypes
+    0.7, except the float32 subnormals of the lowest binade (tested below)."""
     fmt = formats.get("float8_e8m0fnu")
     x = _rne_inputs(fmt, 2)
     x = x[~_e8m0_quirk(x)]
@@ -132,17 +146,18 @@ def test_e8m0_ties_documented_disagreement():
     assert formats.encode(x, fmt, rounding="nearest_away").codes.tolist() == [129, 127, 28]
 
 
-def test_e8m0_lowest_binade_documented_disagreement():
-    """ml_dtypes 0.6 sends every input strictly between 2^-127 and 2^-126 (float32 subnormals)
-    to 2^-126, even those nearer 2^-127 (e.g. 1.3 · 2^-127); lowbit rounds them like every other
-    binade, as the exact reference does."""
+def test_e8m0_lowest_binade():
+    """lowbit rounds the float32 subnormals between 2^-127 and 2^-126 like every other binade,
+    as the exact reference does (1.3 · 2^-127 is nearer 2^-127, code 0). ml_dtypes before 0.7
+    sent all of them to 2^-126 (code 1); 0.7 agrees with the reference."""
     fmt = formats.get("float8_e8m0fnu")
     x = np.float32([1.0001, 1.3, 1.49, 1.6]) * np.float32(2.0**-127)
-    assert _ml_codes(x, fmt).tolist() == [1, 1, 1, 1]
     for rounding in ("nearest_even", "nearest_away"):
         want = [ref_encode(float(v), fmt, rounding) for v in x]
         assert want == [0, 0, 0, 1]
         assert encode_np(x, fmt, rounding=rounding).tolist() == want
+        assert formats.encode(x, fmt, rounding=rounding).codes.tolist() == want
+    assert _ml_codes(x, fmt).tolist() == ([0, 0, 0, 1] if ML_FIXED else [1, 1, 1, 1])
 
 
 def test_encode_float64_inputs_match_where_ml_dtypes_rounds_once():
@@ -163,15 +178,31 @@ def test_encode_float64_inputs_match_where_ml_dtypes_rounds_once():
         assert np.array_equal(got, want), (fmt.name, mismatches(x, got, want))
 
 
-def test_float64_double_rounding_documented_disagreement():
+def test_float64_rounds_once():
     """Just below the tie 432 = (416 + 448)/2 of float8_e4m3fn, the float64 input 432 − 2^-44
-    is nearer 416. ml_dtypes rounds it to float32 first (432, a tie) and then to even, 448;
-    lowbit rounds once, to 416, as the exact reference does."""
+    is nearer 416: lowbit rounds once, to 416, as the exact reference does. ml_dtypes before 0.7
+    rounded to float32 first (432, a tie) and then to even, 448; 0.7 rounds once."""
     fmt = formats.get("float8_e4m3fn")
     x = np.nextafter(np.float64(432.0), 0.0)
-    assert float(x.astype(ml_dtypes.float8_e4m3fn)) == 448.0
     assert float(formats.quantize(np.float64([x]), fmt)[0]) == 416.0
     assert ref_encode(float(x), fmt) == formats.encode(np.float64([x]), fmt).codes[0] == 0x7D
+    assert float(x.astype(ml_dtypes.float8_e4m3fn)) == (416.0 if ML_FIXED else 448.0)
+
+
+@pytest.mark.parametrize("fmt", ML_FLOATS, ids=ids(ML_FLOATS))
+def test_encode_float64_ties_match_ml_dtypes(fmt):
+    """ml_dtypes ≥ 0.7 rounds float64 inputs once: every float64 input one float64 ulp either
+    side of a tie or a code (where float32 would round it onto the tie) gives lowbit's codes.
+    Before 0.7 ml_dtypes gave lowbit's codes of the input rounded to float32 first."""
+    x = code_adjacent_inputs(fmt, "float64")
+    if not fmt.has_nan:
+        x = x[~np.isnan(x)]
+    x = x[~_e8m0_quirk(x)] if fmt.name == "float8_e8m0fnu" else x
+    rounding = "nearest_away" if fmt.name == "float8_e8m0fnu" else "nearest_even"
+    with np.errstate(over="ignore"):
+        lowbit_in = x if ML_FIXED else x.astype(np.float32)
+    got, want = encode_np(lowbit_in, fmt, rounding=rounding), _ml_codes(x, fmt)
+    assert np.array_equal(got, want), mismatches(x, got, want)
 
 
 @pytest.mark.parametrize("fmt", [f for f in ML_FLOATS if not f.has_nan], ids=ids([f for f in ML_FLOATS if not f.has_nan]))
@@ -199,7 +230,11 @@ def test_int_toward_zero_matches_ml_dtypes_in_range(fmt):
 
 
 def test_int_cast_documented_disagreement():
-    """ml_dtypes int4: 2.7 → 2 (truncation), 9 → −7 (wraps); lowbit: 3 (RNE) and 7 (saturates)."""
+    """lowbit int4: 2.7 → 3 (RNE), ±9 → 7 and −8 (saturates). ml_dtypes truncates (2.7 → 2);
+    out of range it wrapped before 0.7 (9 → −7, −9 → 7) and gives 0 from 0.7 on (with NumPy's
+    'invalid value' warning)."""
     x = np.float32([2.7, 9.0, -9.0])
-    assert x.astype(ml_dtypes.int4).astype(int).tolist() == [2, -7, 7]
     assert formats.quantize(x, "int4").tolist() == [3.0, 7.0, -8.0]
+    with np.errstate(invalid="ignore"):
+        ml = x.astype(ml_dtypes.int4).astype(int).tolist()
+    assert ml == ([2, 0, 0] if ML_FIXED else [2, -7, 7])
