@@ -34,8 +34,8 @@ import functools
 import math
 from typing import ClassVar
 
-from ._common import (ceil_div, check_dims, check_positive, dram_traffic_bytes, mac_terms,
-                      resolve_operands, scaled_table)
+from ._common import (ceil_div, check_dims, check_fields, check_positive, dram_traffic_bytes,
+                      mac_terms, resolve_operands, scaled_table)
 from ._cost import Cost
 from ._energy import EnergyTable
 from ._loader import register_kind
@@ -93,16 +93,9 @@ class BitSerialArray:
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
 
     def __post_init__(self):
+        check_fields(self)  # every numeric field finite and > 0, every field of its type
         if self.mode not in BITSERIAL_MODES:
             raise ValueError(f"mode must be one of {BITSERIAL_MODES}, got {self.mode!r}")
-        for f in ("units", "baseline_bits", "tile_m", "tile_n", "group_size"):
-            check_positive(f, getattr(self, f), integer=True)
-            object.__setattr__(self, f, int(getattr(self, f)))
-        for f in ("sram_bytes", "clock_hz", "node_nm"):
-            check_positive(f, getattr(self, f))
-        check_positive("dram_bandwidth_bytes_per_cycle", self.dram_bandwidth_bytes_per_cycle,
-                       allow_none=True)
-        check_positive("dram_pj_per_bit", self.dram_pj_per_bit, allow_none=True)
         scaled_table(self.energy_table, self.node_nm)
 
     # ------------------------------------------------------------ throughput

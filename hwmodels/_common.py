@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
 from ._energy import EnergyTable, MacEnergy, default_accumulator, energy_table, mac_energy
-from ._operand import operand, resolve_format
+from ._operand import operand, resolve_accumulator, resolve_format
+from ._validate import check_fields, check_number, check_positive  # noqa: F401  (re-exported)
 
 DATAFLOWS = ("os", "ws", "is")
-
-
-def check_positive(name: str, v, *, integer: bool = False, allow_none: bool = False):
-    """Raise ValueError unless ``v`` is a finite number > 0 (an int when ``integer``)."""
-    if v is None and allow_none:
-        return
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number > 0, got {v!r}")
-    if integer and not float(v).is_integer():
-        raise ValueError(f"{name} must be an integer > 0, got {v!r}")
-    if not (v > 0) or math.isinf(v):
-        raise ValueError(f"{name} must be finite and > 0, got {v!r}")
 
 
 def check_dims(m, k, n):
@@ -66,7 +54,7 @@ def _resolve_operands(a_format, b_format, accumulator, native_a, native_b, nativ
     """
     a = resolve_format(a_format, "a_format")
     b = resolve_format(b_format, "b_format")
-    acc = resolve_format(accumulator, "accumulator")
+    acc = resolve_accumulator(accumulator, "accumulator")
     if a is None:
         a = resolve_format(native_a, "native format")
     if b is None:

@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Iterator
 
+from ._validate import check_number
+
 __all__ = ["Cost", "CATEGORIES", "FrozenMap"]
 
 #: Energy categories, in the order reports print them.
@@ -38,9 +40,12 @@ class FrozenMap(Mapping):
         for k, v in dict(data).items():
             if not isinstance(k, str):
                 raise TypeError(f"keys must be str, got {type(k).__name__}")
-            if isinstance(v, (bool, str, bytes)):
+            if isinstance(v, (bool, str, bytes)) or v is None:
                 raise TypeError(f"value of {k!r} must be a number, got {type(v).__name__}")
-            d[k] = float(v)
+            try:
+                d[k] = float(v)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"value of {k!r} must be a number, got {type(v).__name__}") from exc
         self._d = d
         self._h = None
 
@@ -113,20 +118,15 @@ class Cost:
 
     def __post_init__(self):
         for name in ("cycles", "seconds", "macs", "capacity_macs", "stall_cycles"):
-            v = getattr(self, name)
-            if isinstance(v, (bool, str, bytes)):
-                raise TypeError(f"{name} must be a number, got {type(v).__name__}")
-            v = float(v)
-            if not 0.0 <= v < math.inf:
-                raise ValueError(f"{name} must be finite and >= 0, got {v}")
-            object.__setattr__(self, name, v)
-        bd = self.breakdown if isinstance(self.breakdown, FrozenMap) else FrozenMap(self.breakdown)
-        for k, v in bd.items():
-            if not 0.0 <= v < math.inf:
-                raise ValueError(f"breakdown[{k!r}] must be finite and >= 0 pJ, got {v}")
-        object.__setattr__(self, "breakdown", bd)
-        acc = self.accesses if isinstance(self.accesses, FrozenMap) else FrozenMap(self.accesses)
-        object.__setattr__(self, "accesses", acc)
+            v = check_number(name, getattr(self, name), strict=False)
+            object.__setattr__(self, name, float(v))
+        for field in ("breakdown", "accesses"):
+            m = getattr(self, field)
+            m = m if isinstance(m, FrozenMap) else FrozenMap(m)
+            for k, v in m.items():
+                if not 0.0 <= v < math.inf:
+                    raise ValueError(f"{field}[{k!r}] must be finite and >= 0, got {v}")
+            object.__setattr__(self, field, m)
 
     @classmethod
     def _trusted(cls, cycles, seconds, breakdown, macs, capacity_macs, stall_cycles, accesses):

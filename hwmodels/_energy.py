@@ -32,15 +32,15 @@ import math
 from typing import ClassVar
 
 from ._loader import register_kind
-from ._operand import Operand, operand, resolve_format
+from ._operand import Operand, operand, resolve_accumulator, resolve_format
+from ._validate import check_fields, check_number
 
 __all__ = ["EnergyTable", "TechNode", "TechScaling", "MacEnergy", "mac_energy",
            "energy_table", "tech_scaling", "node_factor"]
 
 
 def _positive(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0) or math.isinf(v):
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    return check_number(name, v, low=0.0, strict=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +71,7 @@ class EnergyTable:
     UNITLESS: ClassVar[tuple] = ()
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            if f.name != "name":
-                _positive(f.name, getattr(self, f.name))
+        check_fields(self)  # every entry a finite number > 0
 
     # ---------------------------------------------------------- integer ops
     def int_add(self, width: float) -> float:
@@ -121,8 +119,7 @@ class EnergyTable:
     # --------------------------------------------------------------- memory
     def sram_access(self, bits: float, sram_bytes: float) -> float:
         """Energy of reading (or writing) ``bits`` bits from an SRAM of ``sram_bytes`` bytes."""
-        if bits < 0:
-            raise ValueError(f"bits must be >= 0, got {bits}")
+        bits = check_number("bits", bits, strict=False)
         _positive("sram_bytes", sram_bytes)
         size = min(float(sram_bytes), 2.0**20)  # banked: a read touches one ≤ 1 MiB bank
         pts = ((2.0**13, self.sram_8kib_read_64b_pj), (2.0**15, self.sram_32kib_read_64b_pj),
@@ -137,8 +134,7 @@ class EnergyTable:
 
     def dram_access(self, bits: float) -> float:
         """Energy of moving ``bits`` bits to or from DRAM."""
-        if bits < 0:
-            raise ValueError(f"bits must be >= 0, got {bits}")
+        bits = check_number("bits", bits, strict=False)
         return self.dram_read_64b_pj * bits / 64
 
     # ------------------------------------------------------- technology
@@ -198,14 +194,14 @@ class TechNode:
     UNITLESS: ClassVar[tuple] = ("energy_poly", "energy_ratio")
 
     def __post_init__(self):
-        _positive("node_nm", self.node_nm)
-        _positive("vdd_v", self.vdd_v)
+        check_fields(self)  # numeric fields finite and > 0, energy_poly a tuple or None
         if (self.energy_poly is None) == (self.derived_from_nm is None):
             raise ValueError("give exactly one of energy_poly or derived_from_nm")
         if self.energy_poly is not None:
-            poly = tuple(float(x) for x in self.energy_poly)
-            if len(poly) != 3:
-                raise ValueError(f"energy_poly must have 3 coefficients, got {len(poly)}")
+            if len(self.energy_poly) != 3:
+                raise ValueError(f"energy_poly must have 3 coefficients, got {len(self.energy_poly)}")
+            poly = tuple(float(check_number(f"energy_poly[{i}]", x, low=None))
+                         for i, x in enumerate(self.energy_poly))
             object.__setattr__(self, "energy_poly", poly)
         else:
             _positive("energy_ratio", self.energy_ratio)
@@ -222,6 +218,11 @@ class TechScaling:
     name: str = dataclasses.field(default="", compare=False)
 
     NESTED: ClassVar[dict] = {"nodes": ("tech_node", True)}
+
+    def __post_init__(self):
+        check_fields(self)
+        if not self.nodes or not all(isinstance(n, TechNode) for n in self.nodes):
+            raise TypeError(f"nodes must be a non-empty tuple of TechNode records, got {self.nodes!r}")
 
     def node(self, node_nm: float) -> TechNode:
         for n in self.nodes:
@@ -276,19 +277,27 @@ class TechScaling:
 register_kind("tech_scaling", TechScaling)
 
 
-@functools.lru_cache(maxsize=None)
 def energy_table(name: str = "horowitz-45nm") -> EnergyTable:
-    """A built-in energy table by name (``hwmodels/data/energy-<name>.yaml``)."""
-    from .presets import _load_builtin
+    """A built-in energy table by name (``hwmodels/data/energy-<name>.yaml``).
 
+    Raises:
+        ValueError: naming ``energy_table`` and the built-in names, for an unknown name.
+    """
+    from .presets import _load_builtin, check_builtin
+
+    check_builtin("energy_table", "energy-", name)
     return _load_builtin(f"energy-{name}", kind="energy_table")
 
 
-@functools.lru_cache(maxsize=None)
 def tech_scaling(name: str = "stillmaker-baas-2017") -> TechScaling:
-    """The built-in technology-scaling table by name (``hwmodels/data/tech-<name>.yaml``)."""
-    from .presets import _load_builtin
+    """The built-in technology-scaling table by name (``hwmodels/data/tech-<name>.yaml``).
 
+    Raises:
+        ValueError: naming ``tech_scaling`` and the built-in names, for an unknown name.
+    """
+    from .presets import _load_builtin, check_builtin
+
+    check_builtin("tech_scaling", "tech-", name)
     return _load_builtin(f"tech-{name}", kind="tech_scaling")
 
 
@@ -314,6 +323,12 @@ class MacEnergy:
     a_decode_pj: float = 0.0
     b_decode_pj: float = 0.0
 
+    NON_NEGATIVE: ClassVar[tuple] = ("multiply_pj", "accumulate_pj", "scale_pj", "table_pj",
+                                     "a_decode_pj", "b_decode_pj")
+
+    def __post_init__(self):
+        check_fields(self)  # every term a finite number >= 0
+
     @property
     def mac_pj(self) -> float:
         return self.multiply_pj + self.accumulate_pj
@@ -329,11 +344,13 @@ MULTIPLIERS = ("exact", "lmul")
 
 def default_accumulator(a: Operand, b: Operand, a_record=None):
     """The accumulator record used when none is given: int32 for integer × integer, the LNS
-    format itself (``a_record``) for LNS × LNS, float32 otherwise."""
+    format of ``a_record`` for LNS × LNS (its element format when it is scaled, as LUQ: the
+    sums carry no scale), float32 otherwise."""
     import formats
 
     if a.kind == "lns" and b.kind == "lns" and a_record is not None:
-        return a_record
+        element = getattr(a_record, "element", None)
+        return a_record if element is None else element
     if a.kind == "int" and b.kind == "int" and not a.is_block and not b.is_block:
         return formats.get("int32")
     return formats.get("float32")
@@ -463,7 +480,8 @@ def mac_energy(a_format, b_format, accumulator=None, *, multiplier: str = "exact
         :class:`MacEnergy` (pJ).
 
     Raises:
-        ValueError: unknown format name, unknown multiplier, L-Mul on non-float operands.
+        ValueError: unknown format name, unknown multiplier, L-Mul on non-float operands, a
+            non-scalar accumulator (block, scaled, codebook, lattice formats).
     """
     if multiplier not in MULTIPLIERS:
         raise ValueError(f"multiplier must be one of {MULTIPLIERS}, got {multiplier!r}")
@@ -471,7 +489,7 @@ def mac_energy(a_format, b_format, accumulator=None, *, multiplier: str = "exact
     b = resolve_format(b_format, "b_format")
     if a is None or b is None:
         raise ValueError("a_format and b_format must be given")
-    acc = resolve_format(accumulator, "accumulator")
+    acc = resolve_accumulator(accumulator, "accumulator")
     if acc is None:
         acc = default_accumulator(operand(a), operand(b), a)
     t = table if table is not None else energy_table()

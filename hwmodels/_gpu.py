@@ -25,7 +25,7 @@ import functools
 import math
 from typing import ClassVar
 
-from ._common import check_dims, check_positive, mac_terms, resolve_operands, scaled_table
+from ._common import check_dims, check_fields, mac_terms, resolve_operands, scaled_table
 from ._cost import Cost
 from ._energy import EnergyTable
 from ._loader import register_kind
@@ -99,16 +99,12 @@ class GPU:
     name: str = dataclasses.field(default="", compare=False)
 
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
+    #: peaks of the optional precisions: 0 = not supported
+    NON_NEGATIVE: ClassVar[tuple] = ("fp8_flops_per_s", "fp4_flops_per_s", "int8_ops_per_s",
+                                     "int4_ops_per_s")
 
     def __post_init__(self):
-        for f in ("fp32_flops_per_s", "tf32_flops_per_s", "fp16_flops_per_s", "bf16_flops_per_s",
-                  "hbm_bandwidth_bytes_per_s", "power_w", "clock_hz", "node_nm", "hbm_bytes",
-                  "hbm_pj_per_bit", "shared_memory_bytes"):
-            check_positive(f, getattr(self, f))
-        for f in ("fp8_flops_per_s", "fp4_flops_per_s", "int8_ops_per_s", "int4_ops_per_s"):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise ValueError(f"{f} must be a number >= 0 (0 = unsupported), got {v!r}")
+        check_fields(self)  # numeric fields finite and > 0 (NON_NEGATIVE: >= 0), types checked
         scaled_table(self.energy_table, self.node_nm)
 
     # ------------------------------------------------------------ precision

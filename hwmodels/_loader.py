@@ -11,6 +11,7 @@ missing required field raises ``ValueError`` naming the file and the key.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -176,7 +177,12 @@ def _load_nested(value, sub_kind, is_list, origin, resolve):
     if isinstance(value, str):
         if resolve is None:
             raise ValueError(f"{origin}: cannot resolve {value!r} here")
-        return resolve(sub_kind, value)
+        try:
+            return resolve(sub_kind, value)
+        except FileNotFoundError as exc:
+            raise ValueError(f"{origin}: no such file {value!r}") from exc
+        except ValueError as exc:
+            raise ValueError(f"{origin}: {exc}") from exc
     if isinstance(value, Mapping):
         return load_mapping(value, origin=origin, kind=sub_kind, resolve=resolve)
     cls = KINDS.get(sub_kind)
@@ -185,18 +191,53 @@ def _load_nested(value, sub_kind, is_list, origin, resolve):
     raise ValueError(f"{origin} must be a name or a mapping, got {type(value).__name__}")
 
 
+@functools.lru_cache(maxsize=None)
+def _yaml_loader():
+    """A ``yaml.SafeLoader`` whose mappings refuse a repeated key (PyYAML keeps the last)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        dup = key in seen
+                    except TypeError:  # unhashable: SafeLoader says so below
+                        continue
+                    if dup:
+                        raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                    seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, line):
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
 def load_file(path: str | os.PathLike, *, kind: str | None = None, resolve=None):
     """Read a YAML preset file and build its record (see :func:`load_mapping`).
 
     Raises:
-        ValueError: as :func:`load_mapping`, or when the file is not valid YAML.
+        ValueError: as :func:`load_mapping`; when the file is not valid YAML; when a mapping
+            repeats a key (naming the file, the key and its line).
         FileNotFoundError: when ``path`` does not exist.
     """
     import yaml
 
     with open(path, encoding="utf-8") as f:
         try:
-            data = yaml.safe_load(f)
+            data = yaml.load(f, Loader=_yaml_loader())  # noqa: S506  (a SafeLoader subclass)
+        except _DuplicateKey as exc:
+            raise ValueError(f"{os.fspath(path)}: duplicate key {exc.key!r} (line {exc.line}); "
+                             "each key may appear once in a mapping") from None
         except yaml.YAMLError as exc:
             raise ValueError(f"{os.fspath(path)}: not valid YAML: {exc}") from exc
     return load_mapping(data, origin=os.path.basename(os.fspath(path)), kind=kind, resolve=resolve)

@@ -29,8 +29,8 @@ import functools
 import math
 from typing import ClassVar
 
-from ._common import (ceil_div, check_dims, check_positive, dram_traffic_bytes, mac_terms,
-                      resolve_operands, scaled_table)
+from ._common import (ceil_div, check_dims, check_fields, check_positive, dram_traffic_bytes,
+                      mac_terms, resolve_operands, scaled_table)
 from ._cost import Cost
 from ._energy import EnergyTable
 from ._loader import register_kind
@@ -79,18 +79,9 @@ class LutGemmUnit:
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
 
     def __post_init__(self):
-        for f in ("lookups_per_cycle", "adds_per_cycle", "sram_bytes", "clock_hz", "node_nm"):
-            check_positive(f, getattr(self, f))
-        for f in ("group_size", "table_entry_bits", "tile_m", "tile_n"):
-            check_positive(f, getattr(self, f), integer=True)
-            object.__setattr__(self, f, int(getattr(self, f)))
+        check_fields(self)  # every numeric field finite and > 0, every field of its type
         if self.group_size > 16:
             raise ValueError(f"group_size must be <= 16 (tables of 2^g entries), got {self.group_size}")
-        if not isinstance(self.sign_symmetry, bool):
-            raise ValueError(f"sign_symmetry must be a bool, got {self.sign_symmetry!r}")
-        check_positive("dram_bandwidth_bytes_per_cycle", self.dram_bandwidth_bytes_per_cycle,
-                       allow_none=True)
-        check_positive("dram_pj_per_bit", self.dram_pj_per_bit, allow_none=True)
         scaled_table(self.energy_table, self.node_nm)
 
     # ------------------------------------------------------------- tables

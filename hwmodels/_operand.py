@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import math
 
-__all__ = ["Operand", "operand", "resolve_format"]
+__all__ = ["Operand", "operand", "resolve_format", "resolve_accumulator", "ACCUMULATOR_FAMILIES"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +87,39 @@ def resolve_format(fmt, param: str):
         return fmt
     raise TypeError(f"{param} must be a format record, a registered format name or None, "
                     f"got {type(fmt).__name__}")
+
+
+#: format families an accumulator may have: scalar formats whose partial sums the energy model
+#: prices (``_energy._accumulate``): integer and float adders, posit adders, LNS adders
+ACCUMULATOR_FAMILIES = ("float", "int", "posit", "lns")
+
+
+def resolve_accumulator(fmt, param: str = "accumulator"):
+    """A scalar accumulator format record from a record, a registered name or None.
+
+    Partial sums live in one scalar number per output: a block format, a scaled integer, a
+    codebook, a lattice or LUQ format (values defined by a scale, a table or a vector) cannot
+    hold them. ``simulator.matmul`` rejects them likewise.
+
+    Raises:
+        ValueError: naming ``param``, for an unregistered name or a non-scalar format.
+        TypeError: when ``fmt`` is neither a name nor a format record.
+    """
+    rec = resolve_format(fmt, param)
+    if rec is None:
+        return None
+    family = getattr(rec, "family", None)
+    import formats
+
+    scalar = family in ACCUMULATOR_FAMILIES if isinstance(rec, formats.Format) else (
+        getattr(rec, "element", None) is None and getattr(rec, "block_size", None) is None
+        and operand(rec).kind in ("int", "float", "posit", "lns"))
+    if not scalar:
+        raise ValueError(f"{param} must be a scalar format (family {', '.join(ACCUMULATOR_FAMILIES)}),"
+                         f" got {getattr(rec, 'name', '') or rec!r} ({type(rec).__name__}, family "
+                         f"{family!r}): partial sums cannot be held in a block, scaled, codebook "
+                         "or lattice format")
+    return rec
 
 
 def _int_bits(fmt) -> int:

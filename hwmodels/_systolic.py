@@ -42,7 +42,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._common import (DATAFLOWS, ceil_div, check_dims, check_positive, dram_traffic_bytes,
+from ._common import (DATAFLOWS, ceil_div, check_dims, check_fields, dram_traffic_bytes,
                       mac_terms, resolve_operands, scaled_table)
 from ._cost import Cost
 from ._energy import EnergyTable
@@ -109,21 +109,11 @@ class SystolicArray:
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
 
     def __post_init__(self):
-        check_positive("rows", self.rows, integer=True)
-        check_positive("cols", self.cols, integer=True)
-        object.__setattr__(self, "rows", int(self.rows))
-        object.__setattr__(self, "cols", int(self.cols))
+        check_fields(self)  # every numeric field finite and > 0, every field of its type
         if self.dataflow not in DATAFLOWS:
             raise ValueError(f"dataflow must be one of {DATAFLOWS}, got {self.dataflow!r}")
         if self.fold_model not in FOLD_MODELS:
             raise ValueError(f"fold_model must be one of {FOLD_MODELS}, got {self.fold_model!r}")
-        for f in ("ifmap_sram_bytes", "filter_sram_bytes", "ofmap_sram_bytes", "clock_hz", "node_nm"):
-            check_positive(f, getattr(self, f))
-        check_positive("dram_bandwidth_bytes_per_cycle", self.dram_bandwidth_bytes_per_cycle,
-                       allow_none=True)
-        check_positive("dram_pj_per_bit", self.dram_pj_per_bit, allow_none=True)
-        if self.energy_table is not None and not isinstance(self.energy_table, EnergyTable):
-            raise ValueError("energy_table must be an EnergyTable record or None")
         scaled_table(self.energy_table, self.node_nm)  # node in range
 
     # ----------------------------------------------------------------- peaks

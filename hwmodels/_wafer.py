@@ -38,7 +38,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._common import check_dims, check_positive, mac_terms, resolve_operands, scaled_table
+from ._common import (check_dims, check_fields, check_number, mac_terms, resolve_operands,
+                      scaled_table)
 from ._cost import Cost
 from ._energy import EnergyTable
 from ._loader import register_kind
@@ -88,16 +89,10 @@ class WaferMesh:
     UNITLESS: ClassVar[tuple] = ("cores", "routing_paths_per_core", "reduce_tree_arity",
                                  "native_format", "accumulator_format")
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
+    NON_NEGATIVE: ClassVar[tuple] = ("message_overhead_cycles",)
 
     def __post_init__(self):
-        for f in ("cores", "routing_paths_per_core", "reduce_tree_arity"):
-            check_positive(f, getattr(self, f), integer=True)
-            object.__setattr__(self, f, int(getattr(self, f)))
-        for f in ("sram_bytes", "clock_hz", "core_macs_per_cycle", "hop_latency_cycles",
-                  "link_bytes_per_cycle", "power_w", "node_nm", "hop_energy_pj_per_byte"):
-            check_positive(f, getattr(self, f))
-        if self.message_overhead_cycles < 0:
-            raise ValueError(f"message_overhead_cycles must be >= 0, got {self.message_overhead_cycles}")
+        check_fields(self)  # numeric fields finite and > 0 (NON_NEGATIVE: >= 0), types checked
         if self.reduce_tree_arity < 2 or self.reduce_tree_arity > self.routing_paths_per_core:
             raise ValueError(f"reduce_tree_arity must be in [2, routing_paths_per_core="
                              f"{self.routing_paths_per_core}], got {self.reduce_tree_arity}")
@@ -123,7 +118,9 @@ class WaferMesh:
         return 2 * self.peak_macs_per_cycle * self.clock_hz
 
     def check_capacity(self, nbytes: float, what: str = "weights + KV cache") -> None:
-        """Raise ValueError if ``nbytes`` do not fit the wafer's SRAM."""
+        """Raise ValueError if ``nbytes`` do not fit the wafer's SRAM (or are not a finite number
+        >= 0)."""
+        nbytes = check_number("nbytes", nbytes, strict=False)
         if nbytes > self.sram_bytes:
             raise ValueError(f"{what} ({nbytes / 1e9:.2f} GB) do not fit the wafer SRAM "
                              f"({self.sram_bytes / 1e9:.2f} GB)")

@@ -47,6 +47,28 @@ def _resolve(kind: str, ref: str):
 
 
 @functools.lru_cache(maxsize=None)
+def _builtin_names(prefix: str) -> tuple[str, ...]:
+    """Names of the built-in data files ``<prefix><name>.yaml``, sorted."""
+    return tuple(sorted(r.name[len(prefix):-len(".yaml")] for r in _data_dir().iterdir()
+                        if r.name.startswith(prefix) and r.name.endswith(".yaml")))
+
+
+def check_builtin(param: str, prefix: str, name) -> None:
+    """Raise naming ``param`` unless ``name`` is a built-in table ``<prefix><name>.yaml``.
+
+    Raises:
+        TypeError: ``name`` is not a str.
+        ValueError: ``name`` is not built in (the message lists the names that are).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"{param} must be a str naming a built-in table, got {type(name).__name__}")
+    allowed = _builtin_names(prefix)
+    if name not in allowed:
+        raise ValueError(f"unknown {param} {name!r}; built-in names: {', '.join(allowed)} "
+                         "(or give a path to a .yaml file)")
+
+
+@functools.lru_cache(maxsize=None)
 def _load_builtin(stem: str, kind: str | None = None):
     res = _data_dir() / f"{stem}.yaml"
     if not res.is_file():
