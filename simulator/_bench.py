@@ -10,6 +10,8 @@ timings are never asserted).
 from __future__ import annotations
 
 import importlib
+import math
+import numbers
 import time
 
 #: suite name -> module
@@ -45,16 +47,54 @@ def available_suites() -> dict:
     return out
 
 
+def check_scale(scale) -> float:
+    """``scale`` as a float, if it is a positive finite number.
+
+    Raises:
+        TypeError: ``scale`` is not a real number (booleans included).
+        ValueError: ``scale`` is not finite or not positive.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale must be a positive number, got {type(scale).__name__}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    return float(scale)
+
+
+def _scale_arg(text: str) -> float:
+    """argparse ``type=`` of ``--scale``: :func:`check_scale` of the number."""
+    import argparse
+
+    try:
+        return check_scale(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}") from None
+
+
 def run(suites=None, scale: float = 1.0):
-    """Run the named suites (default all available); return a pandas DataFrame."""
+    """Run the named suites (default all available); return a pandas DataFrame.
+
+    Args:
+        suites: a suite name or names (see :data:`SUITES`); ``None`` or empty: every available suite.
+        scale: problem-size multiplier, a positive finite number (< 1 shrinks the problems).
+
+    Returns:
+        pandas DataFrame, one row per (suite, case, impl).
+
+    Raises:
+        ValueError: an unknown suite name, or a bad ``scale``.
+        TypeError: ``scale`` is not a number.
+    """
     import pandas as pd
 
+    scale = check_scale(scale)
     avail = available_suites()
-    names = list(avail) if not suites else suites
-    rows = []
-    for n in names:
+    names = list(avail) if not suites else [suites] if isinstance(suites, str) else list(suites)
+    for n in names:  # all names checked before any suite runs
         if n not in avail:
             raise ValueError(f"suite must be one of {sorted(avail)}, got {n!r}")
+    rows = []
+    for n in names:
         rows.extend(avail[n].run(scale))
     return pd.DataFrame(rows)
 
@@ -62,7 +102,8 @@ def run(suites=None, scale: float = 1.0):
 def register(sub) -> None:
     p = sub.add_parser("bench", help="speed against the reference libraries (ratios)")
     p.add_argument("suites", nargs="*", help=f"suites to run (default all): {', '.join(SUITES)}")
-    p.add_argument("--scale", type=float, default=1.0, help="problem-size multiplier (default 1)")
+    p.add_argument("--scale", type=_scale_arg, default=1.0,
+                   help="problem-size multiplier, a positive number (default 1)")
     p.add_argument("--csv", help="also write the table to this CSV file")
     p.set_defaults(func=_main)
 

@@ -60,11 +60,12 @@ def register(sub) -> None:
     p.set_defaults(func=_formats_main)
 
     q = sub.add_parser("quantize", help="quantize numbers to a format and print value and code")
-    q.add_argument("values", nargs="+", type=float, help="numbers to quantize (e.g. 3.3 -0.001 1e6)")
+    q.add_argument("values", nargs="+", type=float, metavar="VALUE",
+                   help="numbers to quantize (e.g. 3.3 -0.001 1e6 -inf; a leading minus is a value)")
     q.add_argument("--format", "-f", required=True, dest="fmt", help="format name (see `lowbit formats`)")
     q.add_argument("--rounding", default="nearest_even", help="rounding mode (default nearest_even)")
     q.add_argument("--overflow", default=None, help="overflow policy (default: the format's natural one)")
-    q.add_argument("--seed", type=int, default=None, help="seed for --rounding stochastic")
+    q.add_argument("--seed", type=int, default=None, help="seed (an integer >= 0) for --rounding stochastic")
     q.set_defaults(func=_quantize_main)
 
 
@@ -128,6 +129,8 @@ def _quantize_main(args) -> int:
     x = np.asarray(args.values, dtype=np.float64)
     kw = dict(rounding=args.rounding, overflow=args.overflow)
     if args.rounding == "stochastic":
+        if args.seed is not None and args.seed < 0:
+            raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
         kw["key"] = 0 if args.seed is None else args.seed
     elif args.seed is not None:
         raise ValueError("--seed is only used with --rounding stochastic")
