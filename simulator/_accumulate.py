@@ -311,7 +311,10 @@ def precision_bits(fmt) -> tuple[int, int, int]:
         return p, 0, p
     if isinstance(fmt, FloatFormat):
         return fmt.precision, fmt.emin - fmt.mantissa_bits, fmt.emax + 1
-    raise ValueError(f"no precision bounds for {type(fmt).__name__}")
+    if getattr(fmt, "family", None) == "lns" and fmt.frac_bits == 0:  # 0 and ±2^k, k in [log2_min, log2_max]
+        return 1, int(fmt.log2_min), int(fmt.log2_max) + 1
+    raise ValueError(f"no exact precision bounds for {type(fmt).__name__} {fmt}: values must be binary "
+                     "fractions (integer, float or power-of-two formats)")
 
 
 def log2_ceil(x: float) -> int:

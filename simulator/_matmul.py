@@ -177,9 +177,37 @@ def _block_parts(xp, q: QArray, role: str):
     return ev, sv, _tensor_scale(xp, q.tensor_scale), eb, Bounds.of(sfmt), bs
 
 
-def prepare_operand(xp, x, fmt, role: str) -> Operand:
+def _lns_operand(xp, x, fmt, role: str, multiplier: str, K: int) -> Operand:
+    """An LNS operand (``x`` an array or a QArray of ``fmt``).
+
+    ``multiplier="lns"``: kept as codes (the multiplier adds their fields). Otherwise the
+    products are exact products of values, which exist only for power-of-two formats
+    (``frac_bits=0``: every value is 0 or ±2^k, exact in float64); other LNS values
+    2^(n/2^frac_bits) are irrational.
+
+    Raises:
+        ValueError: an LNS format with fractional bits and a multiplier other than ``"lns"``.
+    """
+    import formats
+
+    codes = x.codes if isinstance(x, QArray) else formats.encode(x, fmt).codes
+    if multiplier == "lns":
+        codes = xp.swapaxes(codes, -1, -2) if role == "b" else codes
+        return Operand(codes, fmt, None, False, K, transposed=role == "b")
+    if fmt.frac_bits:
+        raise ValueError(f"{role}_format={fmt} is an LNS format with frac_bits={fmt.frac_bits}: its values "
+                         f"2^(n/{1 << fmt.frac_bits}) are irrational, so multiplier={multiplier!r} has no exact "
+                         "products; use multiplier='lns' (both operands LNS) or a power-of-two format "
+                         "(formats.power_of_two, frac_bits=0)")
+    vals = _take(xp, _element_table(fmt), codes)  # 0, ±2^k and NaN: exact float64
+    vals = xp.swapaxes(vals, -1, -2) if role == "b" else vals
+    return Operand(vals.astype(xp.float64), fmt, Bounds.of(fmt), False, K, transposed=role == "b")
+
+
+def prepare_operand(xp, x, fmt, role: str, multiplier: str = "exact") -> Operand:
     """Quantize/encode/decode one operand into an :class:`Operand` (values in float64/int64
-    for NumPy; JAX callers run this under ``jax.enable_x64``)."""
+    for NumPy; JAX callers run this under ``jax.enable_x64``). LNS operands stay codes for
+    ``multiplier="lns"`` and become values otherwise (:func:`_lns_operand`)."""
     import formats
 
     kaxis = -1 if role == "a" else -2
@@ -193,8 +221,7 @@ def prepare_operand(xp, x, fmt, role: str) -> Operand:
             return Operand(ev.astype(xp.float64), fmt, eb, False, K, sv.astype(xp.float64), sb, ts, bs,
                            transposed=True)
         if getattr(fmt, "family", None) == "lns":
-            codes = xp.swapaxes(x.codes, -1, -2) if role == "b" else x.codes
-            return Operand(codes, fmt, None, False, x.shape[kaxis], transposed=role == "b")
+            return _lns_operand(xp, x, fmt, role, multiplier, x.shape[kaxis])
         vals = _take(xp, _element_table(fmt), x.codes) if fmt.bits <= 16 else formats.decode(x, "float64")
         x, q_input = (vals if fmt.bits <= 16 else to_f64(xp, vals)), True
     else:
@@ -218,13 +245,12 @@ def prepare_operand(xp, x, fmt, role: str) -> Operand:
         ev, sv, ts, eb, sb, bs = _block_parts(xp, q, role)
         return Operand(ev.astype(xp.float64), fmt, eb, False, K, sv.astype(xp.float64), sb, ts, bs,
                        transposed=True)
-    if getattr(fmt, "family", None) == "lns":  # kept as codes: multiplier="lns" multiplies codes
-        codes = x.codes if isinstance(x, QArray) else formats.encode(x, fmt).codes
-        codes = xp.swapaxes(codes, -1, -2) if role == "b" else codes
-        return Operand(codes, fmt, None, False, K, transposed=role == "b")
+    if getattr(fmt, "family", None) == "lns":
+        return _lns_operand(xp, x, fmt, role, multiplier, K)
     if not isinstance(fmt, (FloatFormat, IntFormat)):
-        raise ValueError(f"{role}_format must be a scalar FloatFormat/IntFormat or a block format, got "
-                         f"{type(fmt).__name__}")
+        raise ValueError(f"{role}_format must be a FloatFormat, an IntFormat, a power-of-two LNSFormat "
+                         f"(any LNSFormat with multiplier='lns') or a block format, got "
+                         f"{type(fmt).__name__} {fmt}")
     is_int = isinstance(fmt, IntFormat)
     if x.dtype.kind in "iub":
         if not isinstance(fmt, IntFormat):
@@ -743,8 +769,8 @@ def _as_codes(xp, op: Operand, role: str) -> Operand:
 
 def build(xp, a, b, cfg):
     """Operands and plan (shared by the NumPy and JAX drivers)."""
-    A = prepare_operand(xp, a, cfg["a_format"], "a")
-    B = prepare_operand(xp, b, cfg["b_format"], "b")
+    A = prepare_operand(xp, a, cfg["a_format"], "a", cfg["multiplier"])
+    B = prepare_operand(xp, b, cfg["b_format"], "b", cfg["multiplier"])
     acc = (default_accumulator(A, B, cfg["multiplier"]) if cfg["accumulator"] is None
            else as_accumulator(cfg["accumulator"]))
     cacc = None if cfg["chunk_accumulator"] is None else as_accumulator(

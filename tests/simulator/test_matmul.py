@@ -437,6 +437,101 @@ def test_block_qarray_must_be_blocked_along_k():
         simulator.matmul(a, a.T, a_format="mxfp8_e4m3", b_format="mxfp8_e4m3", k_chunk=48)
 
 
+# ------------------------------------------------------------------- power-of-two and LNS operands
+#: power-of-two formats of the registry (LNS with no fractional bits: values 0 and ±2^k)
+POT_FORMATS = [n for n in formats.names()
+               if getattr(formats.get(n), "family", None) == "lns" and formats.get(n).frac_bits == 0]
+LNS_FRAC_FORMATS = [n for n in formats.names()
+                    if getattr(formats.get(n), "family", None) == "lns" and formats.get(n).frac_bits > 0]
+
+
+def _pot_grid(shape, kmin, kmax, zeros=0.1):
+    """Signed powers of two 2^k, k uniform in [kmin, kmax], and some zeros (no quantizer used)."""
+    k = RNG.integers(kmin, kmax + 1, shape)
+    v = RNG.choice([-1.0, 1.0], shape) * np.exp2(k)
+    return np.where(RNG.random(shape) < zeros, 0.0, v)
+
+
+def test_pot_registry_is_not_empty():
+    assert "pot4" in POT_FORMATS and LNS_FRAC_FORMATS
+
+
+def test_pot4_weights_equal_python_float32_loop():
+    """pot4 = 0 and ±2^k, k = -6..0 (formats.power_of_two(4)): weights on that grid are taken
+    as they are; fp8 × 2^k is exact in float32, so an IEEE float32 loop is the oracle."""
+    a = _fp8((4, 96), 4.0)
+    w = _pot_grid((96, 3), -6, 0)
+    out = simulator.matmul(a, w, a_format="float8_e4m3fn", b_format="pot4", accumulator="float32")
+    assert out.dtype == np.float32
+    for m in range(4):
+        for n in range(3):
+            acc = np.float32(0)
+            for k in range(96):
+                acc = np.float32(acc + np.float32(a[m, k]) * np.float32(w[k, n]))
+            assert out[m, n].tobytes() == acc.tobytes()
+    q = formats.encode(w, "pot4")  # the QArray path gives the same bits
+    np.testing.assert_array_equal(simulator.matmul(a, q, a_format="float8_e4m3fn"), out)
+
+
+@pytest.mark.parametrize("name", POT_FORMATS)
+@pytest.mark.parametrize("a_format", ["float8_e4m3fn", "int8", "bfloat16"])
+def test_pot_weights_equal_exact_fractions(name, a_format):
+    """Off-grid weights quantized to each power-of-two format; the sum of exact products,
+    rounded to float32 after every addition in exact rational arithmetic, is the oracle (and
+    the fractions reference backend agrees)."""
+    fmt = formats.get(name)
+    a = RNG.uniform(-100, 100, (3, 40)) if a_format == "int8" else RNG.standard_normal((3, 40)) * 3
+    w = RNG.uniform(-fmt.max, fmt.max, (40, 2))
+    wq = formats.quantize(w, fmt)
+    assert np.all(np.isfinite(wq))
+    mant, _ = np.frexp(wq[wq != 0])
+    assert np.all(np.abs(mant) == 0.5)  # the quantized weights are powers of two
+    aq = formats.quantize(a, a_format)
+    out = simulator.matmul(a, w, a_format=a_format, b_format=name, accumulator="float32")
+    for m in range(3):
+        for n in range(2):
+            s = Fraction(0)
+            for k in range(40):
+                s = _f32_round(s + Fraction(float(aq[m, k])) * Fraction(float(wq[k, n])))
+            assert Fraction(float(out[m, n])) == s
+    ref = simulator.matmul(a, w, a_format=a_format, b_format=name, accumulator="float32", backend="reference")
+    np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("name", POT_FORMATS)
+def test_pot_exact_products_equal_the_lns_multiplier(name):
+    """Two mechanisms agree: multiplier='exact' on power-of-two values and multiplier='lns'
+    (addition of the log fields) give the same products while those stay inside the format."""
+    fmt = formats.get(name)
+    lo, hi = int(fmt.log2_min), int(fmt.log2_max)
+    kmin, kmax = -((-lo) // 2), hi // 2  # exponents whose pairwise sums stay in [lo, hi]
+    assert kmin < kmax
+    a = _pot_grid((3, 24), kmin, kmax)
+    b = _pot_grid((24, 2), kmin, kmax)
+    kw = dict(a_format=name, b_format=name, accumulator="float32")
+    exact = simulator.matmul(a, b, **kw)
+    np.testing.assert_array_equal(exact, simulator.matmul(a, b, multiplier="lns", **kw))
+    assert np.any(exact != 0)
+
+
+@pytest.mark.parametrize("name", LNS_FRAC_FORMATS)
+@pytest.mark.parametrize("role", ["a", "b"])
+def test_lns_with_fraction_bits_needs_the_lns_multiplier(name, role):
+    a, b = _fp8((2, 8)), _fp8((8, 2))
+    kw = {"a_format": "float8_e4m3fn", "b_format": "float8_e4m3fn", f"{role}_format": name}
+    with pytest.raises(ValueError, match=rf"{role}_format={name} is an LNS format.*multiplier='lns'"):
+        simulator.matmul(a, b, **kw)
+    out = simulator.matmul(a, b, a_format=name, b_format=name, multiplier="lns")  # the supported way
+    assert out.shape == (2, 2) and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("name", ["posit8", "nestquant_e8_q16", "luq4"])
+def test_unsupported_operand_family_is_a_clear_error(name):
+    with pytest.raises(ValueError, match=r"b_format must be a FloatFormat, an IntFormat, a power-of-two "
+                                         r"LNSFormat .* or a block format"):
+        simulator.matmul(_fp8((2, 8)), _fp8((8, 2)), a_format="float8_e4m3fn", b_format=name)
+
+
 # ------------------------------------------------------------------------------ validation
 @pytest.mark.parametrize("kw, match", [
     (dict(order="tree"), "order must be one of"),

@@ -93,6 +93,14 @@ def test_lns_multiplier_jax_equals_numpy():
     _same_bits(ref, simulator.matmul(jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32), **kw))
 
 
+@pytest.mark.parametrize("a_format", ["float8_e4m3fn", "pot4"])
+def test_power_of_two_weights_jax_equals_numpy(a_format):
+    a = RNG.standard_normal((3, 40)).astype(np.float32) * 0.5
+    b = RNG.uniform(-1, 1, (40, 2)).astype(np.float32)  # inside pot4's range (max 1)
+    out = _both(a, b, a_format=a_format, b_format="pot4", accumulator="bfloat16")
+    assert np.all(np.isfinite(out)) and np.any(out != 0)
+
+
 def test_jax_under_jit_and_vmap_and_qarrays():
     a = RNG.standard_normal((4, 64)).astype(np.float32)
     b = RNG.standard_normal((64, 3)).astype(np.float32)
