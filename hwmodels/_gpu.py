@@ -135,6 +135,11 @@ class GPU:
         return best
 
     @property
+    def memory_capacity_bytes(self) -> float:
+        """Memory a workload must fit (weights, KV cache, activations): the HBM, bytes."""
+        return self.hbm_bytes
+
+    @property
     def peak_macs_per_s(self) -> float:
         """Fastest dense MAC rate over all supported precisions."""
         return max(getattr(self, f) for f in GPU_PRECISIONS) / 2

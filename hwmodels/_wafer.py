@@ -110,6 +110,11 @@ class WaferMesh:
         return self.sram_bytes / self.cores
 
     @property
+    def memory_capacity_bytes(self) -> float:
+        """Memory a workload must fit: the on-wafer SRAM (no off-chip memory), bytes."""
+        return self.sram_bytes
+
+    @property
     def peak_macs_per_cycle(self) -> float:
         return self.cores * self.core_macs_per_cycle
 

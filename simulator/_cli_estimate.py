@@ -45,6 +45,15 @@ def _main(args) -> int:
     wl = workloads.get(args.workload, batch=args.batch, context=args.context)
     report = estimate(wl, args.hw, weights=args.weights, activations=args.activations,
                       accumulator=args.accumulator, kv_cache=args.kv_cache)
+    if report.fits is False:
+        import sys
+
+        fp = report.footprint
+        print(f"lowbit estimate: warning: the footprint ({fp['total_bytes'] / 1e9:.4g} GB: weights "
+              f"{fp['weights_bytes'] / 1e9:.4g} + KV cache {fp['kv_cache_bytes'] / 1e9:.4g} + "
+              f"activations {fp['activations_bytes'] / 1e9:.4g}) does not fit the "
+              f"{report.capacity_bytes / 1e9:.4g} GB of {report.hardware}; the time and energy "
+              "below assume it did", file=sys.stderr)
     print(report.summary().to_string(index=False, header=False))
     print()
     g = report.by_kind()

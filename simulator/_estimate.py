@@ -55,10 +55,22 @@ def resolve_hardware(hw):
 
 
 def _format(fmt, param):
-    from hwmodels._operand import resolve_format
+    from hwmodels._operand import resolve_accumulator, resolve_format
 
-    rec = resolve_format(fmt, param)
-    return rec
+    if param == "accumulator":
+        return resolve_accumulator(fmt, param)  # scalar formats only, as simulator.matmul
+    return resolve_format(fmt, param)
+
+
+def memory_capacity_bytes(machine) -> float | None:
+    """The memory a workload must fit on ``machine``, bytes, or None when the record has none.
+
+    A GPU holds the model in its HBM (``hbm_bytes``); a wafer-scale mesh in its on-wafer SRAM
+    (``sram_bytes``). The other machines (systolic, bit-serial, LUT-GEMM) stream operands from
+    a DRAM whose capacity their records do not state (their SRAM sizes are buffers): None.
+    """
+    cap = getattr(machine, "memory_capacity_bytes", None)
+    return None if cap is None else float(cap)
 
 
 def _fmt_name(rec) -> str:
@@ -86,6 +98,12 @@ class Report:
             seconds, energy_pj, ``<category>_pj``, utilization, bound.
         footprint: resident memory, bytes, at true bits per element: ``weights_bytes``,
             ``kv_cache_bytes``, ``activations_bytes``, ``total_bytes``.
+        capacity_bytes: the machine's memory that the footprint must fit (a GPU's HBM, a
+            wafer's SRAM), or None when the machine record states none (systolic, bit-serial,
+            LUT-GEMM: their DRAM is not modelled as finite).
+        fits: ``total_bytes <= capacity_bytes`` — True, False, or None when the capacity is
+            unknown. A report that does not fit still carries the time and energy the machine
+            would take if it had the memory; the CLI warns on stderr.
 
     Reports add (``+``: costs add, layer tables concatenate, footprints take the larger of each
     part — sequential phases reuse memory) and scale (``* n``: n repetitions, e.g. decode steps).
@@ -97,6 +115,7 @@ class Report:
     cost: object
     layers: object
     footprint: Mapping
+    capacity_bytes: float | None = None
 
     # ---------------------------------------------------------------- totals
     @property
@@ -132,6 +151,13 @@ class Report:
     def memory_bytes(self) -> float:
         return self.footprint["total_bytes"]
 
+    @property
+    def fits(self) -> bool | None:
+        """Whether the footprint fits the machine's memory (None: capacity unknown)."""
+        if self.capacity_bytes is None:
+            return None
+        return bool(self.footprint["total_bytes"] <= self.capacity_bytes)
+
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other):
         if not isinstance(other, Report):
@@ -144,9 +170,10 @@ class Report:
         same = lambda a, b: a if a == b else f"{a} + {b}"  # noqa: E731
         fmts = {k: same(self.formats.get(k, ""), other.formats.get(k, ""))
                 for k in dict.fromkeys([*self.formats, *other.formats])}
+        cap = self.capacity_bytes if self.capacity_bytes == other.capacity_bytes else None
         return Report(same(self.workload, other.workload), same(self.hardware, other.hardware),
                       fmts, self.cost + other.cost,
-                      pd.concat([self.layers, other.layers], ignore_index=True), fp)
+                      pd.concat([self.layers, other.layers], ignore_index=True), fp, cap)
 
     def __mul__(self, n):
         if isinstance(n, bool) or not isinstance(n, (int, float)):
@@ -180,6 +207,9 @@ class Report:
                  ("weights", f"{self.footprint['weights_bytes'] / 1e9:.4g} GB"),
                  ("kv cache", f"{self.footprint['kv_cache_bytes'] / 1e9:.4g} GB"),
                  ("memory", f"{self.footprint['total_bytes'] / 1e9:.4g} GB")]
+        if self.capacity_bytes is not None:
+            rows.append(("capacity", f"{self.capacity_bytes / 1e9:.4g} GB "
+                                     f"({'fits' if self.fits else 'does NOT fit'})"))
         return pd.DataFrame(rows, columns=["quantity", "value"])
 
     def by_kind(self):
@@ -256,11 +286,14 @@ def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=N
     Returns:
         :class:`Report`: total cycles, seconds, energy (pJ) by category (MAC, SRAM, DRAM,
         scale handling, table builds/lookups, network, overhead), utilization, memory footprint
-        at true bits per element, and a per-layer DataFrame.
+        at true bits per element, whether it ``fits`` the machine's memory (a GPU's HBM: a
+        flag, False when it does not; None for machines with no stated capacity), and a
+        per-layer DataFrame.
 
     Raises:
-        ValueError: unknown workload, preset or format name; a machine that cannot run the
-            formats; weights + KV cache that do not fit a wafer's SRAM.
+        ValueError: unknown workload, preset or format name; a non-scalar accumulator (block,
+            scaled, codebook, lattice formats); a machine that cannot run the formats; weights +
+            KV cache that do not fit a wafer's SRAM (a wafer has nowhere else to keep them).
         TypeError: arguments of the wrong type.
     """
     import pandas as pd
@@ -302,4 +335,5 @@ def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=N
         formats={"weights": _fmt_name(w), "activations": _fmt_name(a), "kv_cache": _fmt_name(kv),
                  "accumulator": _fmt_name(acc) if acc is not None else "native"},
         cost=total, layers=layers, footprint=footprint,
+        capacity_bytes=memory_capacity_bytes(machine),
     )

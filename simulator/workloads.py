@@ -199,6 +199,9 @@ MODELS = {
     "llama2-13b": TransformerConfig(
         "llama2-13b", hidden=5120, layers=40, heads=40, kv_heads=40, intermediate=13824,
         vocab=32000, source="meta-llama/Llama-2-13b-hf config.json"),
+    "llama2-70b": TransformerConfig(
+        "llama2-70b", hidden=8192, layers=80, heads=64, kv_heads=8, intermediate=28672,
+        vocab=32000, source="meta-llama/Llama-2-70b-hf config.json"),
     "llama3-8b": TransformerConfig(
         "llama3-8b", hidden=4096, layers=32, heads=32, kv_heads=8, intermediate=14336,
         vocab=128256, source="meta-llama/Meta-Llama-3-8B config.json"),

@@ -27,6 +27,9 @@ def test_parameter_counts_match_the_models():
     # Published sizes: Llama 2 7B has 6.74e9 parameters, Llama 3 8B 8.03e9 (model cards).
     assert workloads.MODELS["llama2-7b"].parameters == pytest.approx(6.74e9, rel=0.002)
     assert workloads.MODELS["llama3-8b"].parameters == pytest.approx(8.03e9, rel=0.002)
+    # Llama 2 70B: 68,976,648,192 parameters in the released checkpoint, of which 80 × 2 × 8192
+    # + 8192 are RMSNorm weights (not counted here)
+    assert workloads.MODELS["llama2-70b"].parameters == 68_976_648_192 - (80 * 2 + 1) * 8192
 
 
 def test_decode_macs_are_parameters_plus_attention():
@@ -124,6 +127,60 @@ def test_wafer_capacity_is_checked():
                            "cerebras-wse2", weights="float16", activations="float16")
 
 
+def test_gpu_footprint_that_exceeds_hbm_does_not_fit():
+    """Llama 2 70B in float16 (138 GB of weights) does not fit one A100 80 GB; Llama 2 7B
+    (13.5 GB of weights + 68.7 GB of KV cache at batch 64) does, just."""
+    a100 = hwmodels.presets.get("a100")
+    assert a100.hbm_bytes == 81920 * 2**20  # nvidia-smi's total for A100-SXM4-80GB
+    big = simulator.estimate(workloads.get("llama2-70b-decode", batch=64), a100,
+                             weights="float16", activations="float16")
+    assert big.footprint["weights_bytes"] == 68_975_329_280 * 2
+    assert big.capacity_bytes == a100.hbm_bytes and big.fits is False
+    assert big.seconds > 0  # still estimated, as if the memory were there
+    assert "does NOT fit" in big.summary()["value"].iloc[-1]
+    small = simulator.estimate(workloads.get("llama2-7b-decode", batch=64), a100,
+                               weights="float16", activations="float16")
+    assert small.footprint["total_bytes"] == pytest.approx(82.2e9, rel=1e-3)
+    assert small.fits is True
+    assert simulator.estimate("llama2-7b-decode", a100, weights="float16",
+                              activations="float16").fits is True
+
+
+def test_fits_compares_the_whole_footprint_with_the_capacity():
+    import dataclasses
+
+    r = simulator.estimate("llama2-7b-decode", "h100", weights="int8", activations="int8")
+    total = r.footprint["total_bytes"]
+    assert r.footprint["activations_bytes"] > 0
+    exact = dataclasses.replace(hwmodels.presets.get("h100"), hbm_bytes=total)
+    assert simulator.estimate("llama2-7b-decode", exact, weights="int8",
+                              activations="int8").fits is True
+    short = dataclasses.replace(exact, hbm_bytes=total - 1)
+    assert simulator.estimate("llama2-7b-decode", short, weights="int8",
+                              activations="int8").fits is False
+    # a sum of reports on the same machine keeps its capacity; footprints take the larger part
+    both = (simulator.estimate("llama2-7b-prefill", short, weights="int8", activations="int8")
+            + simulator.estimate("llama2-7b-decode", short, weights="int8", activations="int8"))
+    assert both.capacity_bytes == total - 1 and both.fits is False
+
+
+def test_fits_on_machines_without_and_with_a_stated_capacity():
+    r = simulator.estimate("llama2-70b-decode", "tpu-v1", weights="int8", activations="int8")
+    assert r.capacity_bytes is None and r.fits is None  # DRAM capacity not modelled
+    assert "capacity" not in set(r.summary()["quantity"])
+    w = simulator.estimate("llama2-7b-decode", "cerebras-wse2", weights="int8",
+                           activations="int8")
+    assert w.capacity_bytes == 40e9 and w.fits is True
+
+
+@pytest.mark.parametrize("acc", ["mxfp4", "nvfp4", "nf4", "mxint8"])
+def test_estimate_rejects_a_non_scalar_accumulator(acc):
+    for hw in ("tpu-v1", "a100", "tmac"):
+        with pytest.raises(ValueError, match="accumulator must be a scalar format"):
+            simulator.estimate("llama2-7b-decode", hw, weights="int4", activations="int8",
+                               accumulator=acc)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="weights"):
         simulator.estimate("llama2-7b-decode", "a100", weights="mxfp99", activations="int8")
@@ -191,6 +248,19 @@ def test_cli_estimate_errors(capsys):
     rc, _, err = _cli(["estimate", "--workload", "llama2-7b-decode", "--hw", "a100",
                        "--weights", "int4", "--activations", "int8", "--batch", "0"], capsys)
     assert rc == 2 and "--batch" in err
+
+
+def test_cli_warns_when_the_footprint_does_not_fit(capsys):
+    args = ["estimate", "--hw", "a100", "--weights", "float16", "--activations", "float16",
+            "--batch", "64"]
+    rc, out, err = _cli(args + ["--workload", "llama2-70b-decode"], capsys)
+    assert rc == 0
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lowbit estimate: warning: the footprint")
+    assert "does not fit the 85.9 GB of a100" in lines[0]
+    assert "does NOT fit" in out
+    rc, out, err = _cli(args + ["--workload", "llama2-7b-decode"], capsys)
+    assert rc == 0 and err == "" and "(fits)" in out
 
 
 def test_cli_layers_and_csv(tmp_path, capsys):
