@@ -7,6 +7,7 @@ from ._matmul import matmul as matmul
 from ._estimate import estimate as estimate
 from ._estimate import Report as Report
 from ._sweep import sweep as sweep
+from ._sweep import SweepError as SweepError
 from . import workloads as workloads
 from ._requant import quantize_multiplier as quantize_multiplier
 from ._requant import requantize as requantize
@@ -30,6 +31,7 @@ __all__ = [
     "estimate",
     "Report",
     "sweep",
+    "SweepError",
     "workloads",
     "quantize_multiplier",
     "requantize",
