@@ -13,11 +13,15 @@ from ._validate import check_fields, check_number, check_positive  # noqa: F401 
 DATAFLOWS = ("os", "ws", "is")
 
 
-def check_dims(m, k, n):
-    """Validate GEMM dimensions (ints or integer arrays, all >= 1)."""
+def check_dims(m, k, n, *, arrays: bool = False):
+    """Validate GEMM dimensions: ints >= 1, or also integer arrays (all >= 1) when ``arrays``
+    (the vectorised entry points); otherwise an array is a TypeError naming the dimension."""
     if type(m) is int and type(k) is int and type(n) is int and m >= 1 and k >= 1 and n >= 1:
         return
     for name, v in (("m", m), ("k", k), ("n", n)):
+        if isinstance(v, np.ndarray) and not arrays:
+            raise TypeError(f"{name} must be an int >= 1, got an array (use a vectorised entry "
+                            "point such as SystolicArray.gemm_batch, or one call per shape)")
         if isinstance(v, np.ndarray):
             if v.dtype.kind not in "iu":
                 raise TypeError(f"{name} must be an integer array, got dtype {v.dtype}")

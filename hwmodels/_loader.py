@@ -107,6 +107,8 @@ def load_mapping(data: Mapping, *, origin: str = "<mapping>", kind: str | None =
     if not isinstance(data, Mapping):
         raise ValueError(f"{origin}: a preset must be a mapping of keys to values, got {type(data).__name__}")
     k = data.get("kind", kind)
+    if not isinstance(k, str):
+        raise ValueError(f"{origin}: kind must be one of {sorted(KINDS)}, got {k!r}")
     if kind is not None and k != kind:
         raise ValueError(f"{origin}: kind must be {kind!r}, got {k!r}")
     if k not in KINDS:

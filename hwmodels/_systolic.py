@@ -144,7 +144,7 @@ class SystolicArray:
 
         Equals SCALE-Sim 3.0.0's "Total Cycles" − "Stall Cycles" with ``fold_model="scalesim"``.
         """
-        check_dims(m, k, n)
+        check_dims(m, k, n, arrays=True)
         sr, sc, t = self._mapping(m, k, n)
         R, C = self.rows, self.cols
         folds = ceil_div(sr, R) * ceil_div(sc, C)
@@ -256,7 +256,9 @@ class SystolicArray:
 
         Raises:
             ValueError: bad dimensions or unknown format names.
+            TypeError: a dimension that is not an int (arrays: :meth:`gemm_batch`).
         """
+        check_dims(m, k, n)
         a, b, acc = resolve_operands(a_format, b_format, accumulator, self.native_format,
                                      self.native_format, self.accumulator_format)
         t = self._terms(m, k, n, a, b, acc)

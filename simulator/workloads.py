@@ -99,8 +99,10 @@ class Conv2d:
                   "kernel_w", "stride"):
             _check_int(f, getattr(self, f))
         _check_int("padding", self.padding, lo=0)
-        if self.out_h < 1 or self.out_w < 1:
-            raise ValueError("kernel larger than the padded input")
+        for k, size, out in (("kernel_h", "height", self.out_h), ("kernel_w", "width", self.out_w)):
+            if out < 1:
+                raise ValueError(f"{k} ({getattr(self, k)}) must be at most {size} + 2·padding "
+                                 f"({getattr(self, size) + 2 * self.padding})")
 
     @property
     def out_h(self) -> int:
@@ -176,10 +178,16 @@ class TransformerConfig:
     source: str = dataclasses.field(default="", compare=False)
 
     def __post_init__(self):
-        if self.head_dim is None:
-            object.__setattr__(self, "head_dim", self.hidden // self.heads)
-        for f in ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "head_dim"):
+        for f in ("hidden", "layers", "heads", "kv_heads", "intermediate", "vocab"):
             _check_int(f, getattr(self, f))
+        if self.head_dim is None:
+            if self.hidden % self.heads:
+                raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads "
+                                 f"({self.heads}) unless head_dim is given")
+            object.__setattr__(self, "head_dim", self.hidden // self.heads)
+        _check_int("head_dim", self.head_dim)
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
 
     @property
     def parameters(self) -> int:

@@ -215,3 +215,15 @@ def test_yaml_nan_and_string_values_are_errors(tmp_path):
                  "power_w: 400\nclock_mhz: 1410\nnode_nm: 7\nfp8_tflops_per_s: .inf\n")
     with pytest.raises(ValueError, match=r"bad\.yaml: fp8_flops_per_s must be a finite number >= 0"):
         presets.load(p)
+
+
+@pytest.mark.parametrize("preset", ["tpu-v1", "stripes", "tmac", "cerebras-wse2", "a100"])
+def test_gemm_of_an_array_is_a_type_error_naming_the_dimension(preset):
+    hw = presets.get(preset)
+    with pytest.raises(TypeError, match="k must be an int >= 1, got an array"):
+        hw.gemm(2, np.array([64, 128]), 64)
+
+
+def test_kind_that_is_not_a_name():
+    with pytest.raises(ValueError, match=r"kind must be one of .*got \['systolic'\]"):
+        presets.load({"kind": ["systolic"], "rows": 4, "cols": 4})

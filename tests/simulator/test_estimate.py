@@ -127,6 +127,21 @@ def test_wafer_capacity_is_checked():
                            "cerebras-wse2", weights="float16", activations="float16")
 
 
+def test_workload_shapes_that_do_not_divide_are_errors():
+    from simulator.workloads import TransformerConfig
+
+    kw = dict(layers=1, intermediate=64, vocab=100)
+    with pytest.raises(ValueError, match=r"hidden \(100\) must be a multiple of heads \(3\)"):
+        TransformerConfig("x", hidden=100, heads=3, kv_heads=3, **kw)  # head_dim 33 silently
+    assert TransformerConfig("x", hidden=100, heads=3, kv_heads=3, head_dim=32, **kw).head_dim == 32
+    with pytest.raises(ValueError, match=r"heads \(4\) must be a multiple of kv_heads \(3\)"):
+        TransformerConfig("x", hidden=64, heads=4, kv_heads=3, **kw)
+    with pytest.raises(ValueError, match="hidden must be an int"):
+        TransformerConfig("x", hidden="64", heads=4, kv_heads=4, **kw)
+    with pytest.raises(ValueError, match=r"kernel_w \(5\) must be at most width"):
+        Conv2d(1, 1, 1, height=8, width=3, kernel_h=3, kernel_w=5)
+
+
 def test_gpu_footprint_that_exceeds_hbm_does_not_fit():
     """Llama 2 70B in float16 (138 GB of weights) does not fit one A100 80 GB; Llama 2 7B
     (13.5 GB of weights + 68.7 GB of KV cache at batch 64) does, just."""
