@@ -120,6 +120,7 @@ class LutGemmUnit:
     def peak_macs_per_cycle(self, weight_bits: int) -> float:
         """MACs per cycle when lookups dominate: each lookup covers g activations of one bit
         plane, so g / bits MACs per lookup."""
+        weight_bits = check_positive("weight_bits", weight_bits, integer=True)
         return self.lookups_per_cycle * self.group_size / weight_bits
 
     # ----------------------------------------------------------------- costs

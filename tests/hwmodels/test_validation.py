@@ -134,6 +134,8 @@ def test_method_arguments_reject_nan():
         t.dram_access(math.inf)
     with pytest.raises(ValueError, match="nbytes"):
         presets.get("cerebras-wse2").check_capacity(math.nan)
+    with pytest.raises(ValueError, match="weight_bits must be an integer >= 1"):
+        presets.get("tmac").peak_macs_per_cycle(0)  # was a ZeroDivisionError
     with pytest.raises(TypeError, match="accesses|'x'"):
         hwmodels.Cost(accesses={"x": None})
     with pytest.raises(ValueError, match=r"accesses\['x'\]"):
