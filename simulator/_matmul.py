@@ -739,8 +739,10 @@ def _promote_1d(a, b):
     return a, b, a1, b1
 
 
-def default_accumulator(A: Operand, B: Operand, multiplier):
-    if A.is_int and B.is_int and multiplier == "exact":
+def default_accumulator(a_format, b_format, multiplier: str = "exact") -> Accumulator:
+    """The accumulator :func:`matmul` uses when none is given: ``int32`` (wrap) when both
+    operand formats are IntFormat and the multiplier exact, else ``float32``."""
+    if isinstance(a_format, IntFormat) and isinstance(b_format, IntFormat) and multiplier == "exact":
         return Accumulator(resolve("int32"))
     return Accumulator(resolve("float32"))
 
@@ -771,7 +773,7 @@ def build(xp, a, b, cfg):
     """Operands and plan (shared by the NumPy and JAX drivers)."""
     A = prepare_operand(xp, a, cfg["a_format"], "a", cfg["multiplier"])
     B = prepare_operand(xp, b, cfg["b_format"], "b", cfg["multiplier"])
-    acc = (default_accumulator(A, B, cfg["multiplier"]) if cfg["accumulator"] is None
+    acc = (default_accumulator(A.fmt, B.fmt, cfg["multiplier"]) if cfg["accumulator"] is None
            else as_accumulator(cfg["accumulator"]))
     cacc = None if cfg["chunk_accumulator"] is None else as_accumulator(
         cfg["chunk_accumulator"], param="chunk_accumulator")

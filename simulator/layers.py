@@ -16,7 +16,14 @@ Scaling (``scaling=``) maps an operand onto its format before quantization:
 * ``"auto"`` (default): ``"tensor"`` for activations and ``"channel"`` for weights in integer
   formats, ``"none"`` otherwise.
 
-Scales are float32 numbers (amax / max rounded to float32; 1 for an all-zero tensor). The
+amax maps onto the format's max unless a sum of K products at that size could overflow the
+accumulator (K·max_a·max_b > the accumulator's max: bfloat16, tf32, float32 or float64 operands
+into a float32 accumulator, FP8 into float16); then amax maps onto a smaller power of two that
+keeps every partial sum inside the accumulator (and the chunk accumulator of ``k_chunk``), with
+one bit of headroom. Float formats keep their relative precision; the result no longer
+overflows to Inf/NaN.
+
+Scales are float32 numbers (amax / target rounded to float32; 1 for an all-zero tensor). The
 epilogue multiplies the accumulator by both scales and adds the bias in float64 and rounds once
 to ``output_format`` (float32 by default): an idealised epilogue, the GEMM itself is bit-exact.
 
@@ -68,11 +75,17 @@ def _fmt_max(fmt) -> float:
     return float(fmt.max)
 
 
-def _scales(x, fmt, mode: str, k_axis: int):
-    """float32 scales broadcastable to ``x``: amax / max(fmt) over the whole tensor (``tensor``)
+_F32_TINY = float(np.finfo(np.float32).smallest_subnormal)
+
+
+def _scales(x, fmt, mode: str, k_axis: int, target: float, role: str):
+    """float32 scales broadcastable to ``x``: amax / target over the whole tensor (``tensor``)
     or along the reduction axis ``k_axis`` only (``channel``: one scale per row of a left
     operand, per column of a right operand, per batch entry — scales never vary along K, so
-    they factor out of the dot products)."""
+    they factor out of the dot products). ``target`` is what amax maps to (:func:`_targets`).
+
+    A scale below float32's range is raised to its smallest subnormal (the values then land
+    below ``target``, never above); a finite amax whose scale exceeds float32 is an error."""
     if mode == "none":
         return None
     a = np.abs(np.asarray(x, dtype=np.float64))
@@ -80,14 +93,83 @@ def _scales(x, fmt, mode: str, k_axis: int):
         amax = np.max(a, initial=0.0)
     else:
         amax = np.max(a, axis=k_axis, keepdims=True, initial=0.0)
-    return np.where(amax > 0, amax / _fmt_max(fmt), 1.0).astype(np.float32).astype(np.float64)
+    with np.errstate(over="ignore"):
+        s = np.where(amax > 0, amax / target, 1.0).astype(np.float32).astype(np.float64)
+    if np.any(np.isinf(s) & np.isfinite(amax)):
+        raise ValueError(f"{role}: max|x| = {float(np.max(amax)):.6g} needs a scale beyond float32's range "
+                         f"with {fmt} (scales are float32)")
+    return np.where((s == 0) & (amax > 0), _F32_TINY, s)
 
 
-def _prep(x, fmt, mode, k_axis):
-    """(scaled values, scale) with x ≈ scale · values."""
+def _targets(a, af, amode, b, bf, bmode, K, accumulator, matmul_kwargs):
+    """The values that amax maps to for the two operands of ``a @ b`` (``None`` where unscaled).
+
+    The format's max, unless that lets a K-term sum of products overflow an accumulation stage:
+    |product| ≤ T_a·T_b, so every partial sum of n terms is at most n·T_a·T_b, and that must
+    not exceed the stage's max (the accumulator over K terms; with ``k_chunk`` and
+    ``chunk_accumulator`` also the chunk accumulator over ``k_chunk`` terms). Where it would,
+    the targets are lowered to powers of two with one bit of headroom, split evenly between two
+    scaled operands (an unscaled operand counts with its data's amax). Float formats lose no
+    precision by this (their relative precision does not depend on the magnitude, down to the
+    format's normal range); it engages for wide formats (bfloat16, float32, tf32, float64 into a
+    float32 accumulator), narrow accumulators (float16 with FP8 operands), and int8 × int8 into
+    int32 only beyond K = 2^31 / 127² ≈ 133 000."""
+    ta = _fmt_max(af) if amode != "none" else None
+    tb = _fmt_max(bf) if bmode != "none" else None
+    if ta is None and tb is None:
+        return ta, tb
+    from ._accumulate import as_accumulator
+    from ._matmul import default_accumulator
+
+    acc = (default_accumulator(af, bf, matmul_kwargs.get("multiplier", "exact")) if accumulator is None
+           else as_accumulator(accumulator))
+    stages = [(acc, K)]
+    k_chunk, cacc = matmul_kwargs.get("k_chunk"), matmul_kwargs.get("chunk_accumulator")
+    if isinstance(k_chunk, (int, np.integer)) and not isinstance(k_chunk, bool) and k_chunk >= 1:
+        stages.append((acc if cacc is None else as_accumulator(cacc, param="chunk_accumulator"), min(k_chunk, K)))
+    limit = min(math.log2(float(st.format.max)) - math.log2(max(n, 1)) for st, n in stages)
+
+    def unscaled(x):
+        m = float(np.max(np.abs(np.asarray(x, dtype=np.float64)), initial=0.0))
+        return math.log2(m) if 0 < m < math.inf else None
+
+    ea = math.log2(ta) if ta is not None else unscaled(a)
+    eb = math.log2(tb) if tb is not None else unscaled(b)
+    if ea is None or eb is None or ea + eb <= limit:
+        return ta, tb
+    limit -= 1  # headroom: rounding of unscaled operands, approximate multipliers
+    if ta is not None and tb is not None:
+        if ea <= limit / 2:
+            eb = limit - ea
+        elif eb <= limit / 2:
+            ea = limit - eb
+        else:
+            ea = eb = limit / 2
+    elif ta is not None:
+        ea = limit - eb
+    else:
+        eb = limit - ea
+    return (None if ta is None else min(ta, 2.0 ** math.floor(ea)),
+            None if tb is None else min(tb, 2.0 ** math.floor(eb)))
+
+
+def _prep(x, fmt, mode, k_axis, target=None, role="x"):
+    """(scaled values, scale) with x ≈ scale · values; amax maps to ``target`` (default the
+    format's max)."""
     x = np.asarray(x, dtype=np.float64)
-    s = _scales(x, fmt, mode, k_axis)
+    s = _scales(x, fmt, mode, k_axis, _fmt_max(fmt) if target is None else target, role)
     return (x if s is None else x / s), s
+
+
+def _prep_pair(a, af, amode, b, bf, bmode, accumulator, matmul_kwargs, roles=("x", "w")):
+    """Both operands of ``a @ b`` scaled (a along its last axis, b along axis -2, the reduction
+    axis K): (a values, a scale, b values, b scale), with targets from :func:`_targets`."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ta, tb = _targets(a, af, amode, b, bf, bmode, a.shape[-1], accumulator, matmul_kwargs)
+    av, sa = _prep(a, af, amode, -1, ta, roles[0])
+    bv, sb = _prep(b, bf, bmode, -2, tb, roles[1])
+    return av, sa, bv, sb
 
 
 def _epilogue(acc, scales, bias, output_format):
@@ -115,8 +197,8 @@ def _round_out(y, output_format):
 def _gemm(x, w_t, *, x_format, w_format, scaling, matmul_kwargs):
     """x (..., M, K) @ w_t (K, N) with per-operand formats and scaling; returns (acc, sx, sw)."""
     xf, wf = _fmt(x_format), _fmt(w_format)
-    xs, sx = _prep(x, xf, _scale_mode(xf, scaling, "x"), -1)
-    ws, sw = _prep(w_t, wf, _scale_mode(wf, scaling, "w"), -2)
+    xs, sx, ws, sw = _prep_pair(x, xf, _scale_mode(xf, scaling, "x"), w_t, wf, _scale_mode(wf, scaling, "w"),
+                                matmul_kwargs.get("accumulator"), matmul_kwargs)
     acc = matmul(xs, ws, a_format=xf, b_format=wf, **matmul_kwargs)
     return np.asarray(acc), sx, sw
 
@@ -276,8 +358,8 @@ def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=
     sc = 1.0 / math.sqrt(d) if scale is None else float(scale)
     kt = np.swapaxes(k, -1, -2)
     qf, kf = _fmt(q_format), _fmt(k_format)
-    qs, sq = _prep(q, qf, _scale_mode(qf, scaling, "x"), -1)
-    ks, sk = _prep(kt, kf, _scale_mode(kf, scaling, "x"), -2)
+    qs, sq, ks, sk = _prep_pair(q, qf, _scale_mode(qf, scaling, "x"), kt, kf, _scale_mode(kf, scaling, "x"),
+                                qk_accumulator, matmul_kwargs, roles=("q", "k"))
     S = matmul(qs, ks, a_format=qf, b_format=kf,
                accumulator=qk_accumulator, **matmul_kwargs)
     S = np.asarray(S).astype(np.float64)
@@ -287,8 +369,9 @@ def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=
     S = _mask(S * sc, causal)
     P = softmax(S, -1)
     pf, vf = _fmt(p_format), _fmt(v_format)
-    ps, sp = _prep(P, pf, _scale_mode(pf, "none" if scaling == "auto" else scaling, "x"), -1)
-    vs, sv = _prep(v, vf, _scale_mode(vf, scaling, "x"), -2)
+    ps, sp, vs, sv = _prep_pair(P, pf, _scale_mode(pf, "none" if scaling == "auto" else scaling, "x"),
+                                v, vf, _scale_mode(vf, scaling, "x"), pv_accumulator, matmul_kwargs,
+                                roles=("p", "v"))
     if sp is None and not _is_block_format(pf):
         import formats
 

@@ -158,3 +158,128 @@ def test_int8_qk_scores_and_fp8_probabilities():
     assert exact.sqnr_db > 100 and exact.kl_divergence < 1e-12
     with pytest.raises(ValueError, match="shapes"):
         layers.attention(q, k[..., :8], v)
+
+
+# ----------------------------------------------------------------- scaling never overflows the accumulator
+import formats  # noqa: E402
+import ml_dtypes  # noqa: E402
+
+#: every signed float format of the registry (unsigned ones, e.g. E8M0, have no negative values)
+SIGNED_FLOATS = [n for n in formats.names() if formats.get(n).family == "float" and formats.get(n).signed]
+F32_EPS = float(np.finfo(np.float32).eps)
+
+
+def _tol(name):
+    """Allowed max |error| / max|v| of emulated attention against float64 attention: 4× the
+    operand format's eps, or float32's where the float32 accumulator and float32 output are
+    coarser. One rounding of q, k, P and v each (≤ eps/2 relative), the scores' error
+    amplified by the softmax (|ΔP|/P ≲ 2|ΔS|, |S| ≲ 2 here), and float32 rounding in the
+    accumulator and the output: about 2·eps in all, doubled for margin."""
+    return 4 * max(formats.get(name).eps, F32_EPS)
+
+
+@pytest.mark.parametrize("scaling", ["tensor", "channel"])
+@pytest.mark.parametrize("name", SIGNED_FLOATS)
+def test_attention_with_scaling_is_close_to_float64_for_every_float_format(name, scaling):
+    q, k, v = (RNG.standard_normal((2, 8, 16)) for _ in range(3))
+    ref = layers.attention_reference(q, k, v)
+    for att in (layers.Attention(q_format=name, k_format=name, p_format=name, v_format=name, scaling=scaling),
+                layers.Attention(q_format=name, k_format=name, scaling=scaling)):  # P, V float32
+        r = att(q, k, v)
+        assert np.all(np.isfinite(r.output)) and np.all(np.isfinite(r.scores))
+        err = np.max(np.abs(r.output - ref.output)) / np.max(np.abs(v))
+        assert err <= _tol(name), (name, scaling, err)
+
+
+@pytest.mark.parametrize("scaling", ["tensor", "channel"])
+@pytest.mark.parametrize("name", SIGNED_FLOATS)
+def test_linear_with_scaling_is_close_to_float64_for_every_float_format(name, scaling):
+    x = RNG.standard_normal((4, 64)) * 30
+    w = RNG.standard_normal((8, 64)) * 0.02
+    y = layers.linear(x, w, x_format=name, w_format=name, scaling=scaling)
+    ref = x @ w.T
+    assert np.all(np.isfinite(y))
+    # each product carries ≤ 2 roundings (eps/2 each): |Δy| ≤ eps · Σ|x||w|, plus float32 sums
+    bound = 2 * max(formats.get(name).eps, F32_EPS) * (np.abs(x) @ np.abs(w).T)
+    assert np.all(np.abs(y - ref) <= bound)
+
+
+def test_old_nan_case_bfloat16_channel_attention():
+    """The reported case: bfloat16 q/k with scaling='channel' mapped amax onto bfloat16's max
+    (3.39e38); the products overflowed the float32 accumulator and the softmax made NaN."""
+    q, k, v = (RNG.standard_normal((1, 4, 8)) for _ in range(3))
+    att = layers.Attention(q_format="bfloat16", k_format="bfloat16", scaling="channel")
+    r = att(q, k, v)
+    assert not np.any(np.isnan(r.output)) and not np.any(np.isnan(r.probs))
+    ref = att.reference(q, k, v)
+    np.testing.assert_allclose(r.output, ref.output, atol=_tol("bfloat16") * np.max(np.abs(v)))
+    m = att.compare(q, k, v)
+    assert m.sqnr_db > 40 and m.kl_divergence < 1e-4
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "tf32", "bfloat16"])
+def test_wide_formats_with_tensor_scaling_give_float32_gemm_accuracy(name):
+    """float32/float64 operands used to divide by a float32 scale that underflowed to 0 (float64)
+    or overflow the accumulator; now the layer is the float32 GEMM it should be."""
+    x = RNG.standard_normal((3, 32))
+    w = RNG.standard_normal((5, 32))
+    y = layers.linear(x, w, x_format=name, w_format=name, scaling="tensor", accumulator="float32")
+    np.testing.assert_allclose(y, x @ w.T, rtol=0, atol=4 * max(formats.get(name).eps, F32_EPS) * 32 * 4)
+
+
+@pytest.mark.parametrize("fmt, acc, K", [("float8_e4m3fn", "float16", 256), ("float8_e5m2", "float16", 64),
+                                          ("bfloat16", "float32", 4096), ("float32", "float32", 1000),
+                                          ("float16", "float16", 32), ("bfloat16", "bfloat16", 128)])
+@pytest.mark.parametrize("scaling", ["tensor", "channel"])
+def test_worst_case_sums_stay_inside_the_accumulator(fmt, acc, K, scaling):
+    """All-equal inputs are the worst case: every product is amax_x·amax_w after scaling and
+    the sum is K times that. It must not overflow; the result is exactly K·7·3 (powers-of-two
+    scales, exact products, and partial sums that are exact in the accumulator)."""
+    x = np.full((2, K), 7.0)
+    w = np.full((3, K), 3.0)
+    y = layers.linear(x, w, x_format=fmt, w_format=fmt, scaling=scaling, accumulator=acc, output_format=None)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, np.full((2, 3), 21.0 * K), rtol=formats.get(acc).eps)
+
+
+def test_chunk_accumulator_is_respected():
+    """k_chunk partial sums live in the chunk accumulator (float16 here): they must fit it too."""
+    x = np.full((1, 512), 1.0)
+    w = np.full((2, 512), 1.0)
+    y = layers.linear(x, w, x_format="float8_e4m3fn", w_format="float8_e4m3fn", scaling="tensor",
+                      accumulator="float32", k_chunk=128, chunk_accumulator="float16", output_format=None)
+    np.testing.assert_array_equal(y, np.full((1, 2), 512.0))
+
+
+def test_fp8_tensor_scale_still_maps_amax_to_the_format_max():
+    """Where nothing can overflow (FP8 into float32) the scale is amax / 448, as before and as
+    FP8 recipes do: checked against a hand computation with ml_dtypes and a float32 loop."""
+    x = RNG.standard_normal((3, 24))
+    w = RNG.standard_normal((2, 24))
+    y = layers.linear(x, w, x_format="float8_e4m3fn", w_format="float8_e4m3fn", scaling="tensor",
+                      output_format=None)
+    sx, sw = _sym_scale(x, 448.0), _sym_scale(w, 448.0)
+    xq = (x / sx).astype(ml_dtypes.float8_e4m3fn).astype(np.float32)
+    wq = (w / sw).astype(ml_dtypes.float8_e4m3fn).astype(np.float32)
+    assert np.max(np.abs(xq)) == 448
+    for m in range(3):
+        for n in range(2):
+            acc = np.float32(0)
+            for kk in range(24):
+                acc = np.float32(acc + xq[m, kk] * wq[n, kk])
+            assert y[m, n] == float(acc) * sx * sw
+
+
+def test_tiny_and_huge_rows_with_channel_scaling():
+    """A row whose amax / max underflows float32 gets the smallest float32 scale (no division by
+    zero); an amax whose scale would exceed float32 is a clear error naming the operand."""
+    x = np.array([[1e-44, -2e-44, 0.0, 1e-44], [1.0, 2.0, 3.0, 4.0]])
+    w = np.eye(4)
+    y = layers.linear(x, w, x_format="float8_e4m3fn", w_format="float8_e4m3fn", scaling="channel",
+                      output_format=None)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y[1], x[1], rtol=0.07)
+    assert abs(y[0, 1]) > 0
+    with pytest.raises(ValueError, match=r"x: max\|x\| = 1e\+300 needs a scale beyond float32"):
+        layers.linear(np.array([[1e300, 1.0]]), np.eye(2), x_format="float8_e4m3fn", w_format="float8_e4m3fn",
+                      scaling="tensor")
