@@ -143,16 +143,38 @@ class Accumulator:
         return str(self.format) + (f"[{', '.join(extra)}]" if extra else "")
 
 
+def resolve_format(fmt, param: str) -> Format:
+    """The record of ``fmt`` (a format record or a registered name), with errors that name the
+    parameter ``param``.
+
+    Raises:
+        KeyError: an unknown name. TypeError: neither a record nor a string.
+    """
+    if isinstance(fmt, Format):
+        return fmt
+    if isinstance(fmt, str):
+        try:
+            return resolve(fmt)
+        except KeyError as exc:
+            raise KeyError(f"{param}: {exc.args[0] if exc.args else repr(fmt)}") from None
+    raise TypeError(f"{param} must be a format record or a registered name, got {type(fmt).__name__}")
+
+
 def as_accumulator(spec, *, param: str = "accumulator") -> Accumulator:
     """An :class:`Accumulator` from an Accumulator, a format record or a registered name.
 
     Raises:
-        TypeError: for any other type; ValueError / KeyError from the record and the registry.
+        TypeError: for any other type; ValueError / KeyError from the record and the registry
+            (naming ``param``).
     """
     if isinstance(spec, Accumulator):
         return spec
     if isinstance(spec, (Format, str)):
-        return Accumulator(resolve(spec))
+        fmt = resolve_format(spec, param)
+        try:
+            return Accumulator(fmt)
+        except ValueError as exc:
+            raise ValueError(f"{param}: {exc}") from None
     raise TypeError(f"{param} must be an Accumulator, a format record or a registered name, "
                     f"got {type(spec).__name__}")
 

@@ -10,6 +10,19 @@ import numpy as np
 __all__ = ["Metrics", "compare", "softmax", "kl_divergence"]
 
 
+def as_real_array(x, name: str) -> np.ndarray:
+    """``x`` (any array library, a list or a scalar) as a float64 NumPy array.
+
+    Raises:
+        TypeError: complex, string, object or datetime values (NumPy would drop an imaginary
+            part with only a warning), naming ``name``.
+    """
+    a = np.asarray(x)
+    if a.dtype.kind in "cOUSMm":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
 @dataclasses.dataclass(frozen=True)
 class Metrics:
     """Error of ``approx`` against ``reference`` (all float64 arithmetic).
@@ -78,16 +91,21 @@ def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = Tru
         :class:`Metrics`.
 
     Raises:
-        ValueError: if the shapes differ or the inputs are empty.
+        ValueError: if the shapes differ, the inputs are empty, or ``kl_axis`` is out of range.
+        TypeError: non-real inputs (complex, strings, objects) or a non-integer ``kl_axis``.
     """
-    a = np.asarray(approx, dtype=np.float64)
-    r = np.asarray(reference, dtype=np.float64)
+    a = as_real_array(approx, "approx")
+    r = as_real_array(reference, "reference")
     if a.shape != r.shape:
         raise ValueError(f"approx and reference must have the same shape, got {a.shape} and {r.shape}")
     if a.size == 0:
         raise ValueError("approx and reference are empty")
     kl = None
     if kl_axis is not None:
+        if isinstance(kl_axis, (bool, np.bool_)) or not isinstance(kl_axis, (int, np.integer)):
+            raise TypeError(f"kl_axis must be an int or None, got {type(kl_axis).__name__}")
+        if not -a.ndim <= kl_axis < a.ndim:
+            raise ValueError(f"kl_axis must be in [{-a.ndim}, {a.ndim - 1}] for {a.ndim}-D inputs, got {kl_axis}")
         p = softmax(r, kl_axis) if logits else r
         q = softmax(a, kl_axis) if logits else a
         kl = float(np.mean(kl_divergence(p, q, kl_axis)))

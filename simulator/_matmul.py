@@ -34,7 +34,7 @@ from formats._records import FloatFormat, Format, IntFormat
 from formats._registry import resolve
 
 from ._accumulate import (Accumulator, add_round, as_accumulator, log2_ceil, precision_bits,
-                          round_to, tree_reduce, value_dtype)
+                          resolve_format, round_to, tree_reduce, value_dtype)
 
 __all__ = ["matmul", "MULTIPLIERS", "ORDERS", "BLOCK_REDUCES", "Bounds"]
 
@@ -228,6 +228,8 @@ def prepare_operand(xp, x, fmt, role: str, multiplier: str = "exact") -> Operand
         q_input = False
         if xp is np:
             x = np.asarray(x)
+        if x.dtype.kind in "cOUSMm":
+            raise TypeError(f"{role} must be a real (integer or float) array, got dtype {x.dtype}")
         if fmt is None:
             dn = x.dtype.name
             if dn not in _DTYPE_FORMATS:
@@ -609,11 +611,28 @@ def make_term_fns(xp, A: Operand, B: Operand, plan: Plan):
     return term, terms_range, J
 
 
+def check_init(v, shape) -> None:
+    """``init`` must be real and broadcast to the output ``shape`` without enlarging it.
+
+    Raises:
+        TypeError: complex, string or object values. ValueError: a shape that does not fit.
+    """
+    if v.dtype.kind in "cOUSMm":
+        raise TypeError(f"init must be a real number or array, got dtype {v.dtype}")
+    try:
+        fits = np.broadcast_shapes(tuple(v.shape), tuple(shape)) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"init of shape {tuple(v.shape)} does not broadcast to the output shape {tuple(shape)}")
+
+
 def prepare_init(xp, init, plan: Plan, shape):
     if init is None:
         return None
     acc = plan.acc
     v = xp.asarray(init)
+    check_init(v, shape)
     if acc.is_int:
         if v.dtype.kind == "f":
             if xp is np and not np.all(np.equal(np.mod(v, 1), 0)):
@@ -707,12 +726,15 @@ def matmul(a, b, *, a_format=None, b_format=None, multiplier="exact", accumulato
     _validate_choice("order", order, ORDERS)
     _validate_choice("block_reduce", block_reduce, BLOCK_REDUCES)
     _validate_choice("backend", backend, BACKENDS)
+    from formats._lmul import LMUL_VARIANTS
+
+    _validate_choice("lmul_variant", lmul_variant, LMUL_VARIANTS)
     if backend is None:
         probe = [x.codes if isinstance(x, QArray) else x for x in (a, b)]
         backend = "jax" if any(backend_of(p) == "jax" for p in probe) else "numpy"
     a, b, a1, b1 = _promote_1d(a, b)
-    cfg = dict(a_format=None if a_format is None else resolve(a_format),
-               b_format=None if b_format is None else resolve(b_format), multiplier=multiplier,
+    cfg = dict(a_format=None if a_format is None else resolve_format(a_format, "a_format"),
+               b_format=None if b_format is None else resolve_format(b_format, "b_format"), multiplier=multiplier,
                accumulator=accumulator, k_chunk=k_chunk, chunk_accumulator=chunk_accumulator,
                order=order, block_reduce=block_reduce, lmul_variant=lmul_variant)
     if backend == "jax":
@@ -949,6 +971,8 @@ def _matmul_reference(a, b, init, cfg):
     if A.is_block:
         As = np.broadcast_to(A.scales, lead + A.scales.shape[-2:])
         Bs = np.broadcast_to(B.scales, lead + B.scales.shape[-2:])
+    if init is not None:
+        check_init(np.asarray(init), shape)
     init_b = None if init is None else np.broadcast_to(np.asarray(init), shape)
     out = np.empty(shape, dtype=object)
 

@@ -40,9 +40,9 @@ from typing import NamedTuple
 import numpy as np
 
 from formats._records import FloatFormat, IntFormat
-from formats._registry import resolve
 
-from ._compare import Metrics, compare, softmax
+from ._accumulate import resolve_format
+from ._compare import Metrics, as_real_array, compare, softmax
 from ._matmul import _is_block_format, matmul
 
 __all__ = ["linear", "conv2d", "attention", "im2col", "Linear", "Conv2d", "Attention", "AttentionResult",
@@ -52,9 +52,23 @@ SCALINGS = ("auto", "none", "tensor", "channel")
 
 
 # ------------------------------------------------------------------------------ helpers
-def _fmt(f):
+def _fmt(f, param: str):
     """Operand format; None means unquantized float32 (the baseline of a float32 layer)."""
-    return resolve("float32") if f is None else resolve(f)
+    return resolve_format("float32" if f is None else f, param)
+
+
+def _bias(bias, n: int):
+    """``bias`` as a float64 (n,) array (None stays None).
+
+    Raises:
+        ValueError: another shape (NumPy would broadcast a (1,) bias silently).
+    """
+    if bias is None:
+        return None
+    b = as_real_array(bias, "bias")
+    if b.shape != (n,):
+        raise ValueError(f"bias must have shape ({n},) (out_features), got {b.shape}")
+    return b
 
 
 def _scale_mode(fmt, scaling: str, role: str) -> str:
@@ -178,14 +192,14 @@ def _epilogue(acc, scales, bias, output_format):
         if s is not None:
             y = y * s
     if bias is not None:
-        y = y + np.asarray(bias, dtype=np.float64)
+        y = y + bias
     return _round_out(y, output_format)
 
 
 def _round_out(y, output_format):
     if output_format is None:
         return y
-    fmt = resolve(output_format)
+    fmt = resolve_format(output_format, "output_format")
     if isinstance(fmt, FloatFormat) and (fmt.exponent_bits, fmt.mantissa_bits) == (8, 23):
         with np.errstate(over="ignore"):
             return y.astype(np.float32)
@@ -196,7 +210,7 @@ def _round_out(y, output_format):
 
 def _gemm(x, w_t, *, x_format, w_format, scaling, matmul_kwargs):
     """x (..., M, K) @ w_t (K, N) with per-operand formats and scaling; returns (acc, sx, sw)."""
-    xf, wf = _fmt(x_format), _fmt(w_format)
+    xf, wf = _fmt(x_format, "x_format"), _fmt(w_format, "w_format")
     xs, sx, ws, sw = _prep_pair(x, xf, _scale_mode(xf, scaling, "x"), w_t, wf, _scale_mode(wf, scaling, "w"),
                                 matmul_kwargs.get("accumulator"), matmul_kwargs)
     acc = matmul(xs, ws, a_format=xf, b_format=wf, **matmul_kwargs)
@@ -225,12 +239,16 @@ def linear(x, weight, bias=None, *, x_format=None, w_format=None, accumulator=No
         (..., out_features) NumPy array.
 
     Raises:
-        ValueError: shape mismatch or bad options.
+        ValueError: shape mismatch (``weight``, ``bias``) or bad options.
+        TypeError: non-real inputs (complex, strings, objects).
     """
-    x = np.asarray(x)
-    w = np.asarray(weight)
+    x = as_real_array(x, "x")
+    w = as_real_array(weight, "weight")
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least 1 dimension (..., in_features), got shape {x.shape}")
     if w.ndim != 2 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"weight must be (out_features, in_features={x.shape[-1]}), got {w.shape}")
+    bias = _bias(bias, w.shape[0])
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])
     acc, sx, sw = _gemm(x2, w.T, x_format=x_format, w_format=w_format, scaling=scaling,
@@ -292,12 +310,19 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, x_format=No
 
     Returns:
         (N, O, H_out, W_out) NumPy array.
+
+    Raises:
+        ValueError: bad shapes (``x``, ``weight``, ``bias``) or options. TypeError: non-real
+            inputs.
     """
-    x = np.asarray(x)
-    w = np.asarray(weight)
-    if w.ndim != 4 or x.ndim != 4 or w.shape[1] != x.shape[1]:
-        raise ValueError(f"weight must be (O, C={x.shape[1] if x.ndim == 4 else '?'}, kh, kw), got {w.shape}")
+    x = as_real_array(x, "x")
+    w = as_real_array(weight, "weight")
+    if x.ndim != 4:
+        raise ValueError(f"x must be NCHW (4-D), got shape {x.shape}")
+    if w.ndim != 4 or w.shape[1] != x.shape[1]:
+        raise ValueError(f"weight must be (O, C={x.shape[1]}, kh, kw), got {w.shape}")
     O, C, kh, kw = w.shape
+    bias = _bias(bias, O)
     cols, (Ho, Wo) = im2col(x, (kh, kw), stride=stride, padding=padding, dilation=dilation)
     wt = w.reshape(O, C * kh * kw).T
     acc, sx, sw = _gemm(cols, wt, x_format=x_format, w_format=w_format, scaling=scaling,
@@ -348,16 +373,15 @@ def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=
 
     Returns:
         :class:`AttentionResult`.
+
+    Raises:
+        ValueError: shapes that do not fit, a non-finite ``scale``, or ``causal`` with more
+            queries than keys (rows with no key to attend to). TypeError: non-real inputs, a
+            ``scale`` that is not a number, a ``causal`` that is not a bool.
     """
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"shapes do not fit attention: q {q.shape}, k {k.shape}, v {v.shape}")
-    d = q.shape[-1]
-    sc = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    q, k, v, sc = _attention_inputs(q, k, v, scale, causal)
     kt = np.swapaxes(k, -1, -2)
-    qf, kf = _fmt(q_format), _fmt(k_format)
+    qf, kf = _fmt(q_format, "q_format"), _fmt(k_format, "k_format")
     qs, sq, ks, sk = _prep_pair(q, qf, _scale_mode(qf, scaling, "x"), kt, kf, _scale_mode(kf, scaling, "x"),
                                 qk_accumulator, matmul_kwargs, roles=("q", "k"))
     S = matmul(qs, ks, a_format=qf, b_format=kf,
@@ -368,7 +392,7 @@ def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=
             S = S * s
     S = _mask(S * sc, causal)
     P = softmax(S, -1)
-    pf, vf = _fmt(p_format), _fmt(v_format)
+    pf, vf = _fmt(p_format, "p_format"), _fmt(v_format, "v_format")
     ps, sp, vs, sv = _prep_pair(P, pf, _scale_mode(pf, "none" if scaling == "auto" else scaling, "x"),
                                 v, vf, _scale_mode(vf, scaling, "x"), pv_accumulator, matmul_kwargs,
                                 roles=("p", "v"))
@@ -383,12 +407,35 @@ def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=
     return AttentionResult(out, S, probs)
 
 
+def _attention_inputs(q, k, v, scale, causal):
+    """(q, k, v as float64, the softmax scale), checked."""
+    q, k, v = (as_real_array(t, n) for t, n in ((q, "q"), (k, "k"), (v, "v")))
+    for t, n in ((q, "q"), (k, "k"), (v, "v")):
+        if t.ndim < 2:
+            raise ValueError(f"{n} must have at least 2 dimensions (..., L, d), got shape {t.shape}")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"shapes do not fit attention: q {q.shape}, k {k.shape}, v {v.shape}")
+    if not isinstance(causal, (bool, np.bool_)):
+        raise TypeError(f"causal must be a bool, got {type(causal).__name__}")
+    if causal and q.shape[-2] > k.shape[-2]:
+        raise ValueError(f"causal=True aligns the mask to the last key: it needs Lq <= Lk, got Lq={q.shape[-2]} "
+                         f"and Lk={k.shape[-2]}")
+    if scale is None:
+        return q, k, v, 1.0 / math.sqrt(q.shape[-1])
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"scale must be a real number or None, got {type(scale).__name__}")
+    if not math.isfinite(float(scale)):
+        raise ValueError(f"scale must be finite, got {scale!r}")
+    return q, k, v, float(scale)
+
+
 def attention_reference(q, k, v, *, scale=None, causal=False) -> AttentionResult:
-    """Float64 attention (the reference of :func:`attention`)."""
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    sc = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    """Float64 attention (the reference of :func:`attention`).
+
+    Raises:
+        ValueError, TypeError: as :func:`attention`.
+    """
+    q, k, v, sc = _attention_inputs(q, k, v, scale, causal)
     S = _mask(np.matmul(q, np.swapaxes(k, -1, -2)) * sc, causal)
     P = softmax(S, -1)
     return AttentionResult(np.matmul(P, v), S, P)
@@ -420,8 +467,9 @@ class Linear:
                       **self.options)
 
     def reference(self, x):
-        y = np.asarray(x, dtype=np.float64) @ np.asarray(self.weight, dtype=np.float64).T
-        return y if self.bias is None else y + np.asarray(self.bias, dtype=np.float64)
+        w = as_real_array(self.weight, "weight")
+        y = as_real_array(x, "x") @ w.T
+        return y if self.bias is None else y + _bias(self.bias, w.shape[0])
 
     def compare(self, x) -> Metrics:
         return compare(self(x), self.reference(x))
@@ -451,12 +499,12 @@ class Conv2d:
                       **self.options)
 
     def reference(self, x):
-        w = np.asarray(self.weight, dtype=np.float64)
-        cols, (Ho, Wo) = im2col(np.asarray(x, dtype=np.float64), w.shape[2:], stride=self.stride,
+        w = as_real_array(self.weight, "weight")
+        cols, (Ho, Wo) = im2col(as_real_array(x, "x"), w.shape[2:], stride=self.stride,
                                 padding=self.padding, dilation=self.dilation)
         y = cols @ w.reshape(w.shape[0], -1).T
         if self.bias is not None:
-            y = y + np.asarray(self.bias, dtype=np.float64)
+            y = y + _bias(self.bias, w.shape[0])
         return y.transpose(0, 2, 1).reshape(cols.shape[0], w.shape[0], Ho, Wo)
 
     def compare(self, x) -> Metrics:

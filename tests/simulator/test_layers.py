@@ -283,3 +283,48 @@ def test_tiny_and_huge_rows_with_channel_scaling():
     with pytest.raises(ValueError, match=r"x: max\|x\| = 1e\+300 needs a scale beyond float32"):
         layers.linear(np.array([[1e300, 1.0]]), np.eye(2), x_format="float8_e4m3fn", w_format="float8_e4m3fn",
                       scaling="tensor")
+
+
+# ----------------------------------------------------------------------------- bad input is named
+_X, _W = np.ones((2, 4)), np.ones((3, 4))
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: layers.linear(_X + 1j, _W, x_format="int8", w_format="int8"), TypeError, "x must hold real numbers"),
+    (lambda: layers.linear(_X, _W.astype(object)), TypeError, "weight must hold real numbers"),
+    (lambda: layers.linear(_X, _W, np.ones(1)), ValueError, r"bias must have shape \(3,\)"),
+    (lambda: layers.linear(_X, _W, np.ones(5)), ValueError, r"bias must have shape \(3,\)"),
+    (lambda: layers.Linear(_W, np.ones(1)).reference(_X), ValueError, r"bias must have shape \(3,\)"),
+    (lambda: layers.linear(np.float64(1.0), _W), ValueError, "x must have at least 1 dimension"),
+    (lambda: layers.linear(_X, _W, x_format="nope"), KeyError, "x_format: .*unknown format 'nope'"),
+    (lambda: layers.linear(_X, _W, w_format=3), TypeError, "w_format must be a format record"),
+    (lambda: layers.linear(_X, _W, output_format="nope"), KeyError, "output_format: .*unknown format"),
+    (lambda: layers.linear(_X, _W, accumulator="nope"), KeyError, "accumulator: .*unknown format"),
+    (lambda: layers.conv2d(np.ones((1, 2, 4, 4)), np.ones((3, 2, 2, 2)), np.ones(2)), ValueError,
+     r"bias must have shape \(3,\)"),
+    (lambda: layers.conv2d(np.ones((2, 4, 4)), np.ones((3, 2, 2, 2))), ValueError, "x must be NCHW"),
+    (lambda: layers.attention(_X, _X, _X, scale="0.5"), TypeError, "scale must be a real number"),
+    (lambda: layers.attention(_X, _X, _X, scale=float("nan")), ValueError, "scale must be finite"),
+    (lambda: layers.attention(_X, _X, _X, causal="no"), TypeError, "causal must be a bool"),
+    (lambda: layers.attention(np.ones((4, 4)), np.ones((2, 4)), np.ones((2, 4)), causal=True), ValueError,
+     "needs Lq <= Lk"),
+    (lambda: layers.attention_reference(np.ones((4, 4)), np.ones((2, 4)), np.ones((2, 4)), causal=True),
+     ValueError, "needs Lq <= Lk"),
+    (lambda: layers.attention(np.ones(4), np.ones(4), np.ones(4)), ValueError, "q must have at least 2"),
+    (lambda: layers.attention(_X, _X, _X, p_format="nope"), KeyError, "p_format: .*unknown format"),
+    (lambda: layers.attention(_X, _X, _X + 1j), TypeError, "v must hold real numbers"),
+    (lambda: simulator.compare(_X + 1j, _X), TypeError, "approx must hold real numbers"),
+    (lambda: simulator.compare(_X, np.array([["a"] * 4] * 2)), TypeError, "reference must hold real numbers"),
+    (lambda: simulator.compare(_X, _X, kl_axis=5), ValueError, r"kl_axis must be in \[-2, 1\]"),
+    (lambda: simulator.compare(_X, _X, kl_axis=1.0), TypeError, "kl_axis must be an int"),
+])
+def test_bad_input_is_a_clear_error(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_causal_with_as_many_queries_as_keys_still_works():
+    q = RNG.standard_normal((3, 4))
+    r = layers.attention_reference(q, q, q, causal=np.bool_(True), scale=np.float32(0.5))
+    assert np.all(np.isfinite(r.output))
+    np.testing.assert_allclose(r.output[0], q[0])  # the first query sees only the first key

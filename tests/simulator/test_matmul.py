@@ -541,11 +541,40 @@ def test_unsupported_operand_family_is_a_clear_error(name):
     (dict(k_chunk=0), "k_chunk must be a positive int"),
     (dict(chunk_accumulator="float16"), "chunk_accumulator needs k_chunk"),
     (dict(accumulator="int32"), "integer accumulator"),
+    (dict(lmul_variant="fast"), "lmul_variant must be one of"),
+    (dict(init=np.ones(7)), r"init of shape \(7,\) does not broadcast to the output shape \(2, 2\)"),
+    (dict(init=np.ones((3, 2, 2))), r"init of shape \(3, 2, 2\) does not broadcast"),
+    (dict(accumulator="mxfp4"), "accumulator: format must be a FloatFormat or IntFormat"),
 ])
 def test_bad_parameters_raise(kw, match):
     a = _fp8((2, 4))
     with pytest.raises(ValueError, match=match):
         simulator.matmul(a, a.T, a_format="float8_e4m3fn", b_format="float8_e4m3fn", **kw)
+    with pytest.raises(ValueError, match=match):  # the exact reference checks the same
+        simulator.matmul(a, a.T, **{"a_format": "float8_e4m3fn", "b_format": "float8_e4m3fn",
+                                    "backend": "reference", **kw})
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(a_format="float9"), KeyError, "a_format: .*unknown format 'float9'"),
+    (dict(b_format="float9"), KeyError, "b_format: .*unknown format 'float9'"),
+    (dict(accumulator="float9"), KeyError, "accumulator: .*unknown format 'float9'"),
+    (dict(k_chunk=2, chunk_accumulator="float9"), KeyError, "chunk_accumulator: .*unknown format"),
+    (dict(b_format=3), TypeError, "b_format must be a format record or a registered name"),
+    (dict(init=np.ones((2, 2)) * 1j), TypeError, "init must be a real number"),
+])
+def test_bad_parameters_are_named(kw, exc, match):
+    a = _fp8((2, 4))
+    with pytest.raises(exc, match=match):
+        simulator.matmul(a, a.T, **{"a_format": "float8_e4m3fn", "b_format": "float8_e4m3fn", **kw})
+
+
+@pytest.mark.parametrize("bad", [np.ones((2, 4)) * (1 + 1j), np.array([["a"] * 4] * 2), np.ones((2, 4), dtype=object)])
+def test_non_real_operands_are_type_errors(bad):
+    with pytest.raises(TypeError, match="a must be a real"):
+        simulator.matmul(bad, np.ones((4, 2)), a_format="float8_e4m3fn", b_format="float8_e4m3fn")
+    with pytest.raises(TypeError, match="b must be a real"):
+        simulator.matmul(np.ones((2, 4)), bad.T, a_format="float8_e4m3fn", b_format="float8_e4m3fn")
 
 
 def test_accumulator_record_validation():
