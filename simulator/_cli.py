@@ -12,7 +12,8 @@ Errors are handled here, once for every subcommand:
 * any other exception is a bug in lowbit and keeps its traceback.
 * a closed pipe (``lowbit formats | head -1``) ends the command silently with status 141
   (128 + SIGPIPE, what a Unix tool stopped by the broken pipe reports; a shell pipeline
-  without ``pipefail`` still succeeds).
+  without ``pipefail`` still succeeds); Ctrl-C ends it with status 130, also without a
+  traceback.
 
 Numbers that start with a minus sign (``-3.5``, ``-1e3``, ``-inf``) are values, never options:
 ``lowbit quantize --format int8 -inf -3.5 2``.
@@ -43,6 +44,8 @@ USER_ERRORS = (ValueError, KeyError, TypeError, OverflowError, OSError)
 EXIT_USAGE = 2
 #: exit status when stdout is closed early: 128 + SIGPIPE (13)
 EXIT_BROKEN_PIPE = 141
+#: exit status after Ctrl-C: 128 + SIGINT (2)
+EXIT_INTERRUPTED = 130
 
 
 def _is_number(text: str) -> bool:
@@ -166,7 +169,7 @@ def main(argv=None) -> int:
 
     Returns:
         0 on success, 2 for a usage or user error (one line on stderr), 141 when stdout was
-        closed early.
+        closed early, 130 after Ctrl-C.
     """
     try:
         rc = _run(argv)
@@ -175,6 +178,8 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:  # Ctrl-C: no traceback, the shell's status for SIGINT
+        return EXIT_INTERRUPTED
 
 
 def _run(argv) -> int:

@@ -121,6 +121,17 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
         main(["quantize", "--format", "int8", "1"])
 
 
+def test_ctrl_c_is_status_130_without_traceback(monkeypatch, capsys):
+    import simulator._cli_formats as cf
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cf, "_formats_main", interrupted)
+    rc, _, err = _run(["formats"], capsys)
+    assert rc == 130 and err == ""
+
+
 # ------------------------------------------------------------------------ negative values
 def _quantize_table(out):
     rows = [line.split() for line in out.strip().splitlines()[1:]]
