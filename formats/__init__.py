@@ -20,6 +20,8 @@ from ._options import OVERFLOWS as OVERFLOWS
 from ._qarray import QArray as QArray
 from ._packing import pack_codes as pack_codes
 from ._packing import unpack_codes as unpack_codes
+from ._packing import pack_trits as pack_trits
+from ._packing import unpack_trits as unpack_trits
 from ._codec import quantize as quantize
 from ._codec import encode as encode
 from ._codec import decode as decode
@@ -30,7 +32,8 @@ from ._interop import from_ml_dtypes as from_ml_dtypes
 
 __all__ = [
     "FloatFormat", "IntFormat", "Format", "SPECIALS", "get", "names", "select", "p3109",
-    "ROUNDINGS", "OVERFLOWS", "QArray", "pack_codes", "unpack_codes", "quantize", "encode",
+    "ROUNDINGS", "OVERFLOWS", "QArray", "pack_codes", "unpack_codes", "pack_trits", "unpack_trits",
+    "quantize", "encode",
     "decode", "values", "register_codec", "to_ml_dtypes", "from_ml_dtypes",
 ]
 

@@ -153,6 +153,11 @@ class BlockFormat(Format):
         return self.element.bits
 
     @property
+    def unused_codes(self):
+        """The element format's unused codes (MXINT8: 0x80, its symmetric range is ±127)."""
+        return self.element.unused_codes
+
+    @property
     def bits_per_element(self) -> float:
         """Storage bits per element: element bits + scale bits / block size (the per-tensor
         scale is amortised to 0; for block_size None the scale is counted as 0 too)."""
@@ -241,6 +246,72 @@ def from_blocks(xp, xb, shape: tuple, axis: int):
     flat = xb.reshape(other + (xb.shape[-2] * xb.shape[-1],))
     flat = flat[..., : shape[axis]]
     return xp.moveaxis(flat, -1, axis)
+
+
+def blocked_shape(shape: tuple, axis: int, block_size: int | None) -> tuple:
+    """Shape of :func:`to_blocks` of an array of ``shape`` (a 0-d array counts as shape (1,),
+    axis 0): ``(*other_dims, n_blocks, block_size)``."""
+    work = tuple(shape) if len(shape) else (1,)
+    ax = axis if len(shape) else 0
+    other = tuple(s for i, s in enumerate(work) if i != ax)
+    n = work[ax]
+    bs = n if block_size is None else block_size
+    nb = -(-n // bs) if bs else 0
+    return other + (nb, bs)
+
+
+def check_axis(q, required: bool = True) -> int | None:
+    """The QArray's blocking axis, validated against its shape and normalised to >= 0 (stored
+    back). A 0-d QArray's axis is 0.
+
+    Raises:
+        ValueError: naming ``axis``.
+    """
+    nd = len(q.shape)
+    ax = q.axis
+    if ax is None and not required:
+        return None
+    if ax is None and nd == 0:
+        ax = 0
+    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)) or not (
+            -max(nd, 1) <= ax < max(nd, 1)):
+        raise ValueError(f"axis must be an int in [{-max(nd, 1)}, {max(nd, 1)}) for a QArray of shape "
+                         f"{q.shape} of {q.format}, got {q.axis!r}")
+    ax = int(ax) % max(nd, 1)
+    object.__setattr__(q, "axis", ax)
+    return ax
+
+
+def check_blocked(q, block_size: int | None, scale_bits: int | None, scales=None, name="scales"):
+    """Validate the block layout of a QArray (codes ``(*other, n_blocks, block_size)`` along its
+    axis; scale codes ``(*other, n_blocks)`` of ``scale_bits`` when ``scale_bits`` is given) and
+    store the normalised arrays back. Returns the blocked codes shape."""
+    from ._qarray import check_codes, check_shape_of
+
+    ax = check_axis(q)
+    want = blocked_shape(q.shape, ax, block_size)
+    check_shape_of("codes", q.codes, want, q.format)
+    if scale_bits is not None:
+        sc = q.scales if scales is None else scales
+        if sc is None:
+            raise ValueError(f"{name} is missing (None): {q.format} stores one scale per block")
+        sc = check_codes(name, sc, scale_bits, q.format)
+        check_shape_of(name, sc, want[:-1], q.format)
+        if scales is None:
+            object.__setattr__(q, "scales", sc)
+    return want
+
+
+def bits_like(key, x_shape: tuple, layout):
+    """Explicit random bits ``key`` (one per element of an input of ``x_shape``) put through
+    the same ``layout`` function as the input (blocking, padding, moving axes), so that each
+    element keeps its own bits; any other ``key`` (a seed, a generator, a JAX key, None) is
+    returned unchanged."""
+    from ._options import is_explicit_bits
+
+    if key is None or not is_explicit_bits(key):
+        return key
+    return layout(key.reshape(tuple(x_shape)))
 
 
 def work_dtype(x) -> str:
@@ -552,6 +623,17 @@ class _BlockCodec(ScaledCodec):
     def decode(self, q, dtype, backend):
         return decode_block(q, dtype, backend)
 
+    def validate(self, q):
+        """QArray layout of a block format (see :class:`BlockFormat`)."""
+        from ._qarray import check_float_scalar
+
+        fmt = q.format
+        check_blocked(q, fmt.block_size, fmt.scale.bits)
+        if fmt.tensor_scale is not None:
+            check_float_scalar("tensor_scale", q.tensor_scale)
+        elif q.tensor_scale is not None:
+            raise ValueError(f"tensor_scale must be None for {fmt} (one-level scaling)")
+
     def values(self, fmt):
         """Element values (scale 1; integer elements with their implied 2^−(w−2))."""
         from ._codec import values
@@ -588,6 +670,7 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
     else:
         axis = normalize_axis(opts.axis, xw.ndim)
     xb = to_blocks(xp, xw, axis, fmt.block_size)
+    key = bits_like(key, xw.shape, lambda k: to_blocks(xp, k, axis, fmt.block_size))
     MI, BI, U, I, Fd = _F[W]
     U_ = xp.dtype(U)
     bits = bitcast(xp, xb, U)

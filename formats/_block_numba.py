@@ -25,7 +25,8 @@ import math
 import numba
 import numpy as np
 
-from ._block import TS_MIN, BlockFormat, _elem_opts, _sig_exp, fast_spec, normalize_axis, scale_spec
+from ._block import (TS_MIN, BlockFormat, _elem_opts, _sig_exp, bits_like, fast_spec, normalize_axis, scale_spec,
+                     to_blocks)
 from ._numba_bits import bits_float, float_bits
 from ._numba_kernels import encode_bits, params, quantize_bits
 from ._options import make_options, make_random_bits
@@ -501,6 +502,9 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
     P = params(fmt.element, "float32", elem_opts)
     FS = fast_spec(fmt.element, elem_opts) if _FAST else None
     if opts.rounding == "stochastic":
+        # explicit bits follow the elements into the blocked layout (axis last, zero padded)
+        xs = x.shape if x.ndim else (1,)
+        key = bits_like(key, xs, lambda k: to_blocks(np, k, axis, fmt.block_size))
         rand = make_random_bits(key, (rows0, nb, bs), "numpy", opts.random_bits).reshape(rows, nbg, bs)
     else:
         if key is not None:

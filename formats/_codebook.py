@@ -9,8 +9,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (_F, FLOAT32, ScaledCodec, bitcast, div, from_blocks, get_xp, jax_float, ldexp_bits,
-                     normalize_axis, source_meta, split_exponent, to_blocks, work_dtype)
+from ._block import (_F, FLOAT32, ScaledCodec, bitcast, bits_like, check_blocked, div, from_blocks, get_xp, jax_float,
+                     ldexp_bits, normalize_axis, source_meta, split_exponent, to_blocks, work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
 from ._options import backend_of, make_random_bits
 from ._qarray import QArray
@@ -108,11 +108,25 @@ class CodebookFormat(Format):
         return max(1, (len(self.levels) - 1).bit_length())
 
     @property
+    def unused_codes(self):
+        """Codes beyond the levels, len(levels) … 2^bits − 1 (ternary: code 3)."""
+        from ._records import CodeSet
+
+        return CodeSet([range(len(self.levels), 1 << self.bits)])
+
+    @property
+    def code_bits(self) -> float:
+        """Stored bits per code as :meth:`QArray.pack` lays codes out: ``bits``, except for
+        three levels, packed five trits per byte (3^5 = 243 ≤ 256): 8/5 = 1.6."""
+        return 1.6 if len(self.levels) == 3 else float(self.bits)
+
+    @property
     def bits_per_element(self) -> float:
-        """Code bits plus scale bits / block_size (a per-tensor scale is amortised to 0)."""
+        """Code bits (:attr:`code_bits`: 1.6 for ternary) plus scale bits / block_size (a
+        per-tensor scale is amortised to 0)."""
         if self.block_size is None or self.scale_rule == "none":
-            return float(self.bits)
-        return self.bits + self.scale.bits / self.block_size
+            return self.code_bits
+        return self.code_bits + self.scale.bits / self.block_size
 
     @property
     def max(self) -> float:
@@ -145,9 +159,32 @@ class _CodebookCodec(ScaledCodec):
     def decode(self, q, dtype, backend):
         return _decode_cb(q, dtype, backend)
 
+    def validate(self, q):
+        """QArray layout of a codebook format (see :class:`CodebookFormat`)."""
+        from ._qarray import check_codes, check_shape_of
+
+        fmt = q.format
+        has_scales = fmt.scale_rule != "none"
+        if fmt.block_size is not None:
+            check_blocked(q, fmt.block_size, fmt.scale.bits if has_scales else None)
+        else:
+            check_shape_of("codes", q.codes, q.shape, fmt)
+            if has_scales:
+                if q.scales is None:
+                    raise ValueError(f"scales is missing (None): {fmt} stores one scale per tensor")
+                sc = check_codes("scales", q.scales, fmt.scale.bits, fmt.scale)
+                check_shape_of("scales", sc, (), fmt)
+                object.__setattr__(q, "scales", sc)
+        if not has_scales and q.scales is not None:
+            raise ValueError(f"scales must be None for {fmt} (scale_rule='none')")
+        if q.tensor_scale is not None:
+            raise ValueError(f"tensor_scale must be None for {fmt}")
+
     def values(self, fmt):
-        """The levels (scale 1), indexed by code."""
-        return np.array(fmt.levels, dtype=np.float64)
+        """The levels (scale 1), indexed by code; NaN at the unused codes beyond them."""
+        v = np.full(1 << fmt.bits, np.nan)
+        v[: len(fmt.levels)] = fmt.levels
+        return v
 
 
 def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
@@ -170,6 +207,7 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
             ax = normalize_axis(opts.axis, xw.ndim)
         axis = ax
     xb = _view(xp, xw, fmt, ax)
+    key = bits_like(key, xw.shape, lambda k: _view(xp, k, fmt, ax))
     n = xb.shape[-1]
     # JAX: XLA's CPU backend flushes float subnormals in arithmetic. For the absmax rule every
     # block is first scaled by an exact power of two 2^p (integer arithmetic) that brings its
@@ -292,7 +330,8 @@ def _decode_cb(q: QArray, dtype, backend: str):
     if backend == "jax":
         wd = jax_float(wd)
     fdt = xp.dtype(wd)
-    lv = xp.asarray(np.asarray(fmt.levels, dtype=fdt))
+    # unused codes (beyond the levels) decode to NaN: the table has 2^bits entries
+    lv = xp.asarray(np.asarray(_CodebookCodec().values(fmt), dtype=fdt))
     codes = q.codes
     v = lv[codes.astype(xp.int32)]
     if q.scales is not None:

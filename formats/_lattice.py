@@ -441,6 +441,13 @@ class NestedLatticeFormat(Format):
         return math.log2(self.q) + math.log2(len(self.betas)) / self.block_size
 
     @property
+    def unused_codes(self):
+        """Element codes q … 2^bits − 1 (no lattice coordinate; e.g. 14, 15 for q = 14)."""
+        from ._records import CodeSet
+
+        return CodeSet([range(self.q, 1 << self.bits)])
+
+    @property
     def bits_per_element(self) -> float:
         """Storage bits per element: ceil(log2 q) + ceil(log2 k)/n, plus 16/n for bf16 block scales."""
         k = len(self.betas)
@@ -485,14 +492,13 @@ class _NestedCodec:
         if key is not None:
             raise ValueError("key is only used with rounding='stochastic'")
         x = check_float_input(x, backend)
-        if x.ndim == 0:
-            raise ValueError("lattice formats need an array with at least one axis")
+        nd = max(x.ndim, 1)  # a 0-d array is one element along axis 0, as in block formats
         ax = opts.axis
-        if not -x.ndim <= ax < x.ndim:
-            raise ValueError(f"axis must be in [{-x.ndim}, {x.ndim}) for an array of shape {x.shape}, got {ax}")
+        if not -nd <= ax < nd:
+            raise ValueError(f"axis must be in [{-nd}, {nd}) for an array of shape {x.shape}, got {ax}")
         if backend == "numpy" and not np.all(np.isfinite(x)):
             raise ValueError("lattice formats need finite inputs (they have no NaN/Inf)")
-        return x, ax % x.ndim
+        return x, ax % nd
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         x, axis = self._check(x, opts, key, backend, extra)
@@ -501,6 +507,22 @@ class _NestedCodec:
 
             return jitted(_encode_jax, (1, 2))(x, fmt, axis)
         return _encode_xp(np, x, fmt, axis)
+
+    def validate(self, q):
+        """QArray layout of a nested-lattice format (see :class:`NestedLatticeFormat`)."""
+        from ._block import check_blocked
+        from ._qarray import check_codes, check_float_scalar, check_shape_of
+
+        fmt = q.format
+        want = check_blocked(q, fmt.block_size, None)
+        if q.scales is None:
+            raise ValueError(f"scales (the β index of each block) is missing (None) for {fmt}")
+        idx = check_codes("scales (β indices)", q.scales, 8, fmt, limit=len(fmt.betas))
+        check_shape_of("scales (β indices)", idx, want[:-1], fmt)
+        object.__setattr__(q, "scales", idx)
+        check_float_scalar("tensor_scale", q.tensor_scale, () if fmt.scale == "tensor" else want[:-1])
+        L = q.shape[q.axis] if q.shape else 1
+        object.__setattr__(q, "meta", (want[-2] * want[-1] - L,))
 
     def decode(self, q, dtype, backend):
         if backend == "jax":
@@ -536,6 +558,8 @@ def _encode_xp(xp, x, fmt, axis):
     """Encode x (float array) to a QArray of the nested-lattice format ``fmt`` on backend xp."""
     lat, q, n = fmt.lattice_record, fmt.q, fmt.block_size
     xw = x.astype(xp.float32)
+    if xw.ndim == 0:
+        xw = xw.reshape(1)
     blk, pad = _blocks(xp, xw, axis, n)
     from ._codec import quantize as _quantize
 
@@ -574,14 +598,20 @@ def _decode_xp(xp, q, dt):
     fmt = q.format
     lat, n = fmt.lattice_record, fmt.block_size
     lam = voronoi_decode_xp(xp, q.codes.astype(xp.float32), lat, fmt.q)
-    betas = xp.asarray(np.array(fmt.betas, dtype=np.float32))
-    scale = betas[q.scales.astype(xp.int32)] * q.tensor_scale
+    nb = len(fmt.betas)
+    betas = xp.asarray(np.array(fmt.betas + (np.nan,), dtype=np.float32))
+    # unused codes (a coordinate >= q, a β index >= len(betas): JAX arrays are not checked
+    # when a QArray is built) decode to NaN, as formats.values documents
+    idx = xp.minimum(q.scales.astype(xp.int32), nb)
+    scale = betas[idx] * q.tensor_scale
+    bad = xp.any(q.codes.astype(xp.int32) >= fmt.q, axis=-1)
+    scale = xp.where(bad, xp.float32(np.nan), scale)
     v = lam * scale[..., None]
     v = v.reshape(v.shape[:-2] + (v.shape[-2] * n,))
     pad = q.meta[0]
     if pad:
         v = v[..., : v.shape[-1] - pad]
-    return xp.moveaxis(v, -1, q.axis).astype(dt)
+    return xp.moveaxis(v, -1, q.axis if q.shape else 0).reshape(q.shape).astype(dt)
 
 
 def _jnp():

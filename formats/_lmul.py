@@ -192,7 +192,8 @@ def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = Non
         Codes (uint8/16/32) of the broadcast shape, same array library as the inputs.
 
     Raises:
-        TypeError / ValueError: bad format, variant or overflow; OverflowError with ``error``.
+        TypeError / ValueError: bad format, variant or overflow, or codes (naming ``ca`` /
+        ``cb``) that are not integers in [0, 2^bits); OverflowError with ``error``.
     """
     fmt = _check_fmt(fmt)
     _check_variant(variant)
@@ -206,10 +207,10 @@ def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = Non
         from ._numsys_jax import jitted
 
         return jitted(_lmul_codes_jax, (2, 3, 4))(jnp.asarray(ca), jnp.asarray(cb), fmt, variant, ov)
-    ca, cb = np.asarray(ca), np.asarray(cb)
-    for name, c in (("ca", ca), ("cb", cb)):
-        if c.dtype.kind not in "ui":
-            raise TypeError(f"{name} must be an integer code array, got dtype {c.dtype}")
+    from ._qarray import check_codes
+
+    # integer codes below 2^bits, native byte order (a code out of range would be masked silently)
+    ca, cb = check_codes("ca", ca, fmt.bits, fmt), check_codes("cb", cb, fmt.bits, fmt)
     size = int(np.prod(np.broadcast_shapes(ca.shape, cb.shape)))
     if size >= NUMBA_THRESHOLD and ov != "error" and fmt.bits <= 32:
         from ._lmul_numba import lmul_codes_numba

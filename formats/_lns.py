@@ -665,6 +665,15 @@ class _LUQCodec:
         codes = _encode_any(y, el, eopts.rounding, "linear", "saturate", rand, backend)
         return QArray(codes=codes, format=fmt, shape=x.shape, tensor_scale=alpha.astype(xp.float32))
 
+    def validate(self, q):
+        """QArray layout of LUQ: one element code per element, the float α as ``tensor_scale``."""
+        from ._qarray import check_float_scalar, check_shape_of
+
+        check_shape_of("codes", q.codes, q.shape, q.format)
+        check_float_scalar("tensor_scale", q.tensor_scale)
+        if q.scales is not None:
+            raise ValueError(f"scales must be None for {q.format} (its scale is tensor_scale)")
+
     def decode(self, q, dtype, backend):
         el = q.format.element
         v = _decode_any(el, q.codes, dtype or "float32", backend)

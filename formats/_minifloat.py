@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -71,21 +72,24 @@ class Spec:
     #                      |min| = 2^(w-1) for signed non-narrow ints, else maxb (-1: use maxb)
 
 
-def _float_bits(value: float, dtype: str, *, round_down: bool) -> int:
-    """Bits of ``value`` in the input float dtype; when not exact, the nearest below (if
-    round_down) so that comparisons against it are exact.
+def _float_bits(value, dtype: str, *, round_down: bool) -> int:
+    """Bits of ``value`` (a non-negative int, Fraction or float) in the input float dtype; when
+    not exact, the nearest below (if round_down) so that comparisons against it are exact.
 
-    A finite ``value`` of at least 2^(emax+1) of the dtype (a format whose range exceeds the
-    input's, e.g. an E8M1 against float32) gives the Inf pattern: the largest finite rounding
-    result, 2^(emax+1) (the Inf pattern after a carry), is then in range, not an overflow.
+    A ``value`` of at least 2^(emax+1) of the dtype (a format whose range exceeds the input's,
+    e.g. an E8M1 against float32, or a P3109 format beyond float64) gives the Inf pattern: the
+    largest finite rounding result, 2^(emax+1) (the Inf pattern after a carry), is then in
+    range, not an overflow.
     """
     w = _INPUTS[dtype][0]
     npdt = np.dtype(dtype)
-    with np.errstate(over="ignore"):
-        v = np.array(value, dtype=npdt)
-    if round_down and np.isinf(v) and math.isfinite(value) and value >= 2.0 ** (np.finfo(npdt).maxexp):
-        return int(v.view(f"uint{w}"))
-    if round_down and (np.isinf(v) or float(v) > value):
+    value = Fraction(value)
+    inf_bits = int(np.array(np.inf, npdt).view(f"uint{w}"))
+    if value >= Fraction(2) ** int(np.finfo(npdt).maxexp):
+        return inf_bits
+    with np.errstate(over="ignore", under="ignore"):
+        v = np.array(float(value), dtype=npdt)  # float(Fraction) is correctly rounded
+    if round_down and (np.isinf(v) or Fraction(float(v)) > value):
         v = np.nextafter(v, np.array(0, npdt))
     return int(v.view(f"uint{w}"))
 
@@ -97,12 +101,11 @@ def spec_for(fmt, dtype: str) -> Spec:
     if isinstance(fmt, IntFormat):
         w = fmt.width
         return Spec(W, MI, BI, 1, w, w, 0, int(fmt.signed), 1,
-                    _float_bits(float(fmt.max), dtype, round_down=True), 0,
-                    _float_bits(1.0, dtype, round_down=False), 0, 0, 0, 0, w,
+                    _float_bits(fmt.max, dtype, round_down=True), 0,
+                    _float_bits(1, dtype, round_down=False), 0, 0, 0, 0, w,
                     fmt.max, (fmt.min + (1 << w)) % (1 << w), -1, -1, -1,
                     (1 << (w - 1)) if fmt.signed else 0, 0,
-                    _float_bits(float(-fmt.min) if fmt.signed else float(fmt.max), dtype,
-                                round_down=True))
+                    _float_bits(-fmt.min if fmt.signed else fmt.max, dtype, round_down=True))
     assert isinstance(fmt, FloatFormat)
     if not fmt.subnormals and fmt.mantissa_bits > 0:
         raise ValueError(
@@ -110,17 +113,20 @@ def spec_for(fmt, dtype: str) -> Spec:
             "for flush-to-zero hardware use flush_subnormals=True"
         )
     infs = fmt.inf_codes
+    vmax = fmt.value_of_code(fmt.max_code)  # exact (beyond float64 for wide P3109 formats)
+    vmin_normal = Fraction(2) ** fmt.emin if fmt.subnormals or fmt.mantissa_bits == 0 \
+        else fmt.value_of_code(1)
     return Spec(
         W, MI, BI, 0, fmt.mantissa_bits, fmt.emin, fmt.bias, int(fmt.signed), int(fmt.has_zero),
-        _float_bits(fmt.max, dtype, round_down=True),
-        0 if fmt.has_zero else _float_bits(fmt.min_normal, dtype, round_down=False),
-        _float_bits(fmt.min_normal, dtype, round_down=False),
+        _float_bits(vmax, dtype, round_down=True),
+        0 if fmt.has_zero else _float_bits(vmin_normal, dtype, round_down=False),
+        _float_bits(vmin_normal, dtype, round_down=False),
         int(fmt.emin < 1 - BI), int(fmt.has_nan), int(fmt.has_inf), int(fmt.has_negative_zero),
         fmt.bits, fmt.max_code, fmt.max_code | fmt.sign_mask if fmt.signed else 0,
         -1 if fmt.nan_code is None else fmt.nan_code,
         infs[0] if infs else -1, infs[1] if len(infs) > 1 else -1, fmt.sign_mask,
         int(fmt.signed and fmt.specials in ("ieee", "fn")),
-        _float_bits(fmt.max, dtype, round_down=True),
+        _float_bits(vmax, dtype, round_down=True),
     )
 
 
@@ -434,34 +440,64 @@ def encode_xp(xp, x, fmt, opts, rand=None):
 
 
 def _assemble_jax(xp, sig, e, fdt):
-    """Float bits of sig · 2^e (sig < 2^(mantissa+1) of fdt, exact) by integer ops (subnormal
-    results included, which XLA's CPU arithmetic would flush)."""
+    """Float bits of sig · 2^e in ``fdt`` (float32/float64), correctly rounded (nearest even;
+    ±0 / Inf beyond the range), by integer ops — subnormal results included, which XLA's CPU
+    arithmetic would flush. ``sig``: unsigned integers (any width), ``e``: int32."""
     from jax import lax
 
     if fdt == xp.float32:
-        W, MI, BI, U, I = 32, 23, 127, xp.uint32, xp.int32
+        W, MI, BI, U = 32, 23, 127, xp.uint32
     else:
-        W, MI, BI, U, I = 64, 52, 1023, xp.uint64, xp.int64
-    sig = sig.astype(U)
+        W, MI, BI, U = 64, 52, 1023, xp.uint64
+    SW = 64 if (W == 64 or sig.dtype in (xp.uint64, xp.int64)) else 32  # room for q << (MI + 1)
+    S = xp.uint64 if SW == 64 else xp.uint32
+    I = xp.int32
+    sig = sig.astype(S)
     e = e.astype(I)
-    n = (W - 1) - lax.clz(sig).astype(I)  # floor(log2(sig)); -1 for sig == 0
-    exp = n + e
-    normal_bits = ((exp + BI).astype(U) << U(MI)) | (
-        (sig << xp.clip(MI - n, 0, W - 1).astype(U)) & U((1 << MI) - 1))
-    sub_shift = e + (BI - 1 + MI)
-    sub_bits = xp.where(sub_shift >= 0, sig << xp.clip(sub_shift, 0, W - 1).astype(U),
-                        sig >> xp.clip(-sub_shift, 0, W - 1).astype(U))
-    bits = xp.where(exp >= 1 - BI, normal_bits, sub_bits)
+    n = (SW - 1) - lax.clz(sig).astype(I)  # floor(log2(sig)); -1 for sig == 0
+    lsb = xp.maximum(n + e, I(1 - BI)) - MI  # exponent of the result's last bit
+    d = lsb - e  # > 0: bits of sig dropped; <= 0: sig shifted left
+    one = S(1)
+    q = xp.where(d >= SW, S(0), sig >> xp.clip(d, 0, SW - 1).astype(S))
+    rbit = xp.where((d >= 1) & (d <= SW), (sig >> xp.clip(d - 1, 0, SW - 1).astype(S)) & one, S(0))
+    sticky = (sig & ((one << xp.clip(d - 1, 0, SW - 1).astype(S)) - one)) != 0
+    q = q + (rbit & (sticky.astype(S) | (q & one)))
+    q = xp.where(d <= 0, sig << xp.clip(-d, 0, SW - 1).astype(S), q)
+    carry = q >= S(1 << (MI + 1))  # rounding carried into the next binade
+    q = xp.where(carry, q >> one, q)
+    lsb = lsb + carry.astype(I)
+    # normal: ((E − 1) << MI) + q with the leading 1 of q at bit MI; subnormal: E − 1 = 0
+    efield = (lsb + (MI + BI - 1)).astype(I)
+    bits = (xp.maximum(efield, I(0)).astype(U) << U(MI)) + q.astype(U)
+    bits = xp.where(lsb + MI > BI, U(((1 << (W - 1 - MI)) - 1) << MI), bits)  # overflow: Inf
     bits = xp.where(sig == 0, U(0), bits)
     return lax.bitcast_convert_type(bits, fdt)
 
 
+def _code_mask(xp, c, codeset, UC):
+    """Boolean mask of the codes ``c`` that lie in ``codeset`` (a CodeSet of a few ranges)."""
+    out = xp.zeros(c.shape, dtype=bool)
+    for r in tuple.__iter__(codeset):
+        if len(r) == 1:
+            out = out | (c == UC(r.start))
+        else:
+            out = out | ((c >= UC(r.start)) & (c <= UC(r.stop - 1)))
+    return out
+
+
 def decode_xp(xp, codes, fmt, dtype):
-    """Values of ``codes`` (unsigned ints) in float ``dtype`` (exact by construction)."""
+    """Values of ``codes`` (unsigned ints) in float ``dtype``, correctly rounded to it (exact
+    when the format's values are ``dtype`` numbers). NumPy computes in float64 (exact for every
+    format whose range fits float64) and rounds once at the end; values beyond the dtype's
+    range become ±inf / ±0, as an IEEE conversion. Unused codes (``fmt.unused_codes``) and NaN
+    codes give NaN."""
     wide = fmt.bits > 32
     UC = xp.uint64 if wide else xp.uint32
     c = codes.astype(UC)
-    fdt = xp.dtype(dtype) if xp is np else xp.dtype(dtype)
+    fdt = xp.dtype(dtype)
+    if xp is np and fdt != np.float64:
+        with np.errstate(over="ignore", under="ignore"):
+            return decode_xp(np, codes, fmt, np.float64).astype(fdt)
     if isinstance(fmt, IntFormat):
         w = fmt.width
         if fmt.signed:
@@ -470,38 +506,31 @@ def decode_xp(xp, codes, fmt, dtype):
             v = xp.where(v >= (1 << (w - 1)), v - (1 << w), v)
         else:
             v = c
-        return v.astype(fdt)
+        v = v.astype(fdt)
+        if fmt.narrow:
+            v = xp.where(c == UC(1 << (w - 1)), fdt.type(np.nan), v)
+        return v
     m, e = fmt.mantissa_bits, fmt.exponent_bits
     E = (c >> UC(m)) & UC((1 << e) - 1)
     M = c & UC((1 << m) - 1)
-    mag = c & UC(fmt.magnitude_mask)
     sub = (E == 0) if fmt.subnormals else xp.zeros_like(E, dtype=bool)
     IE = xp.int64 if xp is np else xp.int32
     sigv = xp.where(sub, M, M + UC(1 << m)).astype(fdt)
     ex = xp.where(sub, IE(fmt.emin - m), E.astype(IE) - (fmt.bias + m))
-    if fmt.specials == "ieee":
-        special = E == (1 << e) - 1
-    elif fmt.specials in ("fn", "p3109"):
-        special = mag == fmt.magnitude_mask
-    else:
-        special = xp.zeros_like(E, dtype=bool)
-    ex = xp.where(special, IE(0), ex)  # Inf/NaN codes are set below; keep ldexp in range
+    nan = _code_mask(xp, c, fmt.nan_codes, UC)
+    infs = fmt.inf_codes
+    pinf = c == UC(infs[0]) if infs else xp.zeros(c.shape, dtype=bool)
+    ninf = c == UC(infs[1]) if len(infs) > 1 else xp.zeros(c.shape, dtype=bool)
+    ex = xp.where(nan | pinf | ninf, IE(0), ex)  # Inf/NaN codes are set below; keep ldexp in range
     if xp is np:
-        val = xp.ldexp(sigv, ex.astype(xp.int32))
+        with np.errstate(over="ignore", under="ignore"):  # ranges beyond float64 (wide P3109)
+            val = xp.ldexp(sigv, ex)
     else:  # XLA on CPU flushes subnormal results of arithmetic: assemble the bits instead
         sig_i = xp.where(sub, M, M + UC(1 << m))
         val = _assemble_jax(xp, sig_i, ex.astype(xp.int32), fdt)
     if fmt.signed:
         val = xp.where((c & UC(fmt.sign_mask)) != 0, -val, val)
-    top = (1 << e) - 1
-    if fmt.specials == "ieee":
-        val = xp.where((E == top) & (M == 0), xp.where((c & UC(fmt.sign_mask)) != 0, -xp.inf, xp.inf), val)
-        val = xp.where((E == top) & (M != 0), xp.nan, val)
-    elif fmt.specials == "fn":
-        val = xp.where(mag == fmt.magnitude_mask, xp.nan, val)
-    elif fmt.specials in ("fnuz", "p3109"):
-        if fmt.specials == "p3109":
-            val = xp.where(mag == fmt.magnitude_mask,
-                           xp.where((c & UC(fmt.sign_mask)) != 0, -xp.inf, xp.inf), val)
-        val = xp.where(c == fmt.sign_mask, xp.nan, val)
+    val = xp.where(pinf, fdt.type(np.inf), val)
+    val = xp.where(ninf, fdt.type(-np.inf), val)
+    val = xp.where(nan, fdt.type(np.nan), val)
     return val.astype(fdt)

@@ -387,7 +387,7 @@ def decode_params(fmt) -> tuple:
     from ._records import IntFormat
 
     if isinstance(fmt, IntFormat):
-        return (1, fmt.width, 0, 0, int(fmt.signed), 0, 0, 0, 0, 0)
+        return (1, fmt.width, int(fmt.narrow), 0, int(fmt.signed), 0, 0, 0, 0, 0)
     sp = {"ieee": 0, "fn": 1, "fnuz": 2, "p3109": 3, "none": 4}[fmt.specials]
     return (0, fmt.bits, fmt.exponent_bits, fmt.mantissa_bits, int(fmt.signed), fmt.bias,
             int(fmt.subnormals), sp, fmt.sign_mask, fmt.magnitude_mask)
@@ -395,10 +395,13 @@ def decode_params(fmt) -> tuple:
 
 @numba.njit(cache=True)
 def decode_code(code, D):
-    """Value (float64) of ``code`` under decode parameters ``D``."""
+    """Value (float64) of ``code`` under decode parameters ``D`` (NaN for NaN and unused
+    codes)."""
     c = np.int64(code)
     if D[0] == 1:
         w = D[1]
+        if D[2] and c == (np.int64(1) << (w - 1)):  # the unused code of a narrow format
+            return math.nan
         if D[4] and c >= (np.int64(1) << (w - 1)):
             c -= np.int64(1) << w
         return float(c)
@@ -419,9 +422,14 @@ def decode_code(code, D):
         return math.nan
     if sp == 1 and mag == magm:
         return math.nan
-    if (sp == 2 or sp == 3) and c == signm:
+    if sp == 3 and D[4] == 0:  # unsigned P3109: NaN at the top code, +Inf below it
+        if c == magm:
+            return math.nan
+        if c == magm - 1:
+            return math.inf
+    elif (sp == 2 or sp == 3) and c == signm:
         return math.nan
-    if sp == 3 and mag == magm:
+    if sp == 3 and D[4] != 0 and mag == magm:
         return -math.inf if negative else math.inf
     if E == 0 and D[6]:
         v = math.ldexp(float(M), 1 - bias - m)

@@ -6,7 +6,8 @@ import dataclasses
 import sys
 from typing import Any
 
-__all__ = ["ROUNDINGS", "OVERFLOWS", "Options", "make_options", "backend_of", "check_float_input"]
+__all__ = ["ROUNDINGS", "OVERFLOWS", "Options", "make_options", "backend_of", "check_float_input", "native",
+           "make_random_bits", "check_random_bits", "is_explicit_bits", "explicit_bits_width"]
 
 #: Rounding modes accepted by every codec.
 ROUNDINGS = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd", "stochastic")
@@ -85,10 +86,12 @@ def backend_of(x: Any) -> str:
 
 
 def check_float_input(x, backend: str):
-    """Return ``x`` as an array of an accepted float dtype.
+    """Return ``x`` as an array of an accepted float dtype, in native byte order.
 
     Accepted: float16, bfloat16 (ml_dtypes or JAX), float32, float64 (float64 only on NumPy or
-    with JAX x64). Python floats and lists become float64 NumPy arrays.
+    with JAX x64). Python floats and lists become float64 NumPy arrays; NumPy arrays in
+    non-native byte order (``'>f4'`` on a little-endian machine) are converted to native order
+    (the public verbs give results back in the input's dtype, byte order included).
 
     Raises:
         TypeError: for any other dtype, naming it.
@@ -104,7 +107,7 @@ def check_float_input(x, backend: str):
             )
         if x.dtype.name not in ("float16", "bfloat16", "float32", "float64"):
             raise TypeError(f"x must be float16/bfloat16/float32/float64, got dtype {x.dtype}")
-        return x
+        return native(x)
     import jax.numpy as jnp
 
     if x.dtype.name not in ("float16", "bfloat16", "float32", "float64"):
@@ -112,11 +115,92 @@ def check_float_input(x, backend: str):
     return jnp.asarray(x)
 
 
+def native(a):
+    """NumPy array ``a`` in native byte order (``a`` itself when it already is)."""
+    if a.dtype.isnative:
+        return a
+    return a.astype(a.dtype.newbyteorder("="))
+
+
+def is_explicit_bits(key) -> bool:
+    """Whether ``key`` is an array of explicit random bits (a NumPy or JAX array of integers)
+    rather than a seed, a ``numpy.random.Generator`` or a JAX PRNG key."""
+    import numpy as np
+
+    if isinstance(key, np.ndarray):
+        return True
+    if "jax" in sys.modules:
+        import jax
+
+        if isinstance(key, jax.Array):
+            return not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    return False
+
+
+def explicit_bits_width(key) -> int:
+    """Default ``random_bits`` of explicit random bits: the width of their dtype (uint8: 8,
+    uint16: 16, uint32 and uint64: 32)."""
+    import numpy as np
+
+    return min(np.dtype(key.dtype).itemsize * 8, 32)
+
+
+def check_random_bits(key, shape, backend: str, nbits: int):
+    """Validate explicit random bits ``key`` for an input of ``shape``; return them broadcast to
+    ``shape`` as uint32 (NumPy or JAX, following ``backend``).
+
+    Raises:
+        TypeError: if the bits are not unsigned integers.
+        ValueError: if their shape does not broadcast to ``shape`` or a value is not below
+            ``2**nbits`` (checked whenever the values are concrete: always on NumPy, outside
+            ``jax.jit`` on JAX).
+    """
+    import numpy as np
+
+    kind = np.dtype(key.dtype).kind
+    if kind != "u":
+        raise TypeError(f"key: explicit random bits must be an unsigned integer array (one value per "
+                        f"element, below 2**random_bits), got dtype {key.dtype}")
+    try:
+        ok = np.broadcast_shapes(tuple(key.shape), tuple(shape)) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"key: explicit random bits of shape {tuple(key.shape)} do not broadcast to "
+                         f"the input's shape {tuple(shape)}")
+    if backend == "numpy" and not isinstance(key, np.ndarray):
+        key = np.asarray(key)
+    if isinstance(key, np.ndarray):
+        key = native(key)
+        if key.size and int(key.max()) >> nbits:
+            raise ValueError(f"key: explicit random bits must be below 2**random_bits = 2**{nbits}, "
+                             f"got {int(key.max())}")
+        out = np.broadcast_to(key, shape).astype(np.uint32)
+        if backend == "numpy":
+            return out
+        import jax.numpy as jnp
+
+        return jnp.asarray(out)
+    import jax
+    import jax.numpy as jnp
+
+    try:
+        big = bool(key.size) and bool(jnp.any((key >> nbits) != 0))
+    except jax.errors.ConcretizationTypeError:
+        big = False  # inside jax.jit: the values cannot be inspected
+    if big:
+        raise ValueError(f"key: explicit random bits must be below 2**random_bits = 2**{nbits}")
+    return jnp.broadcast_to(key, tuple(shape)).astype(jnp.uint32)
+
+
 def make_random_bits(key, shape, backend: str, nbits: int):
-    """Uniform random integers in [0, 2**nbits) as uint32, from ``key``.
+    """Random integers in [0, 2**nbits) as uint32, one per element of ``shape``.
 
     ``key``: an int seed, a ``numpy.random.Generator`` (NumPy inputs) or a JAX PRNG key (JAX
-    inputs; an int seed is also accepted and turned into ``jax.random.key(seed)``).
+    inputs; an int seed is also accepted and turned into ``jax.random.key(seed)``), from which
+    uniform bits are drawn; or explicit random bits (an unsigned integer array broadcastable to
+    ``shape``, values below 2**nbits), which are used as they are (see
+    :func:`check_random_bits`).
 
     Raises:
         ValueError: if ``key`` is missing or of the wrong kind.
@@ -124,7 +208,10 @@ def make_random_bits(key, shape, backend: str, nbits: int):
     import numpy as np
 
     if key is None:
-        raise ValueError("rounding='stochastic' needs key= (an int seed, numpy Generator or JAX key)")
+        raise ValueError("rounding='stochastic' needs key= (an int seed, numpy Generator, JAX key, or "
+                         "an unsigned integer array of explicit random bits)")
+    if is_explicit_bits(key):
+        return check_random_bits(key, shape, backend, nbits)
     if backend == "numpy":
         if isinstance(key, np.random.Generator):
             gen = key
@@ -132,7 +219,8 @@ def make_random_bits(key, shape, backend: str, nbits: int):
             gen = np.random.default_rng(int(key))
         else:
             raise ValueError(
-                f"key must be an int seed or numpy.random.Generator for NumPy inputs, got {type(key).__name__}"
+                f"key must be an int seed, numpy.random.Generator or an unsigned integer array of "
+                f"random bits for NumPy inputs, got {type(key).__name__}"
             )
         r = gen.integers(0, 2**32, size=shape, dtype=np.uint32)
         return r >> np.uint32(32 - nbits)

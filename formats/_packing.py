@@ -4,13 +4,17 @@ Layout: codes are laid end to end as a little-endian bit stream: code i occupies
 [i·w, (i+1)·w) of the stream, and stream bit j is bit (j mod 8) of byte j // 8. So two 4-bit
 codes per byte go low nibble first, and four 6-bit codes fill three bytes. The final byte is
 zero-padded.
+
+Ternary codes (0, 1, 2: three-level codebooks) pack five per byte (3^5 = 243 ≤ 256, 1.6 bits
+per code): byte j = t[5j] + 3·t[5j+1] + 9·t[5j+2] + 27·t[5j+3] + 81·t[5j+4] (base 3, first
+trit least significant), the last byte padded with zero trits.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pack_codes", "unpack_codes"]
+__all__ = ["pack_codes", "unpack_codes", "pack_trits", "unpack_trits", "pack_format_codes"]
 
 
 def _check_width(bits):
@@ -68,3 +72,50 @@ def unpack_codes(data, bits: int, count: int) -> np.ndarray:
     stream = np.unpackbits(data[:need], bitorder="little")[: count * bits].reshape(count, bits)
     weights = (np.uint64(1) << np.arange(bits, dtype=np.uint64))
     return (stream.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64).astype(out_dtype)
+
+
+_POW3 = np.array([1, 3, 9, 27, 81], dtype=np.uint8)
+
+
+def pack_trits(codes) -> np.ndarray:
+    """Pack ternary ``codes`` (integers 0, 1, 2; flattened) five per byte, base 3.
+
+    Returns:
+        uint8 array of ``ceil(len(codes) / 5)`` bytes.
+
+    Raises:
+        ValueError: if ``codes`` is not an integer array or holds a value above 2.
+    """
+    c = np.asarray(codes).ravel()
+    if c.dtype.kind not in "ui":
+        raise ValueError(f"codes must be an integer array, got dtype {c.dtype}")
+    if c.size and (int(c.max()) > 2 or int(c.min()) < 0):
+        raise ValueError("ternary codes must be 0, 1 or 2")
+    pad = (-c.size) % 5
+    t = np.concatenate([c.astype(np.uint8), np.zeros(pad, np.uint8)]).reshape(-1, 5)
+    return (t * _POW3).sum(axis=1, dtype=np.uint8)
+
+
+def unpack_trits(data, count: int) -> np.ndarray:
+    """Inverse of :func:`pack_trits`: ``count`` ternary codes (uint8) from bytes ``data``.
+
+    Raises:
+        ValueError: if ``data`` is too short or holds a byte above 242.
+    """
+    data = np.asarray(data, dtype=np.uint8).ravel()
+    need = -(-count // 5)
+    if data.size < need:
+        raise ValueError(f"data holds {data.size} bytes, {need} needed for {count} ternary codes")
+    d = data[:need]
+    if d.size and int(d.max()) > 242:
+        raise ValueError("a byte above 242 (3^5 - 1) is not five packed trits")
+    return ((d[:, None] // _POW3[None, :]) % 3).astype(np.uint8).ravel()[:count]
+
+
+def pack_format_codes(codes, fmt) -> np.ndarray:
+    """The element codes of format ``fmt`` packed as :meth:`QArray.pack` stores them: five
+    trits per byte for three-level codebooks (``fmt.code_bits == 1.6``), else
+    :func:`pack_codes` at ``fmt.bits``."""
+    if getattr(fmt, "code_bits", None) == 1.6:
+        return pack_trits(codes)
+    return pack_codes(codes, fmt.bits)

@@ -19,8 +19,10 @@ __all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS", "CodeSet"]
 #: ``"ieee"``  the top exponent field holds ±Inf (mantissa 0) and NaNs (mantissa ≠ 0), as IEEE 754.
 #: ``"fn"``    finite: no Inf; the all-ones magnitude code (S.111…1) is NaN (OCP E4M3, E8M0).
 #: ``"fnuz"``  finite, unsigned zero: no Inf, no −0; the −0 code (1000…0) is the single NaN.
-#: ``"p3109"`` IEEE P3109 interim report: the −0 code is the single NaN and the top magnitude
-#:             code of each sign is ±Inf.
+#: ``"p3109"`` IEEE P3109, extended-real domain. Signed: the −0 code is the single NaN and the
+#:             top magnitude code of each sign is ±Inf. Unsigned: the top code (all ones) is the
+#:             NaN and the code below it +Inf. (P3109's finite domain is ``"fnuz"`` when signed,
+#:             ``"fn"`` when unsigned: see :func:`formats.p3109`.)
 #: ``"none"``  every code is a finite number (OCP FP6/FP4).
 SPECIALS = ("ieee", "fn", "fnuz", "p3109", "none")
 
@@ -63,6 +65,14 @@ class CodeSet(tuple):
         return "CodeSet(" + ", ".join(f"{r.start:#x}..{r.stop - 1:#x}" for r in tuple.__iter__(self)) + ")"
 
 
+def _to_float(v) -> float:
+    """``v`` (Fraction, int or float) as the nearest float64, ±inf beyond float64's range."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
 def _require_int(name: str, value, lo: int, hi: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an int, got {value!r}")
@@ -91,6 +101,14 @@ class Format:
         """Storage bits per element, scales included (equals ``bits`` for scalar formats)."""
         return float(self.bits)
 
+    @property
+    def unused_codes(self) -> CodeSet:
+        """Codes of the format's width that are no value: encoding never produces them,
+        :func:`formats.values` holds NaN at them and :func:`formats.decode` gives NaN for them
+        (e.g. the most negative code of a symmetric ``narrow`` integer format, the codes of a
+        codebook beyond its levels). Empty for most formats."""
+        return CodeSet()
+
     def __str__(self) -> str:
         return getattr(self, "name", "") or repr(self)
 
@@ -106,8 +124,14 @@ class FloatFormat(Format):
     * code with E = 0 and M = 0 is zero unless ``subnormals`` is False and m = 0 (as in E8M0,
       which has no zero); this follows gfloat's ``FormatInfo`` conventions.
 
+    Ranges wider than float64's are allowed when they contain 1 (P3109 formats with k − p ≥ 11,
+    up to 2^±32767): every float64 input lies inside them, ``value_of_code`` is exact, and the
+    float properties (``max``, ``min_normal``, ...) and decoded values are float64 roundings
+    (±inf / 0 beyond float64's range).
+
     Args:
-        exponent_bits: width of the exponent field, 1..11.
+        exponent_bits: width of the exponent field, 1..16 (above 11 only for ranges wider than
+            float64's, see below).
         mantissa_bits: width of the trailing significand field, 0..52.
         bias: exponent bias; default ``2**(exponent_bits-1) - 1`` (IEEE).
         signed: whether a sign bit is present.
@@ -130,32 +154,39 @@ class FloatFormat(Format):
     family: ClassVar[str] = "float"
 
     def __post_init__(self):
-        _require_int("exponent_bits", self.exponent_bits, 1, 11)
+        _require_int("exponent_bits", self.exponent_bits, 1, 16)
         _require_int("mantissa_bits", self.mantissa_bits, 0, 52)
         if self.bias is None:
             object.__setattr__(self, "bias", 2 ** (self.exponent_bits - 1) - 1)
-        _require_int("bias", self.bias, -(2**12), 2**12)
+        _require_int("bias", self.bias, -(2**16), 2**16)
         if not isinstance(self.signed, bool):
             raise ValueError(f"signed must be a bool, got {self.signed!r}")
         if not isinstance(self.subnormals, bool):
             raise ValueError(f"subnormals must be a bool, got {self.subnormals!r}")
         if self.specials not in SPECIALS:
             raise ValueError(f"specials must be one of {SPECIALS}, got {self.specials!r}")
-        if self.specials in ("fnuz", "p3109") and not self.signed:
+        if self.specials == "fnuz" and not self.signed:
             raise ValueError(f"specials={self.specials!r} needs signed=True (its NaN is the −0 code)")
         if self.specials == "ieee" and self.exponent_bits < 2:
             raise ValueError("specials='ieee' needs exponent_bits >= 2")
         if self.specials in ("fnuz", "p3109") and not self.subnormals and self.mantissa_bits == 0:
-            raise ValueError(f"specials={self.specials!r} needs a zero (its NaN is the −0 code); "
+            raise ValueError(f"specials={self.specials!r} needs a zero (code 0); "
                              "use subnormals=True or mantissa_bits >= 1")
         if self.specials == "ieee" and self.mantissa_bits < 1:
             raise ValueError("specials='ieee' needs mantissa_bits >= 1 (its NaNs have a nonzero "
                              "mantissa); use specials='p3109' or 'fn' for an m = 0 format")
         if self.bits > 64:
             raise ValueError(f"total width {self.bits} exceeds 64 bits")
-        if self.emax < self.emin:
+        if self.specials == "p3109" and self.max_code & self.magnitude_mask == 0:
+            pass  # P3109 K2P1 (extended): 0, ±Inf and NaN only — no finite nonzero value
+        elif self.emax < self.emin:
             raise ValueError("exponent_bits/specials leave no finite normal binade")
-        if self.emax > 1023 or self.emin - self.mantissa_bits < -1074:
+        # Values beyond float64's range exist only for wide exponent fields (P3109 formats with
+        # k − p ≥ 11): they are allowed when the range contains 1, so that every float64 input
+        # lies inside it; their float properties and decoded values are float64 roundings.
+        if (self.emax > 1023 or self.emin - self.mantissa_bits < -1074) and not (
+            self.emin <= 0 <= self.emax and self.emax <= 1 << 16 and self.emin >= -(1 << 16)
+        ):
             raise ValueError(f"bias={self.bias} puts values outside float64's range "
                              f"(2^{self.emin - self.mantissa_bits} .. 2^{self.emax + 1})")
 
@@ -191,13 +222,8 @@ class FloatFormat(Format):
 
     @property
     def emax(self) -> int:
-        """Exponent of the largest finite binade."""
-        top = (1 << self.exponent_bits) - 1
-        if self.specials == "ieee" or (self.specials == "fn" and self.mantissa_bits == 0) or (
-            self.specials == "p3109" and self.mantissa_bits == 0
-        ):
-            top -= 1
-        return top - self.bias
+        """Exponent of the largest finite binade (the exponent field of :attr:`max_code`)."""
+        return ((self.max_code & self.magnitude_mask) >> self.mantissa_bits) - self.bias
 
     @property
     def max_code(self) -> int:
@@ -206,21 +232,24 @@ class FloatFormat(Format):
         if self.specials == "ieee":
             mag = ((1 << self.exponent_bits) - 1) << self.mantissa_bits
             mag -= 1
-        elif self.specials in ("fn", "p3109"):
+        elif self.specials == "fn" or (self.specials == "p3109" and self.signed):
             mag -= 1
+        elif self.specials == "p3109":  # unsigned: NaN, then +Inf at the top
+            mag -= 2
         return mag
 
     @property
     def max(self) -> float:
-        """Largest finite value."""
-        return float(self.value_of_code(self.max_code))
+        """Largest finite value (as a float64; ``inf`` for the P3109 formats whose largest
+        value exceeds float64's range)."""
+        return _to_float(self.value_of_code(self.max_code))
 
     @property
     def min(self) -> float:
         """Most negative finite value (0 or the smallest positive value for unsigned formats)."""
         if self.signed:
             return -self.max
-        return float(self.value_of_code(0))
+        return _to_float(self.value_of_code(0))
 
     @property
     def has_zero(self) -> bool:
@@ -229,10 +258,10 @@ class FloatFormat(Format):
     @property
     def min_normal(self) -> float:
         """Smallest positive normal value, 2^emin; for formats without subnormals whose code 0
-        is zero, the smallest positive value (code 1)."""
+        is zero, the smallest positive value (code 1). (0.0 when below float64's range.)"""
         if self.subnormals or self.mantissa_bits == 0:
             return math.ldexp(1.0, self.emin)
-        return float(self.value_of_code(1))
+        return _to_float(self.value_of_code(1))
 
     @property
     def smallest_subnormal(self) -> float | None:
@@ -277,7 +306,7 @@ class FloatFormat(Format):
         if self.specials == "ieee":
             top = ((1 << self.exponent_bits) - 1) << m
             mags = range(top + 1, top + (1 << m))
-        elif self.specials == "fn":
+        elif self.specials == "fn" or (self.specials == "p3109" and not self.signed):
             mags = range(mag, mag + 1)
         elif self.specials in ("fnuz", "p3109"):
             return CodeSet([range(sm, sm + 1)])
@@ -292,7 +321,7 @@ class FloatFormat(Format):
         if self.specials == "ieee":
             pos = ((1 << self.exponent_bits) - 1) << self.mantissa_bits
         elif self.specials == "p3109":
-            pos = self.magnitude_mask
+            pos = self.magnitude_mask if self.signed else self.magnitude_mask - 1
         else:
             return ()
         return (pos, pos | self.sign_mask) if self.signed else (pos,)
@@ -304,7 +333,7 @@ class FloatFormat(Format):
             return (((1 << self.exponent_bits) - 1) << self.mantissa_bits) | (
                 1 << max(self.mantissa_bits - 1, 0)
             )
-        if self.specials == "fn":
+        if self.specials == "fn" or (self.specials == "p3109" and not self.signed):
             return self.magnitude_mask
         if self.specials in ("fnuz", "p3109"):
             return self.sign_mask
@@ -344,11 +373,12 @@ class IntFormat(Format):
     """A fixed-width integer format (two's complement when signed).
 
     Args:
-        bits_: width, 1..32 (field name ``width``).
+        width: width in bits, 1..32.
         signed: two's complement (True) or unsigned.
-        narrow: symmetric range: the most negative code (−2^(w−1)) is unused, so the range is
-            ±(2^(w−1) − 1), as symmetric INT quantizers use. Encoding never produces it;
-            decoding it gives its two's-complement value.
+        narrow: symmetric range: the most negative code (1 followed by zeros, −2^(w−1) in two's
+            complement) is unused (:attr:`unused_codes`), so the range is ±(2^(w−1) − 1), as
+            symmetric INT quantizers use. Encoding never produces it; its value is NaN
+            (``value_of_code``, :func:`formats.values`, :func:`formats.decode`).
         name: registry name (informational).
 
     Raises:
@@ -411,6 +441,14 @@ class IntFormat(Format):
     def bias(self) -> int:
         return 0
 
+    @property
+    def unused_codes(self) -> CodeSet:
+        """The most negative code of a ``narrow`` format; empty otherwise."""
+        if not self.narrow:
+            return CodeSet()
+        c = 1 << (self.width - 1)
+        return CodeSet([range(c, c + 1)])
+
     has_zero: ClassVar[bool] = True
     has_inf: ClassVar[bool] = False
     has_nan: ClassVar[bool] = False
@@ -419,10 +457,17 @@ class IntFormat(Format):
     inf_codes: ClassVar[tuple] = ()
     nan_code: ClassVar[None] = None
 
-    def value_of_code(self, code: int) -> Fraction:
-        """Exact value of ``code`` (two's complement when signed)."""
+    def value_of_code(self, code: int) -> Fraction | float:
+        """Exact value of ``code`` (two's complement when signed); nan for the unused code of a
+        ``narrow`` format.
+
+        Raises:
+            ValueError: if ``code`` is not in ``[0, num_codes)``.
+        """
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.num_codes:
             raise ValueError(f"code must be an int in [0, {self.num_codes}), got {code!r}")
+        if self.narrow and code == 1 << (self.width - 1):
+            return math.nan
         if self.signed and code >> (self.width - 1):
             code -= 1 << self.width
         return Fraction(code)

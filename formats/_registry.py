@@ -11,28 +11,63 @@ from typing import Callable, Iterable
 
 from ._records import FloatFormat, Format, IntFormat
 
-__all__ = ["get", "names", "register", "select", "p3109", "resolve"]
+__all__ = ["get", "names", "register", "select", "p3109", "P3109_DOMAINS", "resolve"]
 
 
-def p3109(k: int, p: int, *, signed: bool = True) -> FloatFormat:
-    """IEEE P3109 binary format ``binary{k}p{p}`` (interim report, 2024).
+#: ``domain`` values of :func:`p3109`.
+P3109_DOMAINS = ("extended", "finite")
 
-    K bits, precision P (P − 1 mantissa bits), K − P exponent bits, bias 2^(K−P−1) (signed;
-    2^(K−P) + ... is not used here), subnormals, a single NaN at the −0 code (0x80 for K = 8)
-    and ±Inf at the top magnitude codes (0x7F, 0xFF for K = 8).
+
+def p3109(k: int, p: int, *, signed: bool = True, domain: str = "extended") -> FloatFormat:
+    """IEEE P3109 binary format ``binary{k}p{p}`` with its signedness and domain parameters.
+
+    K bits, precision P (P − 1 trailing significand bits), K − P (signed) or K − P + 1
+    (unsigned) exponent bits, subnormals, no −0. Parameters and encodings as in the P3109
+    working group's interim report (v3, 2024) and gfloat's ``format_info_p3109(k, p,
+    signedness, domain)``, against which every code of every format of at most 8 bits is tested:
+
+    * bias 2^(K−P−1) when signed, 2^(K−P) when unsigned;
+    * signed: a single NaN at the −0 code (0x80 for K = 8); ``domain="extended"`` (extended
+      reals) puts ±Inf at the top magnitude codes (0x7F, 0xFF), ``"finite"`` makes them the
+      largest finite values (specials ``"fnuz"``);
+    * unsigned: the NaN at the top code 2^K − 1; ``"extended"`` puts +Inf at 2^K − 2,
+      ``"finite"`` makes it the largest finite value (specials ``"fn"``).
+
+    Args:
+        k: width K, 2..16.
+        p: precision P, 1..K−1 when signed, 1..K when unsigned.
+        signed: signed (sign bit) or unsigned (non-negative values only).
+        domain: ``"extended"`` (with infinities, the default) or ``"finite"``.
+
+    Returns:
+        The FloatFormat, named ``p3109_k{K}p{P}`` (signed, extended) or with the suffix
+        ``u``/``s`` and ``e``/``f`` otherwise (``p3109_k8p4uf``).
+
+    Formats with K − P ≥ 11 have values beyond float64's range (up to 2^±32767): see
+    :class:`FloatFormat`.
 
     Raises:
-        ValueError: if ``k`` is not in 2..16 or ``p`` not in 1..k−1.
+        ValueError: naming ``k``, ``p``, ``signed`` or ``domain`` when out of range.
     """
     if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 16:
         raise ValueError(f"k must be an int in [2, 16], got {k!r}")
-    if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= k - 1:
-        raise ValueError(f"p must be an int in [1, k-1] = [1, {k - 1}], got {p!r}")
-    if not signed:
-        raise ValueError("signed=False P3109 formats are not supported yet; use signed=True")
-    e = k - p
-    # P3109 interim report, §"Parameters": bias = 2^(K−P−1) for signed formats.
-    return FloatFormat(e, p - 1, bias=2 ** (e - 1), specials="p3109", name=f"p3109_k{k}p{p}")
+    if not isinstance(signed, bool):
+        raise ValueError(f"signed must be a bool, got {signed!r}")
+    pmax = k - 1 if signed else k
+    if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= pmax:
+        kind = "signed" if signed else "unsigned"
+        raise ValueError(f"p must be an int in [1, {pmax}] for a {kind} format of k={k} bits, got {p!r}")
+    if domain not in P3109_DOMAINS:
+        raise ValueError(f"domain must be one of {P3109_DOMAINS}, got {domain!r}")
+    e = k - p + (0 if signed else 1)
+    bias = 2 ** (k - p - 1) if signed else 2 ** (k - p)
+    if domain == "extended":
+        specials = "p3109"
+    else:
+        specials = "fnuz" if signed else "fn"
+    suffix = "" if (signed and domain == "extended") else ("s" if signed else "u") + domain[0]
+    return FloatFormat(e, p - 1, bias=bias, signed=signed, specials=specials,
+                       name=f"p3109_k{k}p{p}{suffix}")
 
 
 def _scalar_formats() -> Iterable[Format]:

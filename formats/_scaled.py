@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, ScaledCodec, div, from_blocks, get_xp, jax_float, normalize_axis, source_meta,
-                     to_blocks, work_dtype)
+from ._block import (FLOAT32, ScaledCodec, bits_like, check_axis, check_blocked, div, from_blocks, get_xp, jax_float,
+                     normalize_axis, source_meta, to_blocks, work_dtype)
 from ._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
 from ._options import backend_of
 from ._qarray import QArray
@@ -110,6 +110,11 @@ class ScaledIntFormat(Format):
         return self.element.bits
 
     @property
+    def unused_codes(self):
+        """The element format's unused codes (the most negative code of a narrow element)."""
+        return self.element.unused_codes
+
+    @property
     def bits_per_element(self) -> float:
         """Element bits plus, per group, the scale (and zero point) bits / group_size; per-tensor
         and per-channel scales are amortised to 0."""
@@ -177,6 +182,42 @@ class _ScaledIntCodec(ScaledCodec):
     def decode(self, q, dtype, backend):
         return _decode_scaled(q, dtype, backend)
 
+    def validate(self, q):
+        """QArray layout of a scaled-integer format (see :class:`ScaledIntFormat`)."""
+        from ._qarray import check_codes, check_float_scalar, check_shape_of
+
+        fmt = q.format
+        if fmt.granularity == "group":
+            want = check_blocked(q, fmt.group_size, None)
+            sshape = want[:-1]
+        else:
+            check_shape_of("codes", q.codes, q.shape, fmt)
+            if fmt.granularity == "channel":
+                ax = check_axis(q)
+                sshape = (q.shape[ax] if q.shape else 1,)
+            else:
+                sshape = ()
+        sc = q.scales
+        if not isinstance(sc, tuple) or len(sc) != 2:
+            raise ValueError(f"scales of {fmt} must be a pair (scale codes, zero-point codes or None), "
+                             f"got {type(sc).__name__}")
+        s_codes = check_codes("scales[0] (scale codes)", sc[0], fmt.scale.bits, fmt.scale)
+        check_shape_of("scales[0] (scale codes)", s_codes, sshape, fmt)
+        zp = sc[1]
+        if fmt.symmetric:
+            if zp is not None:
+                raise ValueError(f"scales[1] (zero points) must be None for the symmetric {fmt}")
+        else:
+            if zp is None:
+                raise ValueError(f"scales[1] (zero points) is missing (None) for the asymmetric {fmt}")
+            zp = check_codes("scales[1] (zero-point codes)", zp, fmt.element.bits, fmt.element)
+            check_shape_of("scales[1] (zero-point codes)", zp, sshape, fmt)
+        object.__setattr__(q, "scales", (s_codes, zp))
+        if fmt._scale_kind == "int":
+            check_float_scalar("tensor_scale", q.tensor_scale)
+        elif q.tensor_scale is not None:
+            raise ValueError(f"tensor_scale must be None for {fmt} (its scales are floats)")
+
     def values(self, fmt):
         """Integer value of every element code (scale 1, zero point 0)."""
         from ._codec import values
@@ -195,10 +236,11 @@ def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str) -> QArray:
         axis = None
         ax = 0
     else:
-        if xw.ndim == 0:
-            raise ValueError(f"granularity={fmt.granularity!r} needs an array with at least one axis")
+        if xw.ndim == 0:  # one element along axis 0, as in block formats
+            xw = xw.reshape(1)
         ax = axis = normalize_axis(opts.axis, xw.ndim)
     xb = _stat_view(xp, xw, fmt, ax)
+    key = bits_like(key, xw.shape, lambda k: _stat_view(xp, k, fmt, ax))
     finite = xp.isfinite(xb)
     xf = xp.where(finite, xb, fdt.type(0))
     empty = xb.shape[-1] == 0

@@ -27,7 +27,7 @@ INTS = [f for f in scalar_formats(16) if f.family == "int"] + [IntFormat(8, narr
 # ------------------------------------------------------------------------------ validation
 @pytest.mark.parametrize("kwargs,field", [
     ({"exponent_bits": 0, "mantissa_bits": 3}, "exponent_bits"),
-    ({"exponent_bits": 12, "mantissa_bits": 3}, "exponent_bits"),
+    ({"exponent_bits": 17, "mantissa_bits": 3}, "exponent_bits"),
     ({"exponent_bits": 4.0, "mantissa_bits": 3}, "exponent_bits"),
     ({"exponent_bits": True, "mantissa_bits": 3}, "exponent_bits"),
     ({"exponent_bits": 4, "mantissa_bits": -1}, "mantissa_bits"),
@@ -39,13 +39,14 @@ INTS = [f for f in scalar_formats(16) if f.family == "int"] + [IntFormat(8, narr
     ({"exponent_bits": 4, "mantissa_bits": 3, "subnormals": "no"}, "subnormals"),
     ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "ocp"}, "specials"),
     ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "fnuz", "signed": False}, "specials"),
-    ({"exponent_bits": 4, "mantissa_bits": 3, "specials": "p3109", "signed": False}, "specials"),
     ({"exponent_bits": 1, "mantissa_bits": 3, "specials": "ieee"}, "exponent_bits"),
     ({"exponent_bits": 1, "mantissa_bits": 0, "specials": "fn"}, "exponent_bits"),
     ({"exponent_bits": 5, "mantissa_bits": 0, "specials": "ieee"}, "mantissa_bits"),
     ({"exponent_bits": 3, "mantissa_bits": 0, "specials": "fnuz", "subnormals": False}, "subnormals"),
-    ({"exponent_bits": 11, "mantissa_bits": 3, "bias": 1000}, "bias"),
-    ({"exponent_bits": 11, "mantissa_bits": 52, "bias": 1030}, "bias"),
+    # ranges beyond float64's are allowed only when they contain 1 (wide P3109 formats)
+    ({"exponent_bits": 11, "mantissa_bits": 3, "bias": 3000}, "bias"),
+    ({"exponent_bits": 11, "mantissa_bits": 52, "bias": -1000}, "bias"),
+    ({"exponent_bits": 16, "mantissa_bits": 3, "bias": 2**16 + 1}, "bias"),
 ])
 def test_float_format_validation_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
@@ -63,13 +64,15 @@ def test_int_format_validation_names_the_field(kwargs, field):
         IntFormat(**kwargs)
 
 
-@pytest.mark.parametrize("k,p,field", [(1, 1, "k"), (17, 4, "k"), ("8", 3, "k"), (8, 0, "p"),
-                                       (8, 8, "p"), (8, 2.0, "p")])
-def test_p3109_validation(k, p, field):
+@pytest.mark.parametrize("k,p,kw,field", [
+    (1, 1, {}, "k"), (17, 4, {}, "k"), ("8", 3, {}, "k"), (8, 0, {}, "p"), (8, 8, {}, "p"),
+    (8, 2.0, {}, "p"), (8, 9, {"signed": False}, "p"), (8, 0, {"signed": False}, "p"),
+    (8, 3, {"signed": 1}, "signed"), (8, 3, {"domain": "real"}, "domain"),
+    (8, 3, {"domain": None}, "domain"),
+])
+def test_p3109_validation(k, p, kw, field):
     with pytest.raises(ValueError, match=field):
-        formats.p3109(k, p)
-    with pytest.raises(ValueError, match="signed"):
-        formats.p3109(8, 3, signed=False)
+        formats.p3109(k, p, **kw)
 
 
 def test_value_of_code_validation():
@@ -151,10 +154,14 @@ def test_int_properties_match_value_table(fmt):
     v = exact_values(fmt)
     w = fmt.width
     assert fmt.bits == w and fmt.num_codes == 2**w
+    unused = list(fmt.unused_codes)
+    assert unused == ([2 ** (w - 1)] if fmt.narrow else [])  # −2^(w−1) of a symmetric format
+    assert np.isnan(v[unused]).all()
+    v = np.delete(v, unused)
     assert fmt.max == v.max() == (2 ** (w - 1) - 1 if fmt.signed else 2**w - 1)
     if fmt.signed:
-        assert v.min() == -(2 ** (w - 1))          # two's complement
-        assert fmt.min == (-fmt.max if fmt.narrow else v.min())
+        assert v.min() == (-(2 ** (w - 1)) + 1 if fmt.narrow else -(2 ** (w - 1)))  # two's complement
+        assert fmt.min == v.min()
     else:
         assert fmt.min == 0 == v.min()
     assert sorted(v.tolist()) == list(range(int(v.min()), int(v.max()) + 1))
@@ -169,7 +176,15 @@ def test_narrow_int_never_encodes_the_most_negative_code():
     q = formats.encode(np.float32([-1000.0, -128.0, -127.6, 127.0]), fmt)
     assert q.codes.tolist() == [0x81, 0x81, 0x81, 127]
     assert formats.quantize(np.float32([-128.0]), fmt).tolist() == [-127.0]
-    assert fmt.value_of_code(0x80) == -128  # decoding it gives its two's-complement value
+    # the unused code is no value: NaN everywhere (value_of_code, values, decode, Numba)
+    assert math.isnan(fmt.value_of_code(0x80)) and fmt.unused_codes == (0x80,)
+    assert np.isnan(formats.values(fmt)[0x80]) and formats.values(fmt)[0x81] == -127
+    got = formats.decode(formats.QArray(codes=np.uint8([0x80, 0x81, 1]), format=fmt, shape=(3,)))
+    assert np.isnan(got[0]) and got[1:].tolist() == [-127.0, 1.0]
+    from formats import numba as fnb
+
+    assert math.isnan(fnb.decode_scalar(0x80, fnb.decode_params(fmt)))
+    assert fnb.decode_scalar(0x81, fnb.decode_params(fmt)) == -127.0
 
 
 def test_code_set_behaves_like_a_tuple():

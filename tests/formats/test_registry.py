@@ -102,3 +102,61 @@ def test_duplicate_names_are_rejected(monkeypatch):
     _registry.register(lambda: [], aliases={"f8": "no_such_format"})
     with pytest.raises(ValueError, match="alias"):
         formats.names()
+
+
+# ------------------------------------------------------------------------------ unused codes
+def _with_values():
+    """Registered formats whose ``values`` enumerate (at most 16 bits, not vector codes), plus
+    the records with unused codes that are not registered by name."""
+    fmts = [f for f in formats.select(lambda f: f.bits <= 16) if f.family != "lattice"]
+    return fmts + [IntFormat(4, narrow=True, name="int4_narrow"),
+                   formats.ScaledIntFormat(IntFormat(8, narrow=True), "tensor", name="sint8_narrow"),
+                   formats.CodebookFormat((-1.0, -0.25, 0.0, 0.5, 1.0), 32, name="cb5")]
+
+
+WITH_VALUES = _with_values()
+
+
+def test_unused_codes_known_answers():
+    # int4 narrow: ±7, code 0b1000 (−8 in two's complement) unused; MXINT8: ±127 (OCP MX v1.0
+    # §5.3.4 with microxcaling's max_norm 1.984375), code 0x80 unused; ternary: 3 levels in 2-bit
+    # codes; NestQuant q = 14: coordinates 0..13 in 4-bit codes.
+    assert IntFormat(4, narrow=True).unused_codes == (8,)
+    assert formats.get("mxint8").unused_codes == (0x80,)
+    assert formats.get("ternary_absmean").unused_codes == (3,)
+    assert formats.get("nestquant_e8_q14").unused_codes == (14, 15)
+    for name in ("int4", "float8_e4m3fn", "posit8", "lns8", "nf4", "mxfp4", "binary_absmean",
+                 "nestquant_e8_q16", "luq4"):
+        assert formats.get(name).unused_codes == (), name
+    v = formats.values(IntFormat(4, narrow=True)).tolist()
+    assert v[7] == 7.0 and v[8] != v[8] and v[9] == -7.0  # NaN at code 8
+
+
+@pytest.mark.parametrize("fmt", WITH_VALUES, ids=[f.name for f in WITH_VALUES])
+def test_unused_codes_are_nan_in_values_never_encoded_and_decode_to_nan(fmt):
+    """values() listed values a format never produces (narrow int4: −8, MXINT8's element: −128)."""
+    import numpy as np
+
+    v = formats.values(fmt)
+    unused = np.fromiter(fmt.unused_codes, dtype=np.int64)
+    assert v.shape == (1 << fmt.bits,) and np.isnan(v[unused]).all()
+    # encode never produces them: the finite values themselves (scaled up for scaled formats),
+    # their neighbours and far beyond the range, and random data
+    fin = v[np.isfinite(v)]
+    rng = np.random.default_rng(0)
+    signed = getattr(fmt, "signed", True) is not False
+    x = np.concatenate([fin, fin * 1.01, fin * 0.99, fin * 1e3, -fin * 1e3, [0.0],
+                        rng.standard_normal(2000) * (np.abs(fin).max() or 1)])
+    if not signed:
+        x = np.abs(x)
+    codes = np.asarray(formats.encode(x, fmt).codes)
+    assert not np.isin(codes, unused).any()
+    # an unused code decodes to NaN (put into an encoder's own QArray)
+    if unused.size:
+        q = formats.encode(np.float32([0.5, 1.0, -0.75, 0.25]), fmt)
+        c = np.array(q.codes)
+        c.flat[1] = unused[0]
+        bad = formats.QArray(codes=c, format=q.format, shape=q.shape, scales=q.scales,
+                             tensor_scale=q.tensor_scale, axis=q.axis, meta=q.meta)
+        d = formats.decode(bad)
+        assert np.isnan(d[1]) and not np.isnan(d[[0, 2, 3]]).any()
