@@ -177,8 +177,9 @@ class FloatFormat(Format):
                              "mantissa); use specials='p3109' or 'fn' for an m = 0 format")
         if self.bits > 64:
             raise ValueError(f"total width {self.bits} exceeds 64 bits")
-        if self.specials == "p3109" and self.max_code & self.magnitude_mask == 0:
-            pass  # P3109 K2P1 (extended): 0, ±Inf and NaN only — no finite nonzero value
+        if self.specials == "p3109" and self.emax < self.emin:
+            pass  # tiny P3109 formats: finite values all subnormal (K2P2 unsigned: 0, 0.5), or
+            #       none but zero (K2P1 signed: 0, ±Inf, NaN)
         elif self.emax < self.emin:
             raise ValueError("exponent_bits/specials leave no finite normal binade")
         # Values beyond float64's range exist only for wide exponent fields (P3109 formats with

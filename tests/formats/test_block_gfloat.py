@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gfloat import RoundMode, compute_scale_amax, decode_block, encode_block, quantize_block
+from gfloat import RoundMode, compute_scale_amax, decode_block, encode_block, quantize_block, round_ndarray
 from gfloat import formats as gff
 
 import formats
@@ -75,3 +75,36 @@ def test_mxint8_minus_two_corner():
     assert q.codes[0, 0] == 0x81 and formats.decode(q)[0] == -127 / 64
     enc = list(encode_block(gff.format_info_mxint8, 1.0, x.astype(np.float64), RoundMode.TiesToEven))
     assert enc[1] == 0x80
+
+
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4"])
+def test_explicit_random_bits_round_each_element_as_gfloat(name):
+    """Stochastic rounding of block formats with explicit random bits (one per element of x,
+    key=): each element is rounded as gfloat rounds it (``round_ndarray(..., Stochastic, sat=True,
+    srbits, srnumbits)`` of V / X, X the block's power-of-two scale, which rounding does not
+    change), on NumPy, Numba (≥ 2^15 elements) and JAX, with the blocking axis first or last and
+    a partial block."""
+    import jax.numpy as jnp
+
+    fi = GF[name].etype
+    R = 6
+    for rows, axis in ((8, -1), (1100, -1), (8, 0)):
+        x = np.concatenate([random_blocks(rows, rows)] * 2, axis=1)[:, :60]  # 60: a partial block
+        if axis == 0:
+            x = np.ascontiguousarray(x.T)
+        bits = np.random.default_rng(rows).integers(0, 2**R, size=x.shape, dtype=np.uint8)
+        scales = np.asarray(formats.block_scales(formats.encode(x, name, axis=axis)), np.float64)
+        xm = np.moveaxis(x, axis, -1).astype(np.float64)
+        bm = np.moveaxis(bits, axis, -1)
+        s = np.repeat(scales, 32, axis=-1)[:, :60]
+        want = round_ndarray(fi, xm / s, RoundMode.Stochastic, True, bm.astype(np.int64), R) * s
+        want = np.moveaxis(want, -1, axis)
+        kw = dict(rounding="stochastic", key=bits, random_bits=R, axis=axis)
+        got = formats.quantize(x, name, **kw)
+        np.testing.assert_array_equal(got.astype(np.float64), want, err_msg=f"{rows} rows")
+        q = formats.encode(x, name, **kw)
+        np.testing.assert_array_equal(formats.decode(q).astype(np.float64), want)
+        if rows <= 8:
+            kw["key"] = jnp.asarray(bits)
+            got = formats.quantize(jnp.asarray(x), name, **kw)
+            np.testing.assert_array_equal(np.asarray(got).astype(np.float64), want, err_msg="jax")

@@ -96,6 +96,26 @@ def test_ternary_tie_goes_to_zero():
     np.testing.assert_array_equal(formats.quantize(w, fmt), np.float32([0, 0, 1, -1]))
 
 
+def test_ternary_stores_1_6_bits_per_element():
+    """Five trits per byte (3^5 = 243 <= 256; BitNet b1.58's 1.58 bits, packed): 1.6 bits per
+    code, not the 2 of an unpacked 2-bit code; bits_per_element, nbytes and pack() agree."""
+    fmt = formats.get("ternary_absmean")
+    assert fmt.bits == 2 and fmt.code_bits == 1.6 and fmt.bits_per_element == 1.6
+    blocked = CodebookFormat((-1.0, 0.0, 1.0), 64, "absmean")
+    assert blocked.bits_per_element == 1.6 + 32 / 64  # plus the float32 scale per 64
+    for n in (1000, 1003, 4):
+        w = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+        q = formats.encode(w, fmt)
+        packed = q.pack()
+        assert q.nbytes == len(packed) == -(-n // 5) + 4  # codes, then the float32 scale
+        assert np.array_equal(formats.unpack_trits(packed, n), q.codes)
+        assert q.bits_per_element == 1.6
+    qb = formats.encode(np.random.default_rng(0).standard_normal((2, 128)).astype(np.float32), blocked)
+    assert qb.nbytes == len(qb.pack()) == 256 // 5 + 1 + 4 * 4 and qb.bits_per_element == 2.1
+    # other codebooks keep bits-wide codes
+    assert formats.get("nf4").bits_per_element == 4.5 and formats.get("binary_absmean").bits_per_element == 1
+
+
 def test_binary_sign_mean():
     # XNOR-Net (Rastegari et al. 2016, §3.1): B = sign(W), alpha = mean|W|; 0 → −1 (BitNet Sign)
     fmt = formats.get("binary_absmean")

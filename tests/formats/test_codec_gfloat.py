@@ -13,10 +13,14 @@ unsigned E8M0 (gfloat rounds |x| there; lowbit gives NaN, tested in test_codec_o
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from gfloat import Domain, FormatInfo, RoundMode, decode_float, round_ndarray
 from gfloat import formats as gff
+from gfloat.types import Signedness
 
 import formats
 
@@ -55,7 +59,6 @@ GFLOAT = {
     "float8_e3m4": _ieee("e3m4", 8, 5, 3),
 }
 FLOATS = [formats.get(n) for n in GFLOAT]
-P3109 = [(8, p) for p in range(1, 8)] + [(6, 3), (6, 1), (4, 2), (3, 2), (10, 4), (12, 7)]
 
 MODES = {
     "nearest_even": RoundMode.TiesToEven,
@@ -125,17 +128,110 @@ def test_stochastic_random_bit_counts_match_gfloat(nbits):
         _compare(fmt, GFLOAT[name], _inputs(fmt, nbits), "stochastic", True, seed=nbits, nbits=nbits)
 
 
-@pytest.mark.parametrize("k,p", P3109, ids=[f"k{k}p{p}" for k, p in P3109])
-def test_p3109_matches_gfloat(k, p):
-    fmt, fi = formats.p3109(k, p), gff.format_info_p3109(k, p)
-    vals = np.array([decode_float(fi, c).fval for c in range(fmt.num_codes)])
-    assert same_values(formats.values(fmt), vals).all()
-    assert fmt.max == fi.max and fmt.smallest_positive == fi.smallest
-    assert fmt.nan_codes == (fi.code_of_nan,) and fmt.inf_codes == (fi.code_of_posinf, fi.code_of_neginf)
+#: Every P3109 format of at most 8 bits (signed p < k, unsigned p <= k; both domains), and a
+#: sample of wider ones whose values are float64 numbers (gfloat decodes to Python floats).
+P3109_SMALL = [(k, p, s, d) for k in range(2, 9) for s in (True, False) for p in range(1, k + (not s))
+               for d in ("extended", "finite")]
+P3109_WIDE = [(10, 4, True, "extended"), (12, 7, True, "extended"), (12, 2, False, "finite"),
+              (16, 7, True, "finite"), (16, 7, False, "extended"), (16, 11, True, "extended"),
+              (16, 16, False, "finite"), (14, 5, False, "extended")]
+P3109 = P3109_SMALL + P3109_WIDE
+
+
+def _p3109_id(t):
+    k, p, s, d = t
+    return f"k{k}p{p}{'s' if s else 'u'}{d[0]}"
+
+
+def _gfloat_p3109(k, p, signed, domain):
+    return gff.format_info_p3109(k, p, Signedness.Signed if signed else Signedness.Unsigned,
+                                 Domain.Extended if domain == "extended" else Domain.Finite)
+
+
+@pytest.mark.parametrize("k,p,signed,domain", P3109, ids=[_p3109_id(t) for t in P3109])
+def test_p3109_matches_gfloat(k, p, signed, domain):
+    """Every code's value, the extremes, the special codes, and every rounding mode (saturating
+    and not) against gfloat's ``format_info_p3109(k, p, signedness, domain)``."""
+    fmt, fi = formats.p3109(k, p, signed=signed, domain=domain), _gfloat_p3109(k, p, signed, domain)
+    assert fmt.bits == fi.k and fmt.precision == fi.precision and fmt.bias == fi.bias
+    codes = range(fmt.num_codes) if fmt.bits <= 12 else range(0, fmt.num_codes, 7)
+    vals = np.array([decode_float(fi, c).fval for c in codes])
+    assert same_values(formats.values(fmt)[list(codes)], vals).all()
+    assert fmt.nan_codes == (fi.code_of_nan,)
+    if domain == "extended":
+        want_inf = (fi.code_of_posinf, fi.code_of_neginf) if signed else (fi.code_of_posinf,)
+        assert fmt.inf_codes == want_inf and fmt.has_inf
+    else:
+        assert fmt.inf_codes == () and not fmt.has_inf
+    # gfloat's max formula assumes a normal binade: for the tiny formats without one (K2P1
+    # signed: 0, ±Inf, NaN; K2P2 unsigned: 0, 0.5, Inf, NaN) it is not a value of the format,
+    # so the largest value is read from its decoder, and its saturation is not compared
+    fi_max = decode_float(fi, fi.code_of_max).fval
+    assert fmt.max == fi_max and fmt.max_code == fi.code_of_max
+    assert fmt.smallest_positive == fi.smallest or fmt.max == 0.0
+    tiny = fi.max != fi_max
+    if fi_max == 0.0:  # K2P1 signed: no finite nonzero value; see the known answers below
+        return
     x = _inputs(fmt, k * 16 + p)
+    if not signed:  # gfloat rounds |x| for unsigned formats (lowbit: negatives are out of range)
+        x = x[~(x < 0) & ~np.signbit(x)]
+    if fmt.emax >= 127:  # values beyond float32: float64 inputs (lowbit answers in x's dtype)
+        x = x.astype(np.float64)
     for mode in MODES:
-        for sat in (False, True):
+        if tiny and mode in ("toward_zero", "up", "down"):
+            continue  # gfloat clamps these to its (wrong) max
+        for sat in ((False,) if tiny else (False, True)):
             _compare(fmt, fi, x, mode, sat, seed=p, nbits=5)
+
+
+def test_p3109_tiny_formats_known_answers():
+    # K2P1 signed, extended: 0, +Inf, NaN, −Inf (the −0 code is NaN, the top codes ±Inf)
+    assert formats.values(formats.p3109(2, 1)).tolist()[:2] == [0.0, math.inf]
+    assert formats.p3109(2, 1).max == 0.0
+    # K2P2 unsigned, extended: 0, 0.5 (a subnormal: bias 2^(K−P) = 1, 1 trailing bit), +Inf, NaN
+    v = formats.values(formats.p3109(2, 2, signed=False)).tolist()
+    assert v[:3] == [0.0, 0.5, math.inf] and math.isnan(v[3])
+    assert formats.quantize(np.float32([0.2, 0.3, 0.7, 0.8]), formats.p3109(2, 2, signed=False)).tolist() \
+        == [0.0, 0.5, 0.5, math.inf]
+    # K2P1 signed: the grid is 0, 1 (unrepresentable, so: overflow), ties to the even code 0
+    x = np.float32([0.4, 0.5, 0.7, -0.7, 3.0, -0.5])
+    fi = _gfloat_p3109(2, 1, True, "extended")
+    want = round_ndarray(fi, x.astype(np.float64), RoundMode.TiesToEven)
+    got = formats.quantize(x, formats.p3109(2, 1))
+    assert same_values(got, want).all() and got.tolist() == [0.0, 0.0, math.inf, -math.inf, math.inf, 0.0]
+    assert formats.quantize(np.float32([0.7, -3.0]), formats.p3109(2, 1), overflow="saturate").tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_p3109_beyond_float64(signed):
+    """K16P1 (unsigned: 16 exponent bits, bias 2^15) reaches 2^±16382 / 2^±32765, beyond float64
+    (and gfloat, which decodes to Python floats). value_of_code is exact; every float64 input
+    lies inside the range; decoded values are float64 roundings."""
+    fmt = formats.p3109(16, 1, signed=signed)
+    bias = 2**14 if signed else 2**15  # P3109: 2^(K−P−1) signed, 2^(K−P) unsigned
+    assert fmt.bias == bias and fmt.exponent_bits == (15 if signed else 16)
+    # P = 1: code c (E = c, no mantissa bits) is 2^(c − bias) for c >= 1 (c = 0 is zero)
+    for c in (1, 2, bias - 1074, bias - 1022, bias, bias + 1, bias + 1023, bias + 1024,
+              fmt.max_code):
+        assert fmt.value_of_code(c) == Fraction(2) ** (c - bias), c
+    assert fmt.max == math.inf and fmt.min_normal == 0.0  # float64 roundings of 2^±16382...
+    powers = np.ldexp(1.0, np.arange(-1074, 1024))
+    q = formats.encode(powers, fmt)
+    assert np.array_equal(q.codes, np.arange(-1074, 1024) + bias)
+    assert np.array_equal(formats.decode(q, dtype=np.float64), powers)
+    assert np.array_equal(formats.quantize(powers, fmt), powers)
+    # 3 = 1.5 · 2: a tie between 2 and 4, to the even code (the even exponent field: 4)
+    # and the largest float64, (2 − 2^-52)·2^1023, rounds to 2^1024 — a finite code, decoded to
+    # float64 as Inf (beyond float64), as an IEEE conversion
+    big = formats.encode(np.array([3.0, np.finfo(np.float64).max, -3.0 if signed else 5.0]), fmt)
+    want = [bias + 2, bias + 1024, (bias + 2) | fmt.sign_mask if signed else bias + 2]
+    assert big.codes.tolist() == want
+    assert formats.decode(big, dtype=np.float64).tolist()[:2] == [4.0, math.inf]
+    # float32 inputs: 1e38 ≈ 1.18 · 2^126 rounds to 2^126 (finite in float32)
+    assert formats.quantize(np.float32([3.0, 1e38]), fmt).tolist() == [4.0, 2.0**126]
+    # the NumPy kernels, the Numba kernels (large arrays) and JAX give the same codes
+    many = np.tile(powers, 20)
+    assert np.array_equal(formats.encode(many, fmt).codes, np.tile(q.codes, 20))
 
 
 def test_tf32_matches_gfloat():
@@ -157,3 +253,60 @@ def test_tf32_matches_gfloat():
     for mode in MODES:
         for sat in (False, True):
             _compare(fmt, fi, x, mode, sat, seed=3, nbits=8)
+
+
+# ------------------------------------------------------------- explicit random bits (key=)
+SR_FORMATS = ["float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn",
+              "float8_e4m3fnuz"]
+
+
+def _tile(a, n):
+    return np.tile(a, -(-n // a.size))[:n]
+
+
+@pytest.mark.parametrize("nbits,dtype", [(1, np.uint8), (4, np.uint8), (8, np.uint8), (13, np.uint16),
+                                         (23, np.uint32)])
+@pytest.mark.parametrize("name", SR_FORMATS)
+def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
+    """The same random integers give gfloat's stochastic results bit for bit, on every
+    code-adjacent input, through the NumPy, Numba (large arrays) and JAX paths."""
+    import jax.numpy as jnp
+
+    from formats._codec import NUMBA_THRESHOLD
+
+    fmt, fi = formats.get(name), GFLOAT[name]
+    x = _inputs(fmt, nbits)
+    bits = np.random.default_rng(nbits).integers(0, 2**nbits, size=x.shape, dtype=dtype)
+    for sat in _sats(fmt):
+        ov = "saturate" if sat else None
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, sat, bits.astype(np.int64),
+                                 nbits)
+        kw = dict(rounding="stochastic", key=bits, random_bits=nbits, overflow=ov)
+        got = formats.quantize(x, fmt, **kw)
+        assert same_values(got, want).all(), mismatches(x, got, want)
+        q = formats.encode(x, fmt, **kw)
+        assert same_values(formats.decode(q, dtype=np.float64), want).all()
+        n = NUMBA_THRESHOLD + 5
+        xb, bb, wb = _tile(x, n), _tile(bits, n), _tile(want, n)
+        got = formats.quantize(xb, fmt, rounding="stochastic", key=bb, random_bits=nbits, overflow=ov)
+        assert same_values(got, wb).all(), "numba: " + mismatches(xb, got, wb)
+        got = formats.quantize(jnp.asarray(x), fmt, rounding="stochastic", key=jnp.asarray(bits),
+                               random_bits=nbits, overflow=ov)
+        assert same_values(np.asarray(got), want).all(), "jax: " + mismatches(x, got, want)
+
+
+def test_explicit_random_bits_default_to_their_dtype_width():
+    fmt, fi = formats.get("float8_e4m3fn"), GFLOAT["float8_e4m3fn"]
+    x = _inputs(fmt, 1)
+    x = x[np.isfinite(x)]
+    for dtype, nbits in ((np.uint8, 8), (np.uint16, 16)):
+        bits = np.random.default_rng(2).integers(0, 2**nbits, size=x.shape, dtype=dtype)
+        want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, True, bits.astype(np.int64), nbits)
+        got = formats.quantize(x, fmt, rounding="stochastic", key=bits, overflow="saturate")
+        assert same_values(got, want).all()
+    # one value broadcast to every element (a 0-d array)
+    b = np.array(200, np.uint8)
+    want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, True,
+                         np.full(x.shape, 200, np.int64), 8)
+    assert same_values(formats.quantize(x, fmt, rounding="stochastic", key=b, overflow="saturate"), want).all()

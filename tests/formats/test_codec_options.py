@@ -243,3 +243,50 @@ def test_wide_formats_are_identity_or_ieee_casts():
     assert np.array_equal(formats.encode(x, "float32").codes, want.view(np.uint32))
     assert np.array_equal(formats.encode(x, "float64").codes, x.view(np.uint64))
     assert np.array_equal(encode_np(x, formats.get("float64")), x.view(np.uint64))
+
+
+# -------------------------------------------------------------- explicit random bits (key=)
+@pytest.mark.parametrize("bits,exc,match", [
+    (np.int32([1, 2, 3]), TypeError, "unsigned"),           # signed integers
+    (np.float32([0.1, 0.2, 0.3]), TypeError, "unsigned"),   # floats
+    (np.array([True, False, True]), TypeError, "unsigned"),
+    (np.uint8([1, 2]), ValueError, "broadcast"),             # wrong shape
+    (np.uint8([[1], [2]]), ValueError, "broadcast"),          # broadcasts to (2, 3), not (3,)
+    (np.uint8([1, 2, 64]), ValueError, "2\\*\\*6"),          # not below 2**random_bits
+])
+@pytest.mark.parametrize("fmt", [F8, "mxfp4", "posit8", "nf4", "lns8"])
+def test_explicit_random_bits_are_validated_naming_key(fmt, bits, exc, match):
+    for verb in (formats.quantize, formats.encode):
+        with pytest.raises(exc, match="key") as info:
+            verb(X, fmt, rounding="stochastic", key=bits, random_bits=6)
+        assert info.match(match)
+
+
+def test_explicit_random_bits_are_the_randomness():
+    """Every family uses the given bits as they are: the same bits, the same result; bits
+    broadcast; all-zero bits never round a value away from its lower neighbour by chance
+    (r = 0: away only when RNE(frac · 2^R) reaches 2^R), all-ones bits round away any fraction
+    of at least 2^-(R+1)."""
+    x = np.float32([1.01, 1.06, 1.11, -1.01, -1.06, -1.11])  # float8_e4m3fn: between 1 and 1.125
+    R = 8
+    zeros, ones = np.zeros(6, np.uint8), np.full(6, 255, np.uint8)
+    lo = formats.quantize(x, F8, rounding="stochastic", key=zeros, random_bits=R)
+    hi = formats.quantize(x, F8, rounding="stochastic", key=ones, random_bits=R)
+    assert lo.tolist() == formats.quantize(x, F8, rounding="toward_zero").tolist()
+    assert np.abs(hi).tolist() == [1.125] * 6
+    # a 0-d array is bits for every element (a NumPy integer scalar is a seed)
+    assert formats.quantize(x, F8, rounding="stochastic", key=np.array(255, np.uint8),
+                            random_bits=R).tolist() == hi.tolist()
+    for fmt in ("mxfp4", "nvfp4", "posit8", "lns8", "nf4", "ternary_absmean", "luq4",
+                formats.ScaledIntFormat(formats.get("int4"), "group", 32)):
+        y = np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32)
+        b = np.random.default_rng(2).integers(0, 256, (2, 64), dtype=np.uint8)
+        a1 = formats.quantize(y, fmt, rounding="stochastic", key=b)
+        a2 = formats.quantize(y.copy(), fmt, rounding="stochastic", key=b.copy())
+        assert np.array_equal(a1, a2)
+        # the bits of one element decide that element only: changing one bit changes at most it
+        b2 = b.copy()
+        b2[0, 5] ^= 0x80
+        a3 = formats.quantize(y, fmt, rounding="stochastic", key=b2)
+        changed = np.argwhere(a3 != a1).tolist()
+        assert changed in ([], [[0, 5]]), (fmt, changed)

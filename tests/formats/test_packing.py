@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import formats
-from formats import pack_codes, unpack_codes
+from formats import pack_codes, pack_trits, unpack_codes, unpack_trits
 
 
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 19, 24, 32, 64])
@@ -67,3 +67,26 @@ def test_qarray_pack_is_row_major():
     q = formats.encode(x, "float4_e2m1fn")
     assert q.pack().tolist() == pack_codes(q.codes.ravel(), 4).tolist()
     assert q.pack().tolist() == [0x2 | 0x4 << 4, 0x5 | 0x6 << 4, 0x7 | 0x1 << 4]
+
+
+def test_trit_layout_and_round_trip():
+    # five trits per byte, base 3, the first trit least significant; the last byte zero-padded
+    assert pack_trits([0, 1, 2, 2, 1]).tolist() == [0 + 1 * 3 + 2 * 9 + 2 * 27 + 1 * 81]
+    assert pack_trits([2] * 5 + [1]).tolist() == [242, 1]
+    assert pack_trits(np.uint8([])).tolist() == []
+    for count in (0, 1, 4, 5, 6, 99, 100):
+        t = np.random.default_rng(count).integers(0, 3, size=count, dtype=np.uint8)
+        p = pack_trits(t)
+        assert p.dtype == np.uint8 and p.size == -(-count // 5)
+        assert unpack_trits(p, count).tolist() == t.tolist()
+
+
+def test_trit_errors():
+    with pytest.raises(ValueError, match="ternary"):
+        pack_trits([0, 3])
+    with pytest.raises(ValueError, match="integer"):
+        pack_trits(np.float32([1.0]))
+    with pytest.raises(ValueError, match="242"):
+        unpack_trits(np.uint8([243]), 5)
+    with pytest.raises(ValueError, match="bytes"):
+        unpack_trits(np.uint8([1]), 6)
