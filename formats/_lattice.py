@@ -244,6 +244,7 @@ def nearest(x, lattice, *, scale=1.0):
     """
     lat = get_lattice(lattice)
     xp = _xp(x)
+    back = x.dtype if isinstance(x, np.ndarray) and not x.dtype.isnative else None
     x = check_float_input(x, "jax" if xp is not np else "numpy")
     if x.ndim == 0 or x.shape[-1] != lat.ambient_dim:
         raise ValueError(f"x must have shape (..., {lat.ambient_dim}) for {lat.name}, got {x.shape}")
@@ -252,7 +253,7 @@ def nearest(x, lattice, *, scale=1.0):
     dt = x.dtype
     xw = x.astype(xp.float32) if dt.name in ("float16", "bfloat16") else x
     s = xp.asarray(scale, dtype=xw.dtype)
-    return (nearest_xp(xp, xw / s, lat) * s).astype(dt)
+    return (nearest_xp(xp, xw / s, lat) * s).astype(back or dt)
 
 
 def normalized_second_moment(lattice, *, samples: int = 200_000, seed: int = 0) -> float:
@@ -355,10 +356,27 @@ def voronoi_decode(codes, lattice, q: int, dtype="float32"):
 
     Returns:
         Float array (..., n) of lattice points (same array library as ``codes``).
+
+    Raises:
+        TypeError: non-integer ``codes``.
+        ValueError: a code outside [0, q) (NumPy), a last axis that is not the lattice's
+            dimension, a bad ``q``, or a ``dtype`` that is not a float dtype.
     """
+    from ._codec import DECODE_DTYPES
+    from ._qarray import check_codes
+
     lat = get_lattice(lattice)
     _check_q(q)
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in DECODE_DTYPES:
+        raise ValueError(f"dtype must be a float dtype, one of {DECODE_DTYPES}, got {dtype!r}")
     xp = _xp(codes)
+    codes = check_codes("codes", codes, 8, limit=q)
+    if codes.ndim == 0 or codes.shape[-1] != lat.n:
+        raise ValueError(f"codes must have shape (..., {lat.n}) for {lat.name}, got {tuple(codes.shape)}")
     c = codes.astype(dtype)
     return voronoi_decode_xp(xp, c, lat, q)
 

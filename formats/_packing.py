@@ -36,8 +36,10 @@ def pack_codes(codes, bits: int) -> np.ndarray:
     if codes.dtype.kind not in "ui":
         raise ValueError(f"codes must be an integer array, got dtype {codes.dtype}")
     c = codes.astype(np.uint64)
+    if codes.dtype.kind == "i" and codes.size and int(codes.min()) < 0:
+        raise ValueError(f"codes must be non-negative, got {int(codes.min())}")
     if c.size and (bits < 64 and int(c.max()) >> bits):
-        raise ValueError(f"a code does not fit in bits={bits}")
+        raise ValueError(f"codes: a code does not fit in bits={bits} (got {int(c.max())})")
     if bits in (8, 16, 32, 64):
         return c.astype(f"<u{bits // 8}").view(np.uint8).copy()
     return _pack_generic(c, bits)
@@ -59,9 +61,11 @@ def unpack_codes(data, bits: int, count: int) -> np.ndarray:
         the smallest unsigned dtype holding ``bits`` (uint8/16/32/64).
 
     Raises:
-        ValueError: if ``data`` is too short.
+        ValueError: if ``count`` is not a non-negative int or ``data`` is too short.
     """
     _check_width(bits)
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise ValueError(f"count must be a non-negative int, got {count!r}")
     data = np.asarray(data, dtype=np.uint8).ravel()
     need = -(-count * bits // 8)
     if data.size < need:
@@ -100,8 +104,11 @@ def unpack_trits(data, count: int) -> np.ndarray:
     """Inverse of :func:`pack_trits`: ``count`` ternary codes (uint8) from bytes ``data``.
 
     Raises:
-        ValueError: if ``data`` is too short or holds a byte above 242.
+        ValueError: if ``count`` is not a non-negative int, or ``data`` is too short or holds a
+            byte above 242.
     """
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise ValueError(f"count must be a non-negative int, got {count!r}")
     data = np.asarray(data, dtype=np.uint8).ravel()
     need = -(-count // 5)
     if data.size < need:

@@ -212,3 +212,26 @@ def test_jax_matches_numpy(lat, q, betas, scale):
         np.testing.assert_array_equal(np.asarray(formats.decode(qj)), formats.decode(qn))
     xj = jnp.asarray(x)
     np.testing.assert_array_equal(np.asarray(L.nearest(xj[:, :8], "E8")), L.nearest(x[:, :8], "E8"))
+
+
+def test_voronoi_decode_checks_codes_and_dtype():
+    """Codes outside [0, q) decoded silently to some lattice point; float codes and integer
+    output dtypes were accepted."""
+    good = np.uint8([[1, 2, 3, 4, 5, 6, 7, 8]])
+    want = formats.lattice.voronoi_decode(good, "E8", 16)
+    assert np.array_equal(formats.lattice.voronoi_decode(good.tolist(), "E8", 16), want)
+    assert np.array_equal(formats.lattice.voronoi_decode(good.astype(">u2"), "E8", 16), want)
+    with pytest.raises(ValueError, match="codes"):
+        formats.lattice.voronoi_decode(np.uint8([[1, 2, 3, 4, 5, 6, 7, 16]]), "E8", 16)
+    with pytest.raises(TypeError, match="codes"):
+        formats.lattice.voronoi_decode(good.astype(np.float32), "E8", 16)
+    with pytest.raises(ValueError, match="codes"):
+        formats.lattice.voronoi_decode(good[:, :4], "E8", 16)
+    with pytest.raises(ValueError, match="dtype"):
+        formats.lattice.voronoi_decode(good, "E8", 16, dtype=np.int32)
+
+
+def test_nearest_keeps_the_input_dtype_and_byte_order():
+    x = np.array([0.6, 0.6, 0.1, 0.0], ">f4")
+    out = formats.lattice.nearest(x, "D4")
+    assert out.dtype == x.dtype and out.tolist() == [1.0, 1.0, 0.0, 0.0]

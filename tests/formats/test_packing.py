@@ -90,3 +90,16 @@ def test_trit_errors():
         unpack_trits(np.uint8([243]), 5)
     with pytest.raises(ValueError, match="bytes"):
         unpack_trits(np.uint8([1]), 6)
+
+
+def test_bad_counts_and_negative_codes_name_the_parameter():
+    # a negative count returned no codes, a float count raised a bare TypeError
+    for bad in (-3, 2.5, True, "4"):
+        with pytest.raises(ValueError, match="count"):
+            unpack_codes(np.uint8([1, 2]), 4, bad)
+        with pytest.raises(ValueError, match="count"):
+            unpack_trits(np.uint8([1, 2]), bad)
+    with pytest.raises(ValueError, match="codes"):
+        pack_codes(np.int8([-1]), 4)
+    with pytest.raises(ValueError, match="codes"):
+        pack_codes(np.uint8([16]), 4)
