@@ -99,7 +99,9 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
             ``2**random_bits``, one per element, used as they are (the same bits give gfloat's
             ``round_ndarray(..., RoundMode.Stochastic, srbits=bits, srnumbits=random_bits)``
             results for float formats). Block formats use the bit of each element of ``x`` for
-            that element.
+            that element. A NumPy integer scalar is a seed; a legacy JAX key from
+            ``jax.random.PRNGKey`` is a uint32 array, so it would be read as bits: use
+            ``jax.random.key``.
         random_bits: random bits per element for ``stochastic`` (1..32); default 32 for drawn
             bits, the dtype's width for explicit bits (uint8: 8, uint16: 16, uint32/64: 32).
         flush_subnormals: treat subnormal inputs as zero and flush subnormal results to zero,
