@@ -26,8 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-import formats  # noqa: E402
-from formats import plotting  # noqa: E402
+from lowbit import formats  # noqa: E402
+from lowbit.formats import plotting  # noqa: E402
 
 
 def weights(seed=0, shape=(512, 1024)):

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-import formats  # noqa: E402
+from lowbit import formats  # noqa: E402
 
 N = 200_000
 E8M3 = formats.FloatFormat(8, 3, name="e8m3")   # 3-bit mantissa, float32's exponent range

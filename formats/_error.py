@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from ._codec import decode, encode, quantize
-from ._qarray import QArray
-from ._records import FloatFormat, IntFormat
-from ._registry import resolve
+from .core._codec import decode, encode, quantize
+from .core._qarray import QArray
+from .core._records import FloatFormat, IntFormat
+from .core._registry import resolve
 
 __all__ = ["ErrorStats", "error_stats", "error_table"]
 
@@ -47,9 +47,9 @@ class ErrorStats:
 
 def _limits(x, fmt, opts):
     """(upper, lower) representable limits per element (float64 arrays), or None if unknown."""
-    from ._block import BlockFormat
-    from ._codebook import CodebookFormat
-    from ._scaled import ScaledIntFormat
+    from .block._block import BlockFormat
+    from .block._codebook import CodebookFormat
+    from .block._scaled import ScaledIntFormat
 
     if isinstance(fmt, FloatFormat):
         return np.full(x.shape, float(fmt.max)), np.full(x.shape, float(fmt.min))

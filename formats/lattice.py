@@ -16,16 +16,16 @@ Example:
     array([1., 1., 0., 0.])
 """
 
-from ._lattice import KNOWN_NSM as KNOWN_NSM
-from ._lattice import LATTICE_KINDS as LATTICE_KINDS
-from ._lattice import DEFAULT_BETAS as DEFAULT_BETAS
-from ._lattice import Lattice as Lattice
-from ._lattice import NestedLatticeFormat as NestedLatticeFormat
-from ._lattice import get_lattice as get
-from ._lattice import nearest as nearest
-from ._lattice import normalized_second_moment as normalized_second_moment
-from ._lattice import voronoi_decode as voronoi_decode
-from ._lattice import voronoi_encode as voronoi_encode
+from .numsys._lattice import KNOWN_NSM as KNOWN_NSM
+from .numsys._lattice import LATTICE_KINDS as LATTICE_KINDS
+from .numsys._lattice import DEFAULT_BETAS as DEFAULT_BETAS
+from .numsys._lattice import Lattice as Lattice
+from .numsys._lattice import NestedLatticeFormat as NestedLatticeFormat
+from .numsys._lattice import get_lattice as get
+from .numsys._lattice import nearest as nearest
+from .numsys._lattice import normalized_second_moment as normalized_second_moment
+from .numsys._lattice import voronoi_decode as voronoi_decode
+from .numsys._lattice import voronoi_encode as voronoi_encode
 
 __all__ = ["KNOWN_NSM", "LATTICE_KINDS", "DEFAULT_BETAS", "Lattice", "NestedLatticeFormat", "get",
            "nearest", "normalized_second_moment", "voronoi_decode", "voronoi_encode"]

@@ -3,7 +3,7 @@
 Build the parameter tuple once, outside the compiled code, then call the kernels inside it::
 
     import numba, numpy as np, formats
-    from formats import numba as fnb
+    from . import numba as fnb
 
     P = fnb.params("float8_e4m3fn", rounding="nearest_even")   # a tuple of ints
 
@@ -22,10 +22,10 @@ For ``rounding="stochastic"`` pass the random integer ``r`` (uniform in [0, 2**r
 Importing this module imports Numba.
 """
 
-from ._numba_api import params as params
-from ._numba_api import decode_params as decode_params
-from ._numba_api import quantize_scalar as quantize_scalar
-from ._numba_api import encode_scalar as encode_scalar
-from ._numba_api import decode_scalar as decode_scalar
+from .scalar._numba_api import params as params
+from .scalar._numba_api import decode_params as decode_params
+from .scalar._numba_api import quantize_scalar as quantize_scalar
+from .scalar._numba_api import encode_scalar as encode_scalar
+from .scalar._numba_api import decode_scalar as decode_scalar
 
 __all__ = ["params", "decode_params", "quantize_scalar", "encode_scalar", "decode_scalar"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._codec import quantize, values
-from ._registry import resolve
+from .core._codec import quantize, values
+from .core._registry import resolve
 
 __all__ = ["plot_value_grid", "plot_error_histogram", "plot_error_analysis"]
 

@@ -33,8 +33,8 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import strategies as st
 
-from ._records import FloatFormat, IntFormat, SPECIALS
-from ._registry import resolve
+from .core._records import FloatFormat, IntFormat, SPECIALS
+from .core._registry import resolve
 
 __all__ = ["codes", "values", "stress_floats", "float_formats", "int_formats"]
 

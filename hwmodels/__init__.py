@@ -12,16 +12,16 @@ validated data files: ``hwmodels.presets.get("tpu-v1")``.
 
 from ._cost import Cost as Cost
 from ._cost import CATEGORIES as CATEGORIES
-from ._energy import EnergyTable as EnergyTable
-from ._energy import MacEnergy as MacEnergy
-from ._energy import mac_energy as mac_energy
-from ._energy import energy_table as energy_table
-from ._energy import node_factor as node_factor
-from ._systolic import SystolicArray as SystolicArray
-from ._bitserial import BitSerialArray as BitSerialArray
-from ._lutgemm import LutGemmUnit as LutGemmUnit
-from ._wafer import WaferMesh as WaferMesh
-from ._gpu import GPU as GPU
+from .energy._energy import EnergyTable as EnergyTable
+from .energy._energy import MacEnergy as MacEnergy
+from .energy._energy import mac_energy as mac_energy
+from .energy._energy import energy_table as energy_table
+from .energy._energy import node_factor as node_factor
+from .machines._systolic import SystolicArray as SystolicArray
+from .machines._bitserial import BitSerialArray as BitSerialArray
+from .machines._lutgemm import LutGemmUnit as LutGemmUnit
+from .machines._wafer import WaferMesh as WaferMesh
+from .machines._gpu import GPU as GPU
 from . import presets as presets
 
 __all__ = [

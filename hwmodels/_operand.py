@@ -59,7 +59,7 @@ class Operand:
 
 @functools.lru_cache(maxsize=256)
 def _named(name: str):
-    import formats
+    from lowbit import formats
 
     return formats.get(name)
 
@@ -73,7 +73,7 @@ def resolve_format(fmt, param: str):
     """
     if fmt is None:
         return None
-    import formats
+    from lowbit import formats
 
     if isinstance(fmt, formats.Format):
         return fmt
@@ -109,7 +109,7 @@ def resolve_accumulator(fmt, param: str = "accumulator"):
     if rec is None:
         return None
     family = getattr(rec, "family", None)
-    import formats
+    from lowbit import formats
 
     scalar = family in ACCUMULATOR_FAMILIES if isinstance(rec, formats.Format) else (
         getattr(rec, "element", None) is None and getattr(rec, "block_size", None) is None
@@ -175,7 +175,7 @@ def operand(fmt) -> Operand:
         # names another one.
         dec = getattr(fmt, "value_format", None) or getattr(fmt, "decoded_format", None)
         if dec is None:
-            import formats
+            from lowbit import formats
 
             dec = formats.get("float16")
         bs = getattr(fmt, "block_size", None)

@@ -20,7 +20,8 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 
-from . import _energy, _gpu, _systolic, _bitserial, _lutgemm, _wafer  # noqa: F401  (register kinds)
+from .energy import _energy
+from .machines import _gpu, _systolic, _bitserial, _lutgemm, _wafer  # noqa: F401  (register kinds)
 from ._loader import KINDS, load_file, load_mapping
 
 __all__ = ["get", "names", "load", "MACHINE_KINDS"]
@@ -32,7 +33,7 @@ _NON_MACHINE_PREFIXES = ("energy-", "tech-")
 
 
 def _data_dir():
-    return resources.files("hwmodels.data")
+    return resources.files("lowbit.hwmodels.data")
 
 
 def _resolve(kind: str, ref: str):

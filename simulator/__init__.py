@@ -1,27 +1,27 @@
 """lowbit ``simulator``: work — bit-exact emulation of quantized GEMMs and layers (``matmul``,
 ``layers``, ``compare``, LUT-GEMM and bit-serial functional models, integer requantization),
 workloads, ``estimate`` and ``sweep`` over the ``hwmodels`` machines, and the ``lowbit`` CLI."""
-from ._accumulate import Accumulator as Accumulator
-from ._accumulate import FP8_TENSOR_CORE_ACCUMULATOR as FP8_TENSOR_CORE_ACCUMULATOR
-from ._matmul import matmul as matmul
-from ._estimate import estimate as estimate
-from ._estimate import Report as Report
-from ._sweep import sweep as sweep
-from ._sweep import SweepError as SweepError
+from .emulate._accumulate import Accumulator as Accumulator
+from .emulate._accumulate import FP8_TENSOR_CORE_ACCUMULATOR as FP8_TENSOR_CORE_ACCUMULATOR
+from .emulate._matmul import matmul as matmul
+from .estimation._estimate import estimate as estimate
+from .estimation._estimate import Report as Report
+from .estimation._sweep import sweep as sweep
+from .estimation._sweep import SweepError as SweepError
 from . import workloads as workloads
-from ._requant import quantize_multiplier as quantize_multiplier
-from ._requant import requantize as requantize
-from ._requant import int_gemm as int_gemm
-from ._lutgemm import LutCounts as LutCounts
-from ._lutgemm import lut_gemm as lut_gemm
-from ._lutgemm import lut_gemm_bcq as lut_gemm_bcq
-from ._lutgemm import lut_gemm_codebook as lut_gemm_codebook
-from ._lutgemm import lut_gemm_counts as lut_gemm_counts
-from ._bitserial import BitSerialCounts as BitSerialCounts
-from ._bitserial import bitserial_matmul as bitserial_matmul
-from ._bitserial import bitserial_counts as bitserial_counts
-from ._compare import compare as compare
-from ._compare import Metrics as Metrics
+from .emulate._requant import quantize_multiplier as quantize_multiplier
+from .emulate._requant import requantize as requantize
+from .emulate._requant import int_gemm as int_gemm
+from .emulate._lutgemm import LutCounts as LutCounts
+from .emulate._lutgemm import lut_gemm as lut_gemm
+from .emulate._lutgemm import lut_gemm_bcq as lut_gemm_bcq
+from .emulate._lutgemm import lut_gemm_codebook as lut_gemm_codebook
+from .emulate._lutgemm import lut_gemm_counts as lut_gemm_counts
+from .emulate._bitserial import BitSerialCounts as BitSerialCounts
+from .emulate._bitserial import bitserial_matmul as bitserial_matmul
+from .emulate._bitserial import bitserial_counts as bitserial_counts
+from .emulate._compare import compare as compare
+from .emulate._compare import Metrics as Metrics
 from . import layers as layers
 
 __all__ = [

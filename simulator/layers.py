@@ -39,11 +39,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from formats._records import FloatFormat, IntFormat
+from lowbit.formats.core._records import FloatFormat, IntFormat
 
-from ._accumulate import resolve_format
-from ._compare import Metrics, as_real_array, compare, softmax
-from ._matmul import _is_block_format, matmul
+from .emulate._accumulate import resolve_format
+from .emulate._compare import Metrics, as_real_array, compare, softmax
+from .emulate._matmul import _is_block_format, matmul
 
 __all__ = ["linear", "conv2d", "attention", "im2col", "Linear", "Conv2d", "Attention", "AttentionResult",
            "SCALINGS"]
@@ -132,8 +132,8 @@ def _targets(a, af, amode, b, bf, bmode, K, accumulator, matmul_kwargs):
     tb = _fmt_max(bf) if bmode != "none" else None
     if ta is None and tb is None:
         return ta, tb
-    from ._accumulate import as_accumulator
-    from ._matmul import default_accumulator
+    from .emulate._accumulate import as_accumulator
+    from .emulate._matmul import default_accumulator
 
     acc = (default_accumulator(af, bf, matmul_kwargs.get("multiplier", "exact")) if accumulator is None
            else as_accumulator(accumulator))
@@ -203,7 +203,7 @@ def _round_out(y, output_format):
     if isinstance(fmt, FloatFormat) and (fmt.exponent_bits, fmt.mantissa_bits) == (8, 23):
         with np.errstate(over="ignore"):
             return y.astype(np.float32)
-    import formats
+    from lowbit import formats
 
     return formats.quantize(y, fmt)
 
@@ -397,7 +397,7 @@ def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=
                                 v, vf, _scale_mode(vf, scaling, "x"), pv_accumulator, matmul_kwargs,
                                 roles=("p", "v"))
     if sp is None and not _is_block_format(pf):
-        import formats
+        from lowbit import formats
 
         ps = formats.quantize(ps, pf)
     O = matmul(ps, vs, a_format=pf, b_format=vf,
@@ -545,7 +545,7 @@ class Attention:
         emu = self(q, k, v)
         ref = self.reference(q, k, v)
         m = compare(emu.output, ref.output)
-        from ._compare import kl_divergence
+        from .emulate._compare import kl_divergence
 
         kl = float(np.mean(kl_divergence(ref.probs, softmax(emu.scores, -1), -1)))
         return dataclasses.replace(m, kl_divergence=kl)

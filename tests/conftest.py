@@ -20,9 +20,9 @@ import sys
 _TESTS = pathlib.Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _TESTS]
 
-import formats  # noqa: E402,F401  (the real packages, cached in sys.modules from here on)
-import hwmodels  # noqa: E402,F401
-import simulator  # noqa: E402,F401
+from lowbit import formats  # noqa: E402,F401  (the real packages, cached in sys.modules from here on)
+from lowbit import hwmodels  # noqa: E402,F401
+from lowbit import simulator  # noqa: E402,F401
 
 for _pkg in (formats, hwmodels, simulator):
     assert getattr(_pkg, "__file__", None), f"{_pkg.__name__} resolved to a namespace package"

@@ -246,7 +246,7 @@ def _table(rows, cols) -> str:
 
 def families():
     """Registered formats grouped by family, in registration order: [(family, [fmt, ...])]."""
-    import formats
+    from lowbit import formats
 
     groups: dict[str, list] = {}
     for n in formats.names():
@@ -260,7 +260,7 @@ def families():
 
 def formats_tables_md() -> str:
     """Markdown: one section and table per format family, from the live registry."""
-    import formats
+    from lowbit import formats
 
     out = [
         f"*{len(formats.names())} registered formats, generated from `formats.names()` and "
@@ -284,7 +284,7 @@ def rounding_modes_md(fmt_name: str = "float8_e4m3fn", key: int = 0) -> str:
     """Markdown table: ``formats.quantize`` of a few inputs under every rounding mode."""
     import numpy as np
 
-    import formats
+    from lowbit import formats
 
     x = np.array(ROUNDING_INPUTS, dtype=np.float64)
     head = "| rounding | " + " | ".join(num(v) for v in x) + " |"
@@ -307,7 +307,7 @@ def overflow_policies_md() -> str:
     """Markdown table: every overflow policy on out-of-range inputs of a few formats."""
     import numpy as np
 
-    import formats
+    from lowbit import formats
 
     pols = [p for p in formats.OVERFLOWS]
     head = "| format | input | " + " | ".join("natural (`None`)" if p is None else f"`{p}`"
@@ -338,7 +338,7 @@ def scale_rules_md(fmt_name: str = "mxfp4") -> str:
     """Markdown table: one block encoded under every scale rule the format accepts."""
     import numpy as np
 
-    import formats
+    from lowbit import formats
 
     base = formats.get(fmt_name)
     x = np.zeros(base.block_size, np.float32)
@@ -455,7 +455,7 @@ def ref_lowbit(name: str, v: float, overflow=None):
     """lowbit: ``formats.quantize(np.float32([v]), name, overflow=overflow)``."""
     import numpy as np
 
-    import formats
+    from lowbit import formats
 
     try:
         with warnings.catch_warnings():

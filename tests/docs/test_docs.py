@@ -20,7 +20,7 @@ import sys
 import pytest
 import yaml
 
-import formats
+from lowbit import formats
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -56,7 +56,7 @@ def test_strict_build_renders_api_pages(site):
     # mkdocstrings rendered the public verbs of formats
     html = (site / "api" / "formats" / "index.html").read_text()
     for name in ("quantize", "encode", "decode", "FloatFormat"):
-        assert f'id="formats.{name}"' in html, name
+        assert f'id="lowbit.formats.{name}"' in html, name
     assert ":class:" not in html  # Sphinx roles are stripped by the hook
     # the public contract of design.md, as documented objects
     contract = {"hwmodels": ("SystolicArray", "BitSerialArray", "LutGemmUnit", "WaferMesh", "GPU",
@@ -64,7 +64,7 @@ def test_strict_build_renders_api_pages(site):
                 "simulator": ("matmul", "estimate", "Report", "sweep", "workloads")}
     for mod, names in contract.items():
         html = (site / "api" / mod / "index.html").read_text()
-        missing = [n for n in names if f'id="{mod}.{n}"' not in html]
+        missing = [n for n in names if f'id="lowbit.{mod}.{n}"' not in html]
         assert not missing, (mod, missing)
 
 
@@ -217,7 +217,7 @@ def formats_np_nan():
 
 # ------------------------------------------------ code on the pages runs as written
 #: What every page may assume (the imports of the getting-started page).
-PRELUDE = "import numpy as np\nimport formats\nimport hwmodels\nimport simulator\n"
+PRELUDE = "import numpy as np\nfrom lowbit import formats, hwmodels, simulator\n"
 
 def _pages_with_python():
     import re
@@ -292,6 +292,10 @@ def _signatures():
 
 
 def _resolve_dotted(name):
+    """The object a documented name refers to; ``formats.x`` means ``lowbit.formats.x`` (the
+    pages import the packages with ``from lowbit import formats, hwmodels, simulator``)."""
+    if name.split(".")[0] in ("formats", "hwmodels", "simulator"):
+        name = f"lowbit.{name}"
     parts = name.split(".")
     obj = importlib.import_module(parts[0])
     for i, part in enumerate(parts[1:], 1):
@@ -361,8 +365,7 @@ def test_cli_commands_on_getting_started_run(tmp_path):
     for args in cmds:
         if args[:1] == ["bench"]:
             continue  # a benchmark, not a command to time in the test suite
-        proc = subprocess.run([sys.executable, "-c", "import sys; from simulator._cli import main; "
-                               "sys.exit(main(sys.argv[1:]))", *args],
+        proc = subprocess.run([sys.executable, "-m", "lowbit", *args],
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-2000:])
         assert proc.stdout.strip(), args

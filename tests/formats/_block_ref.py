@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from formats._reference import ref_encode
+from lowbit.formats.scalar._reference import ref_encode
 
 
 def floor_log2(q: Fraction) -> int:

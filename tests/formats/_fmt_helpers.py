@@ -13,9 +13,9 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 
-import formats
-from formats import _minifloat as mf
-from formats._options import make_options
+from lowbit import formats
+from lowbit.formats.scalar import _minifloat as mf
+from lowbit.formats.core._options import make_options
 
 MODES = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd", "stochastic")
 

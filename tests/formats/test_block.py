@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-import formats
-from formats import BlockFormat
-from formats._block import _numba_ok
+from lowbit import formats
+from lowbit.formats import BlockFormat
+from lowbit.formats.block._block import _numba_ok
+from lowbit.formats.core._options import make_options
 
 from _block_ref import pow2_code, ref_pow2_encode
 
@@ -416,9 +417,9 @@ def test_numba_path_equals_vectorized(name, kw, monkeypatch):
     x[0, :40] = 0
     x[1, 7] = np.nan
     x[2] *= np.float32(2.0 ** -110)  # subnormal inputs / results: the general (fixup) blocks
-    assert _numba_ok(x, fmt, formats._options.make_options(fmt))
+    assert _numba_ok(x, fmt, make_options(fmt))
     q1, v1 = formats.encode(x, fmt, **kw), formats.quantize(x, fmt, **kw)
-    monkeypatch.setattr("formats._block._numba_ok", lambda *a: False)
+    monkeypatch.setattr("lowbit.formats.block._block._numba_ok", lambda *a: False)
     q2, v2 = formats.encode(x, fmt, **kw), formats.quantize(x, fmt, **kw)
     np.testing.assert_array_equal(q1.codes, q2.codes)
     np.testing.assert_array_equal(q1.scales, q2.scales)

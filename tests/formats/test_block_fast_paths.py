@@ -18,10 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import formats
-from formats import BlockFormat
-from formats import _block_numba
-from formats._block import _numba_ok
+from lowbit import formats
+from lowbit.formats import BlockFormat
+from lowbit.formats.block import _block_numba
+from lowbit.formats.block._block import _numba_ok
+from lowbit.formats.core._options import make_options
 
 F32 = formats.get("float32")
 E8M0 = formats.get("float8_e8m0fnu")
@@ -121,7 +122,7 @@ def _assert_same(a, b):
 
 def _vectorized(monkeypatch, x, fmt, **kw):
     with monkeypatch.context() as m:
-        m.setattr("formats._block._numba_ok", lambda *a: False)
+        m.setattr("lowbit.formats.block._block._numba_ok", lambda *a: False)
         return _both(x, fmt, **kw)
 
 
@@ -132,7 +133,7 @@ def test_numba_equals_vectorized_on_edges(name, monkeypatch):
     for rule in rules:
         f = dataclasses.replace(fmt, scale_rule=rule)
         x = edge_matrix(f, seed=len(name) + len(rule))
-        assert _numba_ok(x, f, formats._options.make_options(f))
+        assert _numba_ok(x, f, make_options(f))
         ref = _vectorized(monkeypatch, x, f)
         _assert_same(_both(x, f), ref)
         if name in SCALAR_TOO:  # the scalar-kernel path of the same loops
@@ -154,7 +155,7 @@ def test_numba_equals_vectorized_other_options(name, kw, monkeypatch):
 
 
 def test_fast_spec_applies_to_the_defaults_only():
-    opts = formats._options.make_options
+    opts = make_options
     e2m1 = formats.get("float4_e2m1fn")
     assert _block_numba.fast_spec(e2m1, opts(e2m1, overflow="saturate")) == (1, 1, 7, 3, 1)
     assert _block_numba.fast_spec(e2m1, opts(e2m1, overflow="saturate", rounding="toward_zero")) is None

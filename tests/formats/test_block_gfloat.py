@@ -15,7 +15,7 @@ import pytest
 from gfloat import RoundMode, compute_scale_amax, decode_block, encode_block, quantize_block, round_ndarray
 from gfloat import formats as gff
 
-import formats
+from lowbit import formats
 
 GF = {
     "mxfp8_e4m3": gff.format_info_mxfp8_e4m3,

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import formats
+from lowbit import formats
 
 BLOCK = [f.name for f in formats.select(family="block")]
 
@@ -118,7 +118,7 @@ def test_scaled_and_codebook_numpy_and_jax_identical():
 def test_eager_calls_are_compiled_and_equal_numpy(name):
     """Eager (un-jitted) encode and quantize on JAX arrays run one compiled function per format,
     options and shape (as the scalar codec), with NumPy's results."""
-    from formats import _block_jax
+    from lowbit.formats.block import _block_jax
 
     x = data(7)[[0, 1, 3, 4, 5], :64]
     before = _block_jax._encode_jit._cache_size(), _block_jax._quantize_jit._cache_size()

@@ -30,7 +30,7 @@ from torchao.prototype.mx_formats.kernels import unpack_uint4
 from torchao.prototype.mx_formats.mx_tensor import to_mx
 from torchao.prototype.mx_formats.nvfp4_tensor import nvfp4_quantize, per_tensor_amax_to_scale
 
-import formats
+from lowbit import formats
 
 ELEM = {
     "mxfp8_e4m3": torch.float8_e4m3fn,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-import formats
-from formats import CodebookFormat
+from lowbit import formats
+from lowbit.formats import CodebookFormat
 
 NF4 = formats.get("nf4")
 

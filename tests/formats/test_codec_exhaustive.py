@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import formats
+from lowbit import formats
 
 from _fmt_helpers import MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits
 

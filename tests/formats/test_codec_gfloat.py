@@ -22,7 +22,7 @@ from gfloat import Domain, FormatInfo, RoundMode, decode_float, round_ndarray
 from gfloat import formats as gff
 from gfloat.types import Signedness
 
-import formats
+from lowbit import formats
 
 from _fmt_helpers import code_adjacent_inputs, ids, mismatches, quantize_np, random_bits, same_values
 
@@ -272,7 +272,7 @@ def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
     code-adjacent input, through the NumPy, Numba (large arrays) and JAX paths."""
     import jax.numpy as jnp
 
-    from formats._codec import NUMBA_THRESHOLD
+    from lowbit.formats.core._codec import NUMBA_THRESHOLD
 
     fmt, fi = formats.get(name), GFLOAT[name]
     x = _inputs(fmt, nbits)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import formats
+from lowbit import formats
 
 # name: (max, min_normal, smallest_subnormal, max_subnormal or None, bias, source)
 TABLE = {

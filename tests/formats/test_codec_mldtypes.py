@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from packaging.version import Version
 
-import formats
-from formats._reference import ref_encode
+from lowbit import formats
+from lowbit.formats.scalar._reference import ref_encode
 
 from _fmt_helpers import (code_adjacent_inputs, encode_np, exact_values, ids, mismatches,
                           ml_dtype_of, ml_dtypes_formats, same_values)

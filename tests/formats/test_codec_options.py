@@ -9,8 +9,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-import formats
-from formats._reference import ref_quantize
+from lowbit import formats
+from lowbit.formats.scalar._reference import ref_quantize
 
 from _fmt_helpers import code_adjacent_inputs, encode_np, same_values
 

@@ -18,8 +18,8 @@ import math
 import numpy as np
 import pytest
 
-import formats
-from formats._reference import ref_encode
+from lowbit import formats
+from lowbit.formats.scalar._reference import ref_encode
 
 from _fmt_helpers import (MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits,
                           scalar_formats)

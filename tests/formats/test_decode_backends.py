@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import formats
+from lowbit import formats
 
 SCALAR = [f for f in formats.select(family="float") + formats.select(family="int")]
 

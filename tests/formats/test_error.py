@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-import formats
+from lowbit import formats
 
 matplotlib.use("Agg")
 
@@ -72,7 +72,7 @@ def test_error_table():
 
 
 def test_plotting_helpers():
-    from formats import plotting
+    from lowbit.formats import plotting
 
     x = np.random.default_rng(1).standard_normal(2000).astype(np.float32)
     fig = plotting.plot_error_analysis(x, "mxfp4")

@@ -15,8 +15,8 @@ import pytest
 from gfloat import RoundMode, round_ndarray
 from gfloat import formats as gff
 
-import formats
-from formats._codec import NUMBA_THRESHOLD
+from lowbit import formats
+from lowbit.formats.core._codec import NUMBA_THRESHOLD
 
 from _fmt_helpers import same_values
 

@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-import formats
+from lowbit import formats
 
 from _fmt_helpers import ids, ml_dtype_of
 

@@ -15,9 +15,9 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-import formats
-from formats import _minifloat as mf
-from formats._options import make_options
+from lowbit import formats
+from lowbit.formats.scalar import _minifloat as mf
+from lowbit.formats.core._options import make_options
 
 from _fmt_helpers import (MODES, code_adjacent_inputs, encode_np, ids, quantize_np, random_bits,
                           scalar_formats)

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import formats
-from formats import lattice as L
+from lowbit import formats
+from lowbit.formats import lattice as L
 
 
 # ------------------------------------------------------------------------- membership

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import formats
-from formats._lmul import lmul_codes_xp, lmul_offset, _resolve_overflow
+from lowbit import formats
+from lowbit.formats.numsys._lmul import lmul_codes_xp, lmul_offset, _resolve_overflow
 
 
 # ------------------------------------------------------------------------- known answers
@@ -244,7 +244,7 @@ def test_numba_numpy_jax_agree_on_every_pair(name):
     for variant in ("bits", "formula"):
         ov = _resolve_overflow(f, None)
         ref = lmul_codes_xp(np, a, b, f, variant, ov)
-        from formats._lmul_numba import lmul_codes_numba
+        from lowbit.formats.numsys._lmul_numba import lmul_codes_numba
 
         np.testing.assert_array_equal(lmul_codes_numba(a, b, f, variant, ov), ref)
         jx = jax.jit(lambda x, y: formats.lmul_codes(x, y, f, variant=variant))(jnp.asarray(a), jnp.asarray(b))

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import formats
-from formats import LNSFormat
+from lowbit import formats
+from lowbit.formats import LNSFormat
 
 
 # --------------------------------------------------------------------- Decimal reference

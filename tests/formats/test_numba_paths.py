@@ -6,11 +6,12 @@ import numba
 import numpy as np
 import pytest
 
-import formats
-from formats import _minifloat as mf
-from formats import _numba_kernels as nk
-from formats import numba as fnb
-from formats._options import make_options
+from lowbit import formats
+from lowbit.formats.scalar import _minifloat as mf
+from lowbit.formats.scalar import _numba_kernels as nk
+from lowbit.formats import numba as fnb
+from lowbit.formats.core._codec import NUMBA_THRESHOLD
+from lowbit.formats.core._options import make_options
 
 DETERMINISTIC = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd")
 SCALAR = [f for f in formats.select(family="float") + formats.select(family="int") if f.bits <= 16]
@@ -76,7 +77,7 @@ def test_specialized_loop_equals_kernel():
 
 def test_public_quantize_uses_numba_above_threshold():
     fmt = formats.get("float16")
-    x = _stress(formats._codec.NUMBA_THRESHOLD + 5, seed=5)
+    x = _stress(NUMBA_THRESHOLD + 5, seed=5)
     big = formats.quantize(x, fmt)
     small = np.concatenate([formats.quantize(c, fmt) for c in np.array_split(x, 8)])
     np.testing.assert_array_equal(_bits(big), _bits(small))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import formats
-from formats import pack_codes, pack_trits, unpack_codes, unpack_trits
+from lowbit import formats
+from lowbit.formats import pack_codes, pack_trits, unpack_codes, unpack_trits
 
 
 @pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 19, 24, 32, 64])

@@ -16,8 +16,8 @@ import softposit as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import formats
-from formats import PositFormat
+from lowbit import formats
+from lowbit.formats import PositFormat
 
 
 # ------------------------------------------------------------------ independent reference

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-import formats
-import formats.strategies as fst
-from formats import FloatFormat, IntFormat
-from formats._reference import ref_encode
+from lowbit import formats
+import lowbit.formats.strategies as fst
+from lowbit.formats import FloatFormat, IntFormat
+from lowbit.formats.scalar._reference import ref_encode
 
 from _fmt_helpers import MODES, encode_np, quantize_np, scalar_formats
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import formats
-from formats import QArray
+from lowbit import formats
+from lowbit.formats import QArray
 
 from _fmt_helpers import same_values
 

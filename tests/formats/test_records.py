@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-import formats
-from formats import FloatFormat, IntFormat
+from lowbit import formats
+from lowbit.formats import FloatFormat, IntFormat
 
 from _fmt_helpers import exact_values, ids, scalar_formats
 
@@ -181,7 +181,7 @@ def test_narrow_int_never_encodes_the_most_negative_code():
     assert np.isnan(formats.values(fmt)[0x80]) and formats.values(fmt)[0x81] == -127
     got = formats.decode(formats.QArray(codes=np.uint8([0x80, 0x81, 1]), format=fmt, shape=(3,)))
     assert np.isnan(got[0]) and got[1:].tolist() == [-127.0, 1.0]
-    from formats import numba as fnb
+    from lowbit.formats import numba as fnb
 
     assert math.isnan(fnb.decode_scalar(0x80, fnb.decode_params(fmt)))
     assert fnb.decode_scalar(0x81, fnb.decode_params(fmt)) == -127.0

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-import formats
-from formats import FloatFormat, IntFormat
-from formats import _registry
+from lowbit import formats
+from lowbit.formats import FloatFormat, IntFormat
+from lowbit.formats.core import _registry
 
 SCALAR_NAMES = (
     ["float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz",

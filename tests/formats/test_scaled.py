@@ -18,8 +18,8 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-import formats
-from formats import ScaledIntFormat
+from lowbit import formats
+from lowbit.formats import ScaledIntFormat
 
 INT8, UINT8, INT4, UINT4 = (formats.get(n) for n in ("int8", "uint8", "int4", "uint4"))
 

@@ -6,8 +6,8 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-import hwmodels
-from hwmodels import BitSerialArray, LutGemmUnit
+from lowbit import hwmodels
+from lowbit.hwmodels import BitSerialArray, LutGemmUnit
 
 BIG = (64, 4096, 4096)  # large enough that ceil() rounding is negligible
 

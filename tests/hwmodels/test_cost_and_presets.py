@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-import hwmodels
-from hwmodels import Cost, presets
+from lowbit import hwmodels
+from lowbit.hwmodels import Cost, presets
 
 EXPECTED_PRESETS = {"tpu-v1", "systolic-128x128", "systolic-32x32", "stripes", "loom",
                     "bitfusion", "bitmod", "tmac", "lut-tensor-core", "cerebras-wse2",
@@ -147,7 +147,7 @@ def test_energy_table_override(tmp_path):
 
 
 def test_every_machine_field_has_a_unit_or_is_declared_unitless():
-    from hwmodels._loader import KINDS, UNIT_SUFFIXES, _split_unit
+    from lowbit.hwmodels._loader import KINDS, UNIT_SUFFIXES, _split_unit
 
     for kind in presets.MACHINE_KINDS:
         cls = KINDS[kind]

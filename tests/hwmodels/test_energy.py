@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-import formats
-import hwmodels
-from hwmodels import mac_energy
+from lowbit import formats
+from lowbit import hwmodels
+from lowbit.hwmodels import mac_energy
 
 T = hwmodels.energy_table()
 
@@ -145,13 +145,13 @@ def test_block_formats_add_scale_handling_amortised_over_the_block():
     # power-of-two scales: exponent adds only, cheaper than an E4M3 (NVFP4-like) scale
     nv = Blk(el, formats.get("float8_e4m3fn"), 16)
     assert mac_energy(nv, nv, "float32").scale_pj > m16.scale_pj
-    from hwmodels._operand import operand
+    from lowbit.hwmodels._operand import operand
 
     assert operand(b32).storage_bits == pytest.approx(4.25)  # OCP MX v1.0: MXFP4 4.25 bits
 
 
 def test_registered_block_and_codebook_formats():
-    from hwmodels._operand import operand
+    from lowbit.hwmodels._operand import operand
 
     # true bits per element: OCP MX v1.0 (MXFP4 4.25, MXFP8 8.25); NVFP4 4.5 (+ one FP32 per
     # tensor); NF4 with one FP32 absmax per 64 (QLoRA's blocksize): 4.5

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import hwmodels
-from hwmodels import SystolicArray
+from lowbit import hwmodels
+from lowbit.hwmodels import SystolicArray
 
 GOLDEN = pathlib.Path(__file__).parents[1] / "fixtures" / "scalesim" / "golden.csv"
 

@@ -12,11 +12,11 @@ import typing
 import numpy as np
 import pytest
 
-import formats
-import hwmodels
-from hwmodels import presets
-from hwmodels._energy import TechNode, tech_scaling
-from hwmodels._loader import KINDS
+from lowbit import formats
+from lowbit import hwmodels
+from lowbit.hwmodels import presets
+from lowbit.hwmodels.energy._energy import TechNode, tech_scaling
+from lowbit.hwmodels._loader import KINDS
 
 
 def _records():

@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-import hwmodels
-from hwmodels import WaferMesh
+from lowbit import hwmodels
+from lowbit.hwmodels import WaferMesh
 
 A100 = hwmodels.presets.get("a100")
 H100 = hwmodels.presets.get("h100")
@@ -39,7 +39,7 @@ def test_gpu_time_is_its_roofline(m, k, n, gpu, fmt):
 
 
 def test_gpu_precision_selection():
-    import formats
+    from lowbit import formats
 
     g = lambda n: formats.get(n)  # noqa: E731
     assert H100.compute_precision(g("float8_e4m3fn"), g("float8_e4m3fn"))[0] == "fp8_flops_per_s"

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import formats
-import simulator
+from lowbit import formats
+from lowbit import simulator
 
 FMTS = ["int2", "int3", "int4", "int5", "int8", "uint1", "uint4", "uint8", "int16"]
 

@@ -2,7 +2,7 @@
 traceback; a closed pipe is silent (status 141); negative numbers are values.
 
 Most tests run ``simulator._cli.main`` in-process; the traceback-free and broken-pipe cases also
-run a real interpreter (``python -m simulator._cli``), where the exit path, the final flush of
+run a real interpreter (``python -m lowbit``), where the exit path, the final flush of
 stdout and the console-script behaviour are real.
 """
 
@@ -12,15 +12,14 @@ import os
 import pathlib
 import subprocess
 import sys
-import tomllib
 
 import ml_dtypes
 import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import _bench
-from simulator._cli import main
+from lowbit.simulator.bench import _main as _bench
+from lowbit.simulator.cli._main import main
 
 _EST = ["estimate", "--workload", "llama2-7b-decode", "--hw", "systolic-128x128",
         "--weights", "int4", "--activations", "int8"]
@@ -111,7 +110,7 @@ def test_lowbit_traceback_shows_the_traceback(monkeypatch):
 def test_a_bug_keeps_its_traceback(monkeypatch):
     """Only user-error classes are turned into one line: a bug (here an AttributeError inside a
     command) propagates."""
-    import simulator._cli_formats as cf
+    import lowbit.simulator.cli._formats as cf
 
     def broken(args):
         raise AttributeError("a bug")
@@ -122,7 +121,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 
 
 def test_ctrl_c_is_status_130_without_traceback(monkeypatch, capsys):
-    import simulator._cli_formats as cf
+    import lowbit.simulator.cli._formats as cf
 
     def interrupted(args):
         raise KeyboardInterrupt
@@ -223,7 +222,7 @@ def test_broken_pipe_in_process_is_silent(monkeypatch, capsys):
 # ------------------------------------------------------------------------ a real interpreter
 def _lowbit(args, *, stdout=subprocess.PIPE, cwd):
     env = {k: v for k, v in os.environ.items() if k != "LOWBIT_TRACEBACK"}
-    return subprocess.run([sys.executable, "-m", "simulator._cli", *args], stdout=stdout,
+    return subprocess.run([sys.executable, "-m", "lowbit", *args], stdout=stdout,
                           stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, timeout=300)
 
 
@@ -259,6 +258,6 @@ def test_help_and_version(capsys):
     rc, out, _ = _run(["--help"], capsys)
     assert rc == 0 and "status 141" in " ".join(out.split())
     rc, out, _ = _run(["--version"], capsys)
-    pyproject = pathlib.Path(__file__).resolve().parents[2] / "pyproject.toml"
-    version = tomllib.loads(pyproject.read_text())["project"]["version"]
-    assert rc == 0 and out.strip() == f"lowbit {version}"
+    from importlib.metadata import version
+
+    assert rc == 0 and out.strip() == f"lowbit {version('lowbit')}"

@@ -4,10 +4,10 @@
 import pandas as pd
 import pytest
 
-import hwmodels
-import simulator
-from simulator import workloads
-from simulator.workloads import Attention, Conv2d, Gemm
+from lowbit import hwmodels
+from lowbit import simulator
+from lowbit.simulator import workloads
+from lowbit.simulator.workloads import Attention, Conv2d, Gemm
 
 def test_registry_names_and_overrides():
     for name in ("llama2-7b-prefill", "llama2-7b-decode", "llama3-8b-prefill", "llama3-8b-decode"):
@@ -128,7 +128,7 @@ def test_wafer_capacity_is_checked():
 
 
 def test_workload_shapes_that_do_not_divide_are_errors():
-    from simulator.workloads import TransformerConfig
+    from lowbit.simulator.workloads import TransformerConfig
 
     kw = dict(layers=1, intermediate=64, vocab=100)
     with pytest.raises(ValueError, match=r"hidden \(100\) must be a multiple of heads \(3\)"):
@@ -215,7 +215,7 @@ def test_plot(tmp_path):
 
 # ------------------------------------------------------------------------ CLI
 def _cli(args, capsys):
-    from simulator._cli import main
+    from lowbit.simulator.cli._main import main
 
     rc = main(args)
     out = capsys.readouterr()

@@ -1,6 +1,6 @@
 """The ``hw`` bench suite runs (at a tiny scale; timings are never asserted)."""
 
-from simulator import _bench_hw
+from lowbit.simulator.bench import _hw as _bench_hw
 
 
 def test_bench_hw_runs_at_tiny_scale():

@@ -4,8 +4,8 @@ bitserial_matmul actually do)."""
 
 import pytest
 
-import hwmodels
-import simulator
+from lowbit import hwmodels
+from lowbit import simulator
 
 
 @pytest.mark.parametrize("g", [2, 3, 4, 5])

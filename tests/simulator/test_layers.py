@@ -14,8 +14,8 @@ import pytest
 import scipy.special
 import torch
 
-import simulator
-from simulator import layers
+from lowbit import simulator
+from lowbit.simulator import layers
 
 RNG = np.random.default_rng(11)
 
@@ -161,7 +161,7 @@ def test_int8_qk_scores_and_fp8_probabilities():
 
 
 # ----------------------------------------------------------------- scaling never overflows the accumulator
-import formats  # noqa: E402
+from lowbit import formats  # noqa: E402
 import ml_dtypes  # noqa: E402
 
 #: every signed float format of the registry (unsigned ones, e.g. E8M0, have no negative values)

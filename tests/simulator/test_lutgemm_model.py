@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import formats
-import simulator
+from lowbit import formats
+from lowbit import simulator
 
 INT_W = ["int1", "int2", "int3", "int4", "int8", "uint1", "uint2", "uint4"]
 

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from gfloat.formats import format_info_bfloat16
 
-import formats
-import simulator
-import simulator._matmul as mm
-from simulator import Accumulator
+from lowbit import formats
+from lowbit import simulator
+import lowbit.simulator.emulate._matmul as mm
+from lowbit.simulator import Accumulator
 
 RNG = np.random.default_rng(1234)
 
@@ -254,7 +254,7 @@ def test_no_double_rounding(acc, a, b, expect):
     assert exact == Fraction(float(a[0, 0]) * float(b[0, 0]))  # the first product is exact in float32
     out = simulator.matmul(a, b, a_format="float32", b_format="float32", accumulator=acc)
     assert out[0, 0] == expect
-    import simulator._matmul as mm
+    import lowbit.simulator.emulate._matmul as mm
 
     saved, mm.NUMBA_MIN_WORK = mm.NUMBA_MIN_WORK, 0  # the compiled kernel of the NumPy backend
     try:

@@ -1,7 +1,7 @@
 """The ``gemm`` bench suite runs at a tiny scale (timings are never asserted) and its JAX and
 NumPy results agree."""
 
-from simulator import _bench_gemm
+from lowbit.simulator.bench import _gemm as _bench_gemm
 
 
 def test_bench_gemm_runs_at_tiny_scale():

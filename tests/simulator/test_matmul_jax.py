@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import formats
-import simulator
-from simulator import Accumulator
+from lowbit import formats
+from lowbit import simulator
+from lowbit.simulator import Accumulator
 
 RNG = np.random.default_rng(7)
 

@@ -16,9 +16,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import formats
-import simulator
-from simulator import Accumulator
+from lowbit import formats
+from lowbit import simulator
+from lowbit.simulator import Accumulator
 
 OPERANDS = ["float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float4_e2m1fn", "bfloat16", "float16",
             "float8_e4m3fnuz"]
@@ -129,7 +129,7 @@ def test_negating_an_operand_negates_the_result(case):
 def test_numba_kernel_equals_exact_reference(case):
     """The compiled sequential kernel of the NumPy backend (used above a work threshold) gives
     the reference's values and the vectorized path's bits (signed zeros included)."""
-    import simulator._matmul as mm
+    import lowbit.simulator.emulate._matmul as mm
 
     a, b, kw = case
     if kw["order"] == "pairwise":

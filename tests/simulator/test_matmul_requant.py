@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import simulator
+from lowbit import simulator
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-import simulator
+from lowbit import simulator
 
 GRID = dict(workloads=["llama2-7b-decode", "llama3-8b-decode"], hardware=["a100", "tpu-v1"],
             weights=["int4", "int8"], activations="int8")

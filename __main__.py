@@ -1,0 +1,5 @@
+"""``python -m lowbit``: the ``lowbit`` command line."""
+
+from .simulator.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,927 @@
+"""Block formats: OCP Microscaling (MX), NVFP4, block floating point (MSFP, BFP16) and dynamic
+fixed point — one record, :class:`BlockFormat`, composed of an element format, a scale format, a
+block size and a scale rule.
+
+Every step is exact integer arithmetic on the input's IEEE bit pattern, the same code for NumPy
+and JAX (so both give identical codes even where XLA flushes float32 subnormals); the elements
+are converted by the scalar element codec (:func:`formats.encode` on the element record, or its
+Numba kernel inside the fused loop of ``_block_numba``). Layout helpers here are shared with the
+scaled-integer and codebook families.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from ..core._codec import NUMBA_THRESHOLD, decode as _decode, encode as _encode, register_codec
+from ..core._options import check_float_input, make_options
+from ..core._qarray import QArray
+from ..core._records import FloatFormat, Format, IntFormat
+from ..core._registry import register
+from ..scalar import _minifloat as mf
+
+__all__ = ["BlockFormat", "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_point"]
+
+#: Scale rules of :class:`BlockFormat` (``scale_rule`` field).
+#:
+#: ``"floor"``  X = 2^(floor(log2 amax) − emax_elem): OCP MX v1.0 §6.3 (the spec's rule).
+#: ``"ceil"``   X = 2^(ceil(log2 amax) − emax_elem)                   (torchao ``CEIL``).
+#: ``"rceil"``  X = 2^ceil(log2(amax / max_elem)): no element ever saturates; NVIDIA cuBLAS
+#:              ``cvt.rp.satfinite.ue8m0`` / torchao ``RCEIL``.
+#: ``"even"``   amax is first rounded to the element's precision (ties away, on the bit pattern,
+#:              as torchao ``EVEN``), then ``floor``.
+#: ``"amax"``   X = amax / max_elem (÷ tensor scale) rounded to the scale format (nearest even)
+#:              and clamped to [scale.min_normal, scale.max]: the NVFP4 recipe (NVIDIA,
+#:              torchao ``nvfp4_quantize``).
+SCALE_RULES = ("floor", "ceil", "rceil", "even", "amax")
+_POW2_RULES = ("floor", "ceil", "rceil", "even")
+#: smallest per-tensor scale of two-level formats: with block scales >= 2^-6 (E4M3's smallest
+#: normal) the element multiplier fl(1/ts)/s stays below 2^126.
+TS_MIN = 2.0 ** -120
+
+# OCP Microscaling Formats (MX) v1.0, §5.4.1: E8M0 scale — unsigned, bias 127, no zero,
+# NaN = 0xFF, range 2^-127 … 2^127.
+E8M0 = FloatFormat(8, 0, signed=False, subnormals=False, specials="fn", name="float8_e8m0fnu")
+# OCP 8-bit Floating Point (OFP8) v1.0, Table 1: E4M3 (used unsigned-valued as the NVFP4 scale).
+E4M3 = FloatFormat(4, 3, specials="fn", name="float8_e4m3fn")
+FLOAT32 = FloatFormat(8, 23, name="float32")
+
+_F = {  # width -> (mantissa bits, bias, uint dtype name, int dtype name, float dtype name)
+    32: (23, 127, "uint32", "int32", "float32"),
+    64: (52, 1023, "uint64", "int64", "float64"),
+}
+
+
+def _require_positive_int_or_none(name, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockFormat(Format):
+    """Blocks of ``block_size`` elements sharing one scale: value_i = X · P_i (· tensor scale).
+
+    Args:
+        element: element format — a :class:`FloatFormat` (FP8/FP6/FP4, or a sign-magnitude
+            integer written as a 1-exponent-bit float, see :func:`bfp`) or a signed
+            :class:`IntFormat`. Integer elements are two's-complement fixed point with w − 2
+            fraction bits (value = integer · 2^−(w−2)), as OCP MX v1.0 §5.3.4 defines MXINT8
+            (implied scale 2^−6) and as microxcaling reads ``intX``; so emax_elem = 0.
+        scale: scale format, a :class:`FloatFormat` (E8M0 for MX and BFP, E4M3 for NVFP4). Only
+            its positive values are used.
+        block_size: elements per block (OCP MX: 32, NVFP4: 16) or None for one block spanning
+            the whole blocking axis (dynamic fixed point).
+        scale_rule: one of :data:`SCALE_RULES`; ``"amax"`` is the only rule for non-power-of-two
+            scales. Change it with ``dataclasses.replace(fmt, scale_rule="rceil")``.
+        tensor_scale: format of a per-tensor scale (float32 for NVFP4's two-level scheme) or
+            None (one level). Only with ``scale_rule="amax"``.
+        name: registry name (informational).
+
+    Scale convention: scales are *multipliers* — decoded value = tensor_scale · X · P. For
+    NVFP4 the tensor scale is amax(tensor) / (448 · 6) (NVIDIA's recipe, torchao
+    ``per_tensor_amax_to_scale``), the block scale X = e4m3(amax(block) / 6 / tensor_scale) and
+    the elements P = e2m1(x · fl(fl(1/tensor_scale) / X)) (torchao's reciprocal arithmetic).
+
+    QArray layout (another engineer's GEMM emulator relies on it):
+
+    * ``codes``: element codes with the blocking axis moved last and zero-padded to a multiple
+      of the block size, shape ``(*other_dims, n_blocks, block_size)`` (uint8 for ≤ 8-bit
+      elements). Padding holds the code of +0 and is invisible to :func:`formats.decode`.
+    * ``scales``: scale *codes* in the scale format (uint8 E8M0 / E4M3 codes), shape
+      ``(*other_dims, n_blocks)``; :func:`block_scales` gives their values.
+    * ``tensor_scale``: float32 0-d array (two-level formats) or None.
+    * ``axis``: the blocking axis of the original array, normalised to ≥ 0.
+    * ``shape``: the original shape. ``meta``: ``(("source", dtype_name),)``.
+
+    Special values (OCP MX v1.0 §6.3, microxcaling's reference code): a block holding NaN or
+    ±Inf gets the NaN scale code and element codes 0, so all its values decode to NaN; an
+    all-zero block gets the smallest scale (E8M0 code 0 = 2^−127); a shared exponent above the
+    scale's largest power of two is NaN, one below its smallest is clamped to it. Elements
+    saturate at ±max_elem (the spec's "clamping normal numbers") unless ``overflow`` says
+    otherwise.
+
+    Raises:
+        ValueError: naming the field, when a parameter is out of range or inconsistent.
+    """
+
+    element: FloatFormat | IntFormat
+    scale: FloatFormat = E8M0
+    block_size: int | None = 32
+    scale_rule: str = "floor"
+    tensor_scale: FloatFormat | None = None
+    name: str = dataclasses.field(default="", compare=False)
+
+    family: ClassVar[str] = "block"
+
+    def __post_init__(self):
+        if isinstance(self.element, IntFormat):
+            if not self.element.signed or self.element.width < 2:
+                raise ValueError(f"element must be a signed IntFormat of width >= 2, got {self.element!r}")
+        elif isinstance(self.element, FloatFormat):
+            if not self.element.signed:
+                raise ValueError(f"element must be a signed format, got {self.element!r}")
+            if not self.element.subnormals and self.element.mantissa_bits > 0:
+                raise ValueError("element FloatFormat with subnormals=False is not supported; "
+                                 "use flush_subnormals=True at encode time")
+        else:
+            raise ValueError(f"element must be a FloatFormat or IntFormat, got {type(self.element).__name__}")
+        if not isinstance(self.scale, FloatFormat):
+            raise ValueError(f"scale must be a FloatFormat (e.g. E8M0, E4M3), got {type(self.scale).__name__}")
+        if self.scale.bits > 32:
+            raise ValueError(f"scale format must be at most 32 bits wide, got {self.scale.bits}")
+        _require_positive_int_or_none("block_size", self.block_size)
+        if self.scale_rule not in SCALE_RULES:
+            raise ValueError(f"scale_rule must be one of {SCALE_RULES}, got {self.scale_rule!r}")
+        if self.tensor_scale is not None:
+            if not isinstance(self.tensor_scale, FloatFormat):
+                raise ValueError(f"tensor_scale must be a FloatFormat or None, got {self.tensor_scale!r}")
+            if self.scale_rule != "amax":
+                raise ValueError("tensor_scale (two-level scaling) needs scale_rule='amax'")
+        if self.scale_rule in _POW2_RULES and self.scale.max < 1:
+            raise ValueError(f"scale format {self.scale} cannot hold the power-of-two scales of scale_rule={self.scale_rule!r}")
+
+    # ------------------------------------------------------------------ widths
+    @property
+    def bits(self) -> int:
+        """Width of one element code."""
+        return self.element.bits
+
+    @property
+    def unused_codes(self):
+        """The element format's unused codes (MXINT8: 0x80, its symmetric range is ±127)."""
+        return self.element.unused_codes
+
+    @property
+    def bits_per_element(self) -> float:
+        """Storage bits per element: element bits + scale bits / block size (the per-tensor
+        scale is amortised to 0; for block_size None the scale is counted as 0 too)."""
+        if self.block_size is None:
+            return float(self.element.bits)
+        return self.element.bits + self.scale.bits / self.block_size
+
+    # --------------------------------------------------------- element numbers
+    @property
+    def element_exp(self) -> int:
+        """Implied power-of-two scale of the element codes: −(w−2) for integer elements
+        (MXINT8: −6, OCP MX v1.0 §5.3.4), 0 for float elements."""
+        if isinstance(self.element, IntFormat):
+            return -(self.element.width - 2)
+        return 0
+
+    @property
+    def element_emax(self) -> int:
+        """emax_elem of OCP MX v1.0 §6.3: exponent of the largest element binade (E4M3 8, E5M2
+        15, E3M2 4, E2M3 2, E2M1 2, INT8 0)."""
+        if isinstance(self.element, IntFormat):
+            return 0
+        return self.element.emax
+
+    @property
+    def element_max(self) -> float:
+        """Largest element value (with the implied integer scale applied)."""
+        return math.ldexp(float(self.element.max), self.element_exp)
+
+    @property
+    def element_mantissa_bits(self) -> int:
+        """Fraction bits of the element at its top binade (for ``scale_rule='even'``)."""
+        if isinstance(self.element, IntFormat):
+            return self.element.width - 2
+        return self.element.mantissa_bits
+
+    @property
+    def scale_exponent_range(self) -> tuple[int, int]:
+        """(kmin, kmax): the smallest and largest k with 2^k a value of the scale format."""
+        s = self.scale
+        kmin = s.emin - s.mantissa_bits if (s.subnormals and s.mantissa_bits > 0) else s.emin
+        return kmin, s.emax
+
+    @property
+    def has_inf(self) -> bool:
+        return self.element.has_inf
+
+    @property
+    def has_nan(self) -> bool:
+        return True if self.scale.has_nan else self.element.has_nan
+
+    @property
+    def max(self) -> float:
+        """Largest finite value of one block, scale at its maximum (tensor scale 1)."""
+        return float(self.scale.max) * self.element_max
+
+
+# ============================================================================ layout helpers
+def normalize_axis(axis: int, ndim: int) -> int:
+    """``axis`` in [−ndim, ndim) as a non-negative int.
+
+    Raises:
+        ValueError: naming ``axis`` and the allowed range.
+    """
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis must be in [{-ndim}, {ndim}) for a {ndim}-d array, got {axis}")
+    return axis % ndim
+
+
+def to_blocks(xp, x, axis: int, block_size: int | None):
+    """Move ``axis`` last, zero-pad it to a multiple of ``block_size`` (None: one block of the
+    whole axis) and reshape to ``(*other, n_blocks, block_size)``."""
+    x = xp.moveaxis(x, axis, -1)
+    n = x.shape[-1]
+    bs = n if block_size is None else block_size
+    nb = -(-n // bs) if bs else 0
+    pad = nb * bs - n
+    if pad:
+        x = xp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)])
+    return x.reshape(tuple(x.shape[:-1]) + (nb, bs))
+
+
+def from_blocks(xp, xb, shape: tuple, axis: int):
+    """Inverse of :func:`to_blocks`: drop the padding, move the axis back."""
+    other = tuple(xb.shape[:-2])
+    flat = xb.reshape(other + (xb.shape[-2] * xb.shape[-1],))
+    flat = flat[..., : shape[axis]]
+    return xp.moveaxis(flat, -1, axis)
+
+
+def blocked_shape(shape: tuple, axis: int, block_size: int | None) -> tuple:
+    """Shape of :func:`to_blocks` of an array of ``shape`` (a 0-d array counts as shape (1,),
+    axis 0): ``(*other_dims, n_blocks, block_size)``."""
+    work = tuple(shape) if len(shape) else (1,)
+    ax = axis if len(shape) else 0
+    other = tuple(s for i, s in enumerate(work) if i != ax)
+    n = work[ax]
+    bs = n if block_size is None else block_size
+    nb = -(-n // bs) if bs else 0
+    return other + (nb, bs)
+
+
+def check_axis(q, required: bool = True) -> int | None:
+    """The QArray's blocking axis, validated against its shape and normalised to >= 0 (stored
+    back). A 0-d QArray's axis is 0.
+
+    Raises:
+        ValueError: naming ``axis``.
+    """
+    nd = len(q.shape)
+    ax = q.axis
+    if ax is None and not required:
+        return None
+    if ax is None and nd == 0:
+        ax = 0
+    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)) or not (
+            -max(nd, 1) <= ax < max(nd, 1)):
+        raise ValueError(f"axis must be an int in [{-max(nd, 1)}, {max(nd, 1)}) for a QArray of shape "
+                         f"{q.shape} of {q.format}, got {q.axis!r}")
+    ax = int(ax) % max(nd, 1)
+    object.__setattr__(q, "axis", ax)
+    return ax
+
+
+def check_blocked(q, block_size: int | None, scale_bits: int | None, scales=None, name="scales"):
+    """Validate the block layout of a QArray (codes ``(*other, n_blocks, block_size)`` along its
+    axis; scale codes ``(*other, n_blocks)`` of ``scale_bits`` when ``scale_bits`` is given) and
+    store the normalised arrays back. Returns the blocked codes shape."""
+    from ..core._qarray import check_codes, check_shape_of
+
+    ax = check_axis(q)
+    want = blocked_shape(q.shape, ax, block_size)
+    check_shape_of("codes", q.codes, want, q.format)
+    if scale_bits is not None:
+        sc = q.scales if scales is None else scales
+        if sc is None:
+            raise ValueError(f"{name} is missing (None): {q.format} stores one scale per block")
+        sc = check_codes(name, sc, scale_bits, q.format)
+        check_shape_of(name, sc, want[:-1], q.format)
+        if scales is None:
+            object.__setattr__(q, "scales", sc)
+    return want
+
+
+def bits_like(key, x_shape: tuple, layout):
+    """Explicit random bits ``key`` (one per element of an input of ``x_shape``) put through
+    the same ``layout`` function as the input (blocking, padding, moving axes), so that each
+    element keeps its own bits; any other ``key`` (a seed, a generator, a JAX key, None) is
+    returned unchanged."""
+    from ..core._options import is_explicit_bits
+
+    if key is None or not is_explicit_bits(key):
+        return key
+    return layout(key.reshape(tuple(x_shape)))
+
+
+def work_dtype(x) -> str:
+    """float64 for float64 inputs, else float32 (float16/bfloat16 widen exactly)."""
+    return "float64" if x.dtype.name == "float64" else "float32"
+
+
+def source_meta(meta) -> str:
+    for k, v in meta or ():
+        if k == "source":
+            return v
+    return "float32"
+
+
+def jax_float(dtype_name: str) -> str:
+    """float64 needs JAX x64; otherwise float32."""
+    if dtype_name == "float64":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            return "float32"
+    return dtype_name
+
+
+def div(xp, a, b):
+    """a / b, correctly rounded on both backends.
+
+    XLA's CPU backend turns a division by a constant or by a broadcast divisor into a
+    multiplication by the reciprocal (off by an ulp for ~40% of quotients). A per-element
+    divisor that XLA cannot fold (b + (t − t), t finite per element) keeps the true division.
+    """
+    if xp is np:
+        return a / b
+    shape = xp.broadcast_shapes(xp.shape(a), xp.shape(b))
+    a = xp.broadcast_to(a, shape)
+    t = xp.where(xp.isfinite(a), a, xp.zeros((), a.dtype))
+    return a / (xp.broadcast_to(b, shape).astype(a.dtype) + (t - t))
+
+
+def get_xp(backend: str):
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return jnp
+    return np
+
+
+# ============================================================================ bit helpers
+def bitcast(xp, x, dtype: str):
+    if xp is np:
+        return x.view(dtype)
+    from jax import lax
+
+    return lax.bitcast_convert_type(x, xp.dtype(dtype))
+
+
+def split_exponent(xp, a, W: int):
+    """Exponent e and 1+MI-bit significand of finite non-zero magnitude bits ``a`` (uint):
+    value = sig · 2^(e − MI), sig in [2^MI, 2^(MI+1)). Exact for subnormals too (the integer
+    mantissa is normalised through an exact integer → float conversion)."""
+    MI, BI, U, I, Fd = _F[W]
+    U_, I_ = xp.dtype(U), xp.dtype(I)
+    E = (a >> U_.type(MI)).astype(I_)
+    M = a & U_.type((1 << MI) - 1)
+    fb = bitcast(xp, M.astype(xp.dtype(Fd)), U)  # exact: M < 2^MI, a normal float
+    Ef = (fb >> U_.type(MI)).astype(I_)
+    sub = E == 0
+    e = xp.where(sub, Ef - (2 * BI + MI - 1), E - BI)
+    sig = xp.where(sub, fb & U_.type((1 << MI) - 1), M) | U_.type(1 << MI)
+    return e, sig
+
+
+def fast_spec(elem, elem_opts) -> tuple | None:
+    """Constants (EB, M, MAXMAG, SB, SZ) of the branch-free conversion to ``elem`` under
+    ``elem_opts``, or None when it does not apply: it needs a signed sign-magnitude float format
+    of at most 16 bits with subnormals whose exponent field counts binades from 1 − bias, and
+    round-to-nearest-even with saturation without input flushing. SB: sign bit position; SZ:
+    whether −0 has a code (it has not in the fnuz family). The conversion itself:
+    ``_block_numba._fast_code`` (Numba loops) and :func:`fast_element_codes` (arrays)."""
+    if not isinstance(elem, FloatFormat) or not elem.subnormals or elem.bits > 16:
+        return None
+    if (elem_opts.rounding != "nearest_even" or elem_opts.resolved_overflow(elem) != "saturate"
+            or elem_opts.flush_subnormals):
+        return None
+    s = mf.spec_for(elem, "float32")
+    if (s.is_int or not s.signed or not s.has_zero or s.m > 22 or s.emin != 1 - s.bias
+            or s.sign_mask != 1 << (s.bits - 1)):
+        return None
+    return (s.bias, s.m, s.max_code, s.bits - 1, int(s.has_negzero))
+
+
+def scale_spec(scale) -> tuple | None:
+    """Magnitude constants (EB, M, MAXMAG) of a scale format for positive normal inputs rounded
+    to nearest even with saturation (the NVFP4 block scale), or None."""
+    if not isinstance(scale, FloatFormat) or not scale.subnormals:
+        return None
+    s = mf.spec_for(scale, "float32")
+    if s.is_int or s.m > 22 or s.emin != 1 - s.bias:
+        return None
+    return (s.bias, s.m, s.max_code)
+
+
+def fast_element_codes(xp, bits, n, FS):
+    """Element codes (int32) of value(bits) · 2^n rounded to nearest even and saturated, for
+    the formats and options of :func:`fast_spec` (constants ``FS``): the integer formula of
+    ``_block_numba`` (see its notes) on whole arrays, with the significand normalised exactly,
+    so it holds for every finite input. ``bits``: float32 patterns (uint32, sign included);
+    ``n``: int32, broadcast. Inf and NaN saturate: callers zero the codes of such blocks."""
+    EB, M, MAXMAG, SB, SZ = FS
+    I_ = xp.dtype("int32")
+    a = bits & np.uint32(0x7FFFFFFF)
+    zero = a == 0
+    e, sig = split_exponent(xp, xp.where(zero, np.uint32(1 << 23), a), 32)
+    e = e + xp.asarray(n).astype(I_)
+    sig = sig.astype(I_)
+    d = xp.maximum((1 - EB) - e, 0)
+    ebase = xp.maximum(e + (EB - 1), 0)
+    sh = xp.minimum(d + (23 - M), 25)
+    r = (sig + (xp.left_shift(I_.type(1), sh - 1) - 1) + ((sig >> sh) & 1)) >> sh
+    mag = xp.where(zero, I_.type(0), xp.minimum((ebase << M) + r, MAXMAG))
+    sgn = ((bits >> np.uint32(31)).astype(I_)) << SB
+    if not SZ:
+        sgn = xp.where(mag != 0, sgn, I_.type(0))
+    return mag | sgn
+
+
+def ldexp_bits(xp, b, n, W: int):
+    """Bits of value(b) · 2^n for float bit patterns ``b`` (uint, sign included) and integer
+    exponents ``n`` (broadcast), in pure integer arithmetic.
+
+    Exact whenever the result is representable. Results below the smallest normal that are not
+    exact keep a sticky low bit (so they stay non-zero, on the correct side): every element
+    format rounds any two non-zero magnitudes below 2^−(BI−1) alike. Overflow gives ±Inf; NaN,
+    Inf and zeros pass through.
+    """
+    MI, BI, U, I, Fd = _F[W]
+    U_, I_ = xp.dtype(U), xp.dtype(I)
+    sign = b & U_.type(1 << (W - 1))
+    a = b & U_.type((1 << (W - 1)) - 1)
+    INF = ((1 << (W - 1 - MI)) - 1) << MI
+    keep = (a >= U_.type(INF)) | (a == 0)
+    e, sig = split_exponent(xp, xp.where(keep, U_.type(1 << MI), a), W)
+    e2 = e + xp.asarray(n).astype(I_)
+    emin = 1 - BI
+    normal = e2 >= emin
+    over = e2 > BI
+    res_n = (xp.clip(e2 + BI, 1, 2 * BI).astype(U_) << U_.type(MI)) | (sig & U_.type((1 << MI) - 1))
+    sh = xp.clip(emin - e2, 0, MI + 1).astype(U_)
+    res_d = sig >> sh
+    inexact = (sig & ((U_.type(1) << sh) - U_.type(1))) != 0
+    res_d = res_d | inexact.astype(U_)
+    res = xp.where(over, U_.type(INF), xp.where(normal, res_n, res_d))
+    return xp.where(keep, a, res) | sign
+
+
+def pow2_code(xp, k, scale: FloatFormat):
+    """Code of 2^k (k int array within the scale's power-of-two range) in ``scale``."""
+    m = scale.mantissa_bits
+    kmin_normal = scale.emin
+    U = xp.dtype("uint32")
+    normal = (xp.clip(k + scale.bias, 0, (1 << scale.exponent_bits) - 1).astype(U) << U.type(m))
+    if scale.subnormals and m > 0:
+        sub = U.type(1) << xp.clip(k - (kmin_normal - m), 0, m).astype(U)
+        return xp.where(k >= kmin_normal, normal, sub)
+    return normal
+
+
+def pow2_exponent_of_code(xp, codes, scale: FloatFormat):
+    """(k, bad) for scale codes: the code's value is 2^k; ``bad`` marks NaN/Inf codes and codes
+    that are not a power of two (only hand-made QArrays have those)."""
+    m = scale.mantissa_bits
+    U = xp.dtype("uint32")
+    c = codes.astype(U) & U.type(scale.magnitude_mask)
+    E = (c >> U.type(m)).astype(xp.int32)
+    M = c & U.type((1 << m) - 1)
+    if scale.subnormals and m > 0:
+        _, lg = xp.frexp(xp.maximum(M, U.type(1)).astype(xp.float32))
+        k_sub = lg.astype(xp.int32) - 1 + (scale.emin - m)
+        k = xp.where(E == 0, k_sub, E - scale.bias)
+        not_pow2 = xp.where(E == 0, (M == 0) | ((M & (M - U.type(1))) != 0), M != 0)
+    else:
+        k = E - scale.bias
+        not_pow2 = M != 0
+    kmin, kmax = _pow2_range(scale)
+    bad = not_pow2 | (k > kmax) | (k < kmin)
+    if scale.nan_codes:
+        bad = bad | _isin(xp, codes.astype(U), scale.nan_codes)
+    if scale.signed:
+        bad = bad | ((codes.astype(U) & U.type(scale.sign_mask)) != 0)
+    return k, bad
+
+
+def _isin(xp, c, values):
+    out = xp.zeros(c.shape, dtype=bool)
+    for v in values:
+        out = out | (c == v)
+    return out
+
+
+def _pow2_range(scale: FloatFormat) -> tuple[int, int]:
+    kmin = scale.emin - scale.mantissa_bits if (scale.subnormals and scale.mantissa_bits > 0) else scale.emin
+    return kmin, scale.emax
+
+
+def _sig_exp(value: float, W: int) -> tuple[int, int]:
+    """(e, sig) of a positive finite Python float in the width-W representation."""
+    m, e = math.frexp(value)  # value = m 2^e, m in [0.5, 1)
+    MI = _F[W][0]
+    sig = int(m * (1 << (MI + 1)))
+    if sig != m * (1 << (MI + 1)):
+        raise ValueError(f"{value} is not exact in float{W}")
+    return e - 1, sig
+
+
+# ============================================================================ the codec
+_NEG_BIG = -(1 << 20)
+
+
+def pow2_scale_exponents(xp, amax_bits, fmt: BlockFormat, W: int):
+    """Raw shared exponent k (int) per block from the amax bit patterns (finite blocks; zero
+    blocks give a very negative k so they clamp to the smallest scale)."""
+    MI, BI, U, I, Fd = _F[W]
+    U_ = xp.dtype(U)
+    zero = amax_bits == 0
+    a = xp.where(zero, U_.type(1 << MI), amax_bits)
+    rule = fmt.scale_rule
+    emax = fmt.element_emax
+    if rule == "even":
+        mb = fmt.element_mantissa_bits
+        if MI - mb - 1 >= 0:
+            a = a + U_.type(1 << (MI - mb - 1))  # carries into the exponent field
+    e, sig = split_exponent(xp, a, W)
+    if rule in ("floor", "even"):
+        k = e - emax
+    elif rule == "ceil":
+        k = e + (sig != U_.type(1 << MI)).astype(e.dtype) - emax
+    else:  # rceil: ceil(log2(amax / max_elem)), exact (see docs/formats/block-formats.md)
+        eM, sigM = _sig_exp(fmt.element_max, W)
+        k = e - eM + (sig > U_.type(sigM)).astype(e.dtype)
+    return xp.where(zero, e.dtype.type(_NEG_BIG), k)
+
+
+class ScaledCodec:
+    """Shared codec shape of the families that carry scales (block, scaled-int, codebook).
+
+    Subclasses set ``label`` and implement ``encode_impl(x, fmt, opts, key, backend, extra)``
+    and ``decode``; ``_extra`` validates family options (none by default) and returns what
+    ``encode_impl`` needs of them. ``quantize`` is encode-then-decode on NumPy (or a subclass's
+    ``_quantize_fast``) and the straight-through JAX path on JAX.
+    """
+
+    label = "scaled"
+
+    def _extra(self, fmt, extra):
+        if extra:
+            raise TypeError(f"unexpected option(s) for {self.label} formats: {', '.join(sorted(extra))}")
+        return None
+
+    def encode(self, x, fmt, opts, key, backend, **extra):
+        ex = self._extra(fmt, dict(extra))
+        x = check_float_input(x, backend)
+        if backend == "jax":
+            from ._block_jax import encode_jax
+
+            return encode_jax(self, x, fmt, opts, key, ex)
+        return self.encode_impl(x, fmt, opts, key, backend, ex)
+
+    def _quantize_fast(self, x, fmt, opts, key, ex):
+        return None  # no fused NumPy path
+
+    def quantize(self, x, fmt, opts, key, backend, **extra):
+        ex = self._extra(fmt, dict(extra))
+        x = check_float_input(x, backend)
+        if backend == "jax":
+            from ._block_jax import quantize_ste
+
+            return quantize_ste(x, fmt, opts, key, ex)
+        out = self._quantize_fast(x, fmt, opts, key, ex)
+        if out is not None:
+            return out
+        q = self.encode_impl(x, fmt, opts, key, backend, ex)
+        return self.decode(q, work_dtype(x), backend).astype(x.dtype)
+
+
+class _BlockCodec(ScaledCodec):
+    """Codec of :class:`BlockFormat` (NumPy — Numba above NUMBA_THRESHOLD — and JAX)."""
+
+    label = "block"
+
+    def _extra(self, fmt, extra):
+        ts = extra.pop("tensor_scale", None)
+        if extra:
+            raise TypeError(f"unexpected option(s) for block formats: {', '.join(sorted(extra))}; "
+                            "block formats accept tensor_scale= (two-level formats only)")
+        if ts is not None and fmt.tensor_scale is None:
+            raise ValueError(f"tensor_scale= is only used by two-level formats (tensor_scale set); {fmt} has none")
+        return ts
+
+    def encode_impl(self, x, fmt, opts, key, backend, ts_user):
+        return encode_block(x, fmt, opts, key, backend, ts_user)
+
+    def _quantize_fast(self, x, fmt, opts, key, ts_user):
+        if _numba_ok(x, fmt, opts):
+            from ._block_numba import quantize_numba
+
+            return quantize_numba(x, fmt, opts, key, ts_user)
+        return None
+
+    def decode(self, q, dtype, backend):
+        return decode_block(q, dtype, backend)
+
+    def validate(self, q):
+        """QArray layout of a block format (see :class:`BlockFormat`)."""
+        from ..core._qarray import check_float_scalar
+
+        fmt = q.format
+        check_blocked(q, fmt.block_size, fmt.scale.bits)
+        if fmt.tensor_scale is not None:
+            check_float_scalar("tensor_scale", q.tensor_scale)
+        elif q.tensor_scale is not None:
+            raise ValueError(f"tensor_scale must be None for {fmt} (one-level scaling)")
+
+    def values(self, fmt):
+        """Element values (scale 1; integer elements with their implied 2^−(w−2))."""
+        from ..core._codec import values
+
+        return np.ldexp(values(fmt.element), fmt.element_exp)
+
+
+def _numba_ok(x, fmt, opts) -> bool:
+    return (x.size >= NUMBA_THRESHOLD and x.dtype.name in ("float16", "bfloat16", "float32")
+            and opts.overflow != "error" and fmt.element.bits <= 16)
+
+
+def _elem_opts(opts):
+    return dict(rounding=opts.rounding, overflow=opts.overflow or "saturate",
+                random_bits=opts.random_bits if opts.rounding == "stochastic" else None,
+                flush_subnormals=opts.flush_subnormals)
+
+
+def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> QArray:
+    """Encode ``x`` (an accepted float array) to a :class:`QArray` of ``fmt``."""
+    shape = tuple(x.shape)
+    src = work_dtype(x)
+    if backend == "numpy" and _numba_ok(x, fmt, opts):
+        from ._block_numba import encode_numba
+
+        return encode_numba(x, fmt, opts, key, ts_user)
+    xp = get_xp(backend)
+    wd = src if backend == "numpy" else jax_float(src)
+    W = 64 if wd == "float64" else 32
+    xw = x.astype(xp.dtype(wd))
+    if xw.ndim == 0:
+        xw = xw.reshape(1)
+        axis = 0
+    else:
+        axis = normalize_axis(opts.axis, xw.ndim)
+    xb = to_blocks(xp, xw, axis, fmt.block_size)
+    key = bits_like(key, xw.shape, lambda k: to_blocks(xp, k, axis, fmt.block_size))
+    MI, BI, U, I, Fd = _F[W]
+    U_ = xp.dtype(U)
+    bits = bitcast(xp, xb, U)
+    ABS = U_.type((1 << (W - 1)) - 1)
+    if opts.flush_subnormals:  # inputs below the smallest normal are zero (DAZ)
+        bits = xp.where((bits & ABS) < U_.type(1 << MI), bits & ~ABS, bits)
+    INF = U_.type(((1 << (W - 1 - MI)) - 1) << MI)
+    if xb.shape[-1] == 0 or xb.shape[-2] == 0:
+        amax = xp.zeros(xb.shape[:-1], U_)
+    else:
+        amax = xp.max(bits & ABS, axis=-1)
+    bad = amax >= INF  # NaN or Inf in the block
+    eo = _elem_opts(opts)
+    ts_out = None
+    # JAX: the branch-free element conversion (XLA vectorizes it; NumPy's small inputs keep the
+    # general kernel, against which the Numba and JAX fast paths are tested). Blocks with Inf/NaN
+    # must get a NaN scale (their codes are zeroed), so the scale format needs a NaN.
+    FS = None
+    if backend == "jax" and W == 32 and fmt.scale.has_nan and eo["rounding"] == "nearest_even":
+        FS = fast_spec(fmt.element, make_options(fmt.element, overflow=eo["overflow"],
+                                                 flush_subnormals=eo["flush_subnormals"]))
+    if fmt.scale_rule in _POW2_RULES:
+        kmin, kmax = fmt.scale_exponent_range
+        k = pow2_scale_exponents(xp, amax, fmt, W)
+        over = k > kmax
+        if fmt.scale.has_nan:
+            nan_scale = bad | over
+        else:
+            nan_scale = xp.zeros(bad.shape, bool)
+        k = xp.clip(k, kmin, kmax)
+        k = xp.where(bad, kmax, k)
+        scodes = pow2_code(xp, k, fmt.scale)
+        if fmt.scale.has_nan:
+            scodes = xp.where(nan_scale, xp.asarray(fmt.scale.nan_code, dtype=scodes.dtype), scodes)
+        n = xp.where(nan_scale, 0, -(k + fmt.element_exp)).astype(xp.dtype(I))
+        if FS is not None:
+            ecodes = fast_element_codes(xp, bits, n[..., None], FS)
+        else:
+            y = bitcast(xp, ldexp_bits(xp, bits, n[..., None], W), wd)
+    else:  # "amax": NVFP4 recipe in the working float precision
+        fdt = xp.dtype(wd)
+        amax_f = bitcast(xp, xp.where(bad, U_.type(0), amax), wd)
+        emax_f = fdt.type(fmt.element_max)
+        s_raw = div(xp, amax_f, emax_f)
+        if fmt.tensor_scale is not None:
+            if ts_user is not None:
+                if backend == "numpy":
+                    tsv = np.asarray(ts_user, dtype=np.float64)
+                    if tsv.shape != () or not np.isfinite(tsv) or tsv <= 0:
+                        raise ValueError(f"tensor_scale must be a positive finite scalar, got {ts_user!r}")
+                ts = xp.asarray(ts_user, dtype=fdt)
+            else:
+                t_amax = bitcast(xp, xp.max(xp.where(bad, U_.type(0), amax)) if amax.size else U_.type(0), wd)
+                ts = div(xp, t_amax, fdt.type(fmt.element_max * fmt.scale.max))
+            # at least TS_MIN, so that fl(1/ts)/s stays finite for every block scale s
+            # (all-zero and absurdly small tensors)
+            ts = xp.maximum(ts, fdt.type(TS_MIN))
+            ts = _quantize_scalar_array(xp, ts, fmt.tensor_scale, backend)
+            s_raw = div(xp, s_raw, ts)
+        s_cl = xp.clip(s_raw, fdt.type(fmt.scale.min_normal), fdt.type(fmt.scale.max))
+        scodes = _encode(s_cl, fmt.scale, rounding="nearest_even", overflow="saturate").codes
+        if fmt.scale.has_nan:
+            scodes = xp.where(bad, xp.asarray(fmt.scale.nan_code, dtype=scodes.dtype), scodes)
+        s_val = _decode(QArray(codes=scodes, format=fmt.scale, shape=scodes.shape), dtype=wd)
+        s_val = xp.where(bad, fdt.type(1), s_val)
+        if fmt.tensor_scale is not None:
+            recip = div(xp, div(xp, fdt.type(1), ts), s_val)
+            ts_out = xp.asarray(ts, dtype=xp.float32) if xp is not np else np.asarray(ts, np.float32)
+        else:
+            recip = div(xp, fdt.type(1), s_val)
+        y = bitcast(xp, bits, wd) * recip[..., None]
+        nan_scale = bad if fmt.scale.has_nan else xp.zeros(bad.shape, bool)
+        if FS is not None:
+            ecodes = fast_element_codes(xp, bitcast(xp, y, U), 0, FS)
+    if FS is None:
+        ecodes = _encode(y, fmt.element, key=key, **eo).codes
+    ecodes = ecodes.astype(mf.code_dtype(fmt.element.bits))
+    ecodes = xp.where(nan_scale[..., None], xp.asarray(0, dtype=ecodes.dtype), ecodes)
+    scodes = scodes.astype(mf.code_dtype(fmt.scale.bits))
+    return QArray(codes=ecodes, format=fmt, shape=shape, scales=scodes, tensor_scale=ts_out,
+                  axis=axis if len(shape) else 0, meta=(("source", src),))
+
+
+def _quantize_scalar_array(xp, v, fmt, backend):
+    from ..core._codec import quantize
+
+    # (the scalar codec returns 1-d for 0-d NumPy input: keep the shape explicitly)
+    return quantize(v.reshape(1), fmt, rounding="nearest_even", overflow="saturate").reshape(v.shape)
+
+
+def _decode_dtype(q, dtype, backend):
+    if dtype is not None:
+        return np.dtype(dtype).name
+    src = source_meta(q.meta)
+    if backend == "jax":
+        return jax_float(src)
+    return src
+
+
+def decode_block(q: QArray, dtype, backend: str):
+    """Values of a BlockFormat QArray in the original shape."""
+    fmt = q.format
+    xp = get_xp(backend)
+    out_dt = _decode_dtype(q, dtype, backend)
+    wd = "float64" if out_dt == "float64" else "float32"
+    if backend == "jax":
+        wd = jax_float(wd)
+    W = 64 if wd == "float64" else 32
+    MI, BI, U, I, Fd = _F[W]
+    codes = q.codes
+    ev = _decode(QArray(codes=codes, format=fmt.element, shape=codes.shape), dtype=wd)
+    scodes = q.scales
+    if fmt.scale_rule in _POW2_RULES:
+        k, bad = pow2_exponent_of_code(xp, scodes, fmt.scale)
+        n = xp.where(bad, 0, k + fmt.element_exp).astype(xp.dtype(I))
+        vb = ldexp_bits(xp, bitcast(xp, ev, U), n[..., None], W)
+        v = bitcast(xp, vb, wd)
+        v = xp.where(bad[..., None], xp.dtype(wd).type(np.nan), v)
+    else:
+        s = _decode(QArray(codes=scodes, format=fmt.scale, shape=scodes.shape), dtype=wd)
+        if fmt.tensor_scale is not None:
+            ts = q.tensor_scale
+            if ts is None:
+                raise ValueError("two-level QArray without tensor_scale")
+            s = xp.asarray(ts).astype(xp.dtype(wd)) * s
+        if fmt.scale.signed:
+            s = xp.where((scodes.astype(xp.uint32) & xp.uint32(fmt.scale.sign_mask)) != 0,
+                         xp.dtype(wd).type(np.nan), s)
+        v = ev * s[..., None]
+    shape = q.shape
+    work_shape = shape if len(shape) else (1,)
+    axis = q.axis if len(shape) else 0
+    out = from_blocks(xp, v, work_shape, axis).reshape(shape)
+    return out.astype(xp.dtype(out_dt))
+
+
+def block_scales(q: QArray, *, include_tensor_scale: bool = True):
+    """Scale values of a block, scaled-integer or codebook QArray, as floats.
+
+    Args:
+        q: a QArray of a :class:`BlockFormat`, ``ScaledIntFormat`` or ``CodebookFormat``.
+        include_tensor_scale: multiply by the per-tensor scale where the format has one
+            (NVFP4 two-level, two-level scaled integers).
+
+    Returns:
+        Array shaped like the scale codes (``(*other_dims, n_blocks)`` for block layouts), in
+        the QArray's array library: float32 where every scale value is a float32, else float64
+        (float32 under JAX without x64). NaN scale codes give NaN.
+
+    Raises:
+        TypeError: if ``q`` is not a QArray of one of those families.
+    """
+    if not isinstance(q, QArray):
+        raise TypeError(f"q must be a QArray, got {type(q).__name__}")
+    fmt = q.format
+    from ..core._options import backend_of
+
+    if isinstance(fmt, BlockFormat):
+        backend = backend_of(q.codes)
+        xp = get_xp(backend)
+        scodes = q.scales
+        if fmt.scale_rule in _POW2_RULES:
+            k, bad = pow2_exponent_of_code(xp, scodes, fmt.scale)
+            one = bitcast(xp, xp.full(scodes.shape, 1.0, dtype=xp.float32), "uint32")
+            v = bitcast(xp, ldexp_bits(xp, one, xp.where(bad, 0, k).astype(xp.int32), 32), "float32")
+            return xp.where(bad, xp.float32(np.nan), v)
+        s = _decode(QArray(codes=scodes, format=fmt.scale, shape=scodes.shape), dtype="float32")
+        if fmt.tensor_scale is not None and include_tensor_scale:
+            s = xp.asarray(q.tensor_scale).astype(xp.float32) * s
+        return s
+    fn = getattr(fmt, "_block_scales", None)
+    if fn is None:
+        raise TypeError(f"block_scales needs a QArray of a block, scaled-integer or codebook format, got {fmt}")
+    return fn(q, include_tensor_scale)
+
+
+# ============================================================================ constructors
+def sign_magnitude(mantissa_bits: int) -> FloatFormat:
+    """A sign + ``mantissa_bits``-bit magnitude fixed-point element with values
+    ±k·2^−(mantissa_bits−1), k = 0 … 2^mantissa_bits − 1, written as the 1-exponent-bit float
+    with bias 1 (its code is exactly sign | magnitude)."""
+    if isinstance(mantissa_bits, bool) or not isinstance(mantissa_bits, int) or not 1 <= mantissa_bits <= 24:
+        raise ValueError(f"mantissa_bits must be an int in [1, 24], got {mantissa_bits!r}")
+    return FloatFormat(1, mantissa_bits - 1, bias=1, specials="none",
+                       name=f"sm{mantissa_bits + 1}")
+
+
+def bfp(mantissa_bits: int, block_size: int | None = 16, *, exponent_bits: int = 8, name: str = "") -> BlockFormat:
+    """Block floating point: one shared exponent per block, sign-magnitude mantissas.
+
+    The shared exponent is the largest element exponent (floor(log2 amax)); each element keeps a
+    sign and ``mantissa_bits`` magnitude bits, the implicit leading one of the largest element
+    included (MSFP, Darvish Rouhani et al., NeurIPS 2020; AMD Quark BFP16). Mantissas round to
+    nearest even and saturate.
+
+    Args:
+        mantissa_bits: magnitude bits per element (MSFP12: 3, MSFP16: 7, BFP16: 7).
+        block_size: elements per shared exponent, or None for the whole blocking axis
+            (dynamic fixed point).
+        exponent_bits: width of the shared exponent (8: E8M0-style, bias 127; others use an
+            unsigned exponent with bias 2^(exponent_bits−1) − 1 and a NaN code).
+        name: optional registry-style name.
+
+    Raises:
+        ValueError: for out-of-range arguments.
+    """
+    if isinstance(exponent_bits, bool) or not isinstance(exponent_bits, int) or not 2 <= exponent_bits <= 8:
+        raise ValueError(f"exponent_bits must be an int in [2, 8], got {exponent_bits!r}")
+    scale = E8M0 if exponent_bits == 8 else FloatFormat(exponent_bits, 0, signed=False, subnormals=False,
+                                                         specials="fn", name=f"e{exponent_bits}m0")
+    return BlockFormat(sign_magnitude(mantissa_bits), scale, block_size, "floor", name=name)
+
+
+def dynamic_fixed_point(bits: int, *, exponent_bits: int = 8) -> BlockFormat:
+    """Dynamic fixed point: ``bits``-wide sign-magnitude integers sharing one exponent per slice
+    along the blocking axis (block_size None). For one exponent per tensor, encode
+    ``x.reshape(-1)``.
+
+    Raises:
+        ValueError: if ``bits`` is not in [2, 25].
+    """
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 25:
+        raise ValueError(f"bits must be an int in [2, 25], got {bits!r}")
+    return bfp(bits - 1, None, exponent_bits=exponent_bits, name=f"dfp{bits}")
+
+
+def _block_formats():
+    F = FloatFormat
+    # OCP MX v1.0, Table 1 (§5.2): MXFP8 (E5M2, E4M3), MXFP6 (E3M2, E2M3), MXFP4 (E2M1), MXINT8;
+    # block size k = 32, E8M0 scale.
+    yield BlockFormat(F(4, 3, specials="fn", name="float8_e4m3fn"), E8M0, 32, name="mxfp8_e4m3")
+    yield BlockFormat(F(5, 2, specials="ieee", name="float8_e5m2"), E8M0, 32, name="mxfp8_e5m2")
+    yield BlockFormat(F(3, 2, specials="none", name="float6_e3m2fn"), E8M0, 32, name="mxfp6_e3m2")
+    yield BlockFormat(F(2, 3, specials="none", name="float6_e2m3fn"), E8M0, 32, name="mxfp6_e2m3")
+    yield BlockFormat(F(2, 1, specials="none", name="float4_e2m1fn"), E8M0, 32, name="mxfp4")
+    # MXINT8 element: two's complement with implied 2^-6 (OCP MX v1.0 §5.3.4); symmetric range
+    # ±127 (microxcaling mx/formats.py: max_norm = 1.984375 for int8).
+    yield BlockFormat(IntFormat(8, narrow=True, name="int8_narrow"), E8M0, 32, name="mxint8")
+    # NVFP4 (NVIDIA Blackwell; torchao nvfp4_tensor.py): E2M1 elements, blocks of 16, E4M3 block
+    # scale, FP32 per-tensor scale amax / (448 · 6).
+    yield BlockFormat(F(2, 1, specials="none", name="float4_e2m1fn"), E4M3, 16, "amax", FLOAT32,
+                      name="nvfp4")
+    # Microsoft Floating Point (Darvish Rouhani et al., "Pushing the Limits of Narrow Precision
+    # Inferencing at Cloud Scale with Microsoft Floating Point", NeurIPS 2020): 8-bit shared
+    # exponent, bounding box 16, sign + 3 (MSFP12) / 7 (MSFP16) mantissa bits.
+    yield bfp(3, 16, name="msfp12")
+    yield bfp(7, 16, name="msfp16")
+    # AMD Quark BFP16 (quark.docs.amd.com, "BFP16 (Block floating point) Quantization"): blocks
+    # of 8, 8-bit shared exponent, sign + 7 mantissa bits.
+    yield bfp(7, 8, name="bfp16")
+
+
+register(_block_formats, aliases={"mxfp4_e2m1": "mxfp4"})
+register_codec(BlockFormat, _BlockCodec())

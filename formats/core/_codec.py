@@ -1,0 +1,307 @@
+"""The public verbs ``quantize``, ``encode``, ``decode``, ``values`` and the family dispatch.
+
+Dispatch happens once, on the record's class: each format family registers a codec object
+(:class:`Codec`) with :func:`register_codec`. The backend follows the argument: NumPy in →
+NumPy out, JAX in → JAX out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from ._options import (backend_of, check_float_input, check_random_bits, explicit_bits_width, is_explicit_bits,
+                       make_options, make_random_bits, Options)
+from ._qarray import QArray
+from ._records import FloatFormat, Format, IntFormat
+from ._registry import resolve
+from ..scalar import _minifloat as mf
+
+__all__ = ["quantize", "encode", "decode", "values", "register_codec", "Codec", "NUMBA_THRESHOLD",
+           "DECODE_DTYPES"]
+
+#: NumPy inputs with at least this many elements run through the (parallel) Numba kernels.
+NUMBA_THRESHOLD = 1 << 15
+
+
+class Codec(Protocol):
+    """What a format family provides. ``opts`` is a validated :class:`Options`; ``extra`` holds
+    family-specific keyword options (validated by the family)."""
+
+    def quantize(self, x, fmt, opts: Options, key, backend: str, **extra): ...
+
+    def encode(self, x, fmt, opts: Options, key, backend: str, **extra) -> QArray: ...
+
+    def decode(self, q: QArray, dtype, backend: str): ...
+
+    def values(self, fmt) -> np.ndarray: ...
+
+
+_CODECS: dict[type, Codec] = {}
+
+
+def register_codec(record_cls: type, codec: Codec) -> None:
+    """Register the codec of a format family (one per record class)."""
+    _CODECS[record_cls] = codec
+
+
+def _codec_for(fmt) -> Codec:
+    for cls in type(fmt).__mro__:
+        if cls in _CODECS:
+            return _CODECS[cls]
+    raise TypeError(f"no codec registered for {type(fmt).__name__}")
+
+
+def _prepare(x, fmt, rounding, overflow, axis, key, random_bits, flush_subnormals):
+    """What every verb does first, for every family: resolve the format, check the input (lists
+    and scalars become arrays, non-native byte order becomes native), validate the options and
+    explicit random bits. Returns (x, fmt, opts, key, backend, the dtype to give results back in
+    or None)."""
+    fmt = resolve(fmt)
+    backend = backend_of(x)
+    back = None
+    if isinstance(x, np.ndarray) and not x.dtype.isnative:
+        back = x.dtype
+    x = check_float_input(x, backend)
+    explicit = rounding == "stochastic" and is_explicit_bits(key)
+    if explicit and random_bits is None:
+        random_bits = explicit_bits_width(key)
+    opts = make_options(fmt, rounding=rounding, overflow=overflow, axis=axis, random_bits=random_bits,
+                        flush_subnormals=flush_subnormals)
+    if explicit:
+        key = check_random_bits(key, x.shape, backend, opts.random_bits)
+    return x, fmt, opts, key, backend, back
+
+
+def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
+             flush_subnormals=False, **extra):
+    """The values ``fmt`` holds nearest to ``x`` under the rounding mode: fake quantization.
+
+    Args:
+        x: float16/bfloat16/float32/float64 array (NumPy, or JAX for the JAX path), a Python
+            float or a (nested) list of floats (these become float64 NumPy arrays). Any byte
+            order: a non-native NumPy array (``'>f4'`` on a little-endian machine) is read
+            correctly and the result has its dtype, byte order included.
+        fmt: a format record or a registered name (``formats.names()``).
+        rounding: one of ``nearest_even`` (default), ``nearest_away``, ``toward_zero``, ``up``,
+            ``down``, ``odd`` (round to odd: inexact results get an odd code), ``stochastic``.
+        overflow: ``saturate``, ``inf``, ``nan``, ``error`` or None for the format's natural
+            behaviour (Inf if it has Inf, else NaN if it has NaN, else saturate). Overflow is
+            decided after rounding, as IEEE 754 does; directed roundings carry finite overflows
+            to ±max where IEEE says so (toward_zero always, up for negatives, down for
+            positives). ``error`` raises OverflowError.
+        axis: blocking axis for block formats (ignored by scalar formats).
+        key: the randomness of ``stochastic`` rounding — an int seed, a
+            ``numpy.random.Generator`` or a JAX PRNG key (``jax.random.key``), from which
+            ``random_bits`` uniform bits per element are drawn; or the random bits themselves:
+            an unsigned integer array (NumPy or JAX) broadcastable to ``x``, values below
+            ``2**random_bits``, one per element, used as they are (the same bits give gfloat's
+            ``round_ndarray(..., RoundMode.Stochastic, srbits=bits, srnumbits=random_bits)``
+            results for float formats). Block formats use the bit of each element of ``x`` for
+            that element. A NumPy integer scalar is a seed; a legacy JAX key from
+            ``jax.random.PRNGKey`` is a uint32 array, so it would be read as bits: use
+            ``jax.random.key``.
+        random_bits: random bits per element for ``stochastic`` (1..32); default 32 for drawn
+            bits, the dtype's width for explicit bits (uint8: 8, uint16: 16, uint32/64: 32).
+        flush_subnormals: treat subnormal inputs as zero and flush subnormal results to zero,
+            like hardware without subnormal support.
+        **extra: family-specific options (documented by the family).
+
+    Returns:
+        Array of the same shape, dtype and array library as ``x``.
+
+    Special values: NaN → NaN where the format has one; otherwise ``overflow='error'`` raises
+    ValueError and any other policy gives +0. ±Inf follows the overflow policy. Negative values
+    in unsigned formats are out of range (NaN where the format has NaN and the policy is not
+    ``saturate``, else the smallest value).
+
+    Raises:
+        ValueError: a bad option (the message names it and the allowed values), or explicit
+            random bits of the wrong shape or range (naming ``key``).
+        TypeError: an unsupported input dtype, or explicit random bits that are not unsigned
+            integers.
+        OverflowError: an out-of-range value with ``overflow='error'``.
+    """
+    x, fmt, opts, key, backend, back = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
+                                                flush_subnormals)
+    out = _codec_for(fmt).quantize(x, fmt, opts, key, backend, **extra)
+    if backend == "jax":
+        return out
+    out = np.asarray(out)  # a 0-d array, not a NumPy scalar, for 0-d inputs
+    return out if back is None else out.astype(back)
+
+
+def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
+           flush_subnormals=False, **extra) -> QArray:
+    """Encode ``x`` to codes of ``fmt``; same inputs and options as :func:`quantize`.
+
+    Returns:
+        :class:`QArray` whose ``codes`` are unsigned integers (native byte order), one per
+        element.
+    """
+    x, fmt, opts, key, backend, _ = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
+                                             flush_subnormals)
+    return _codec_for(fmt).encode(x, fmt, opts, key, backend, **extra)
+
+
+#: Output dtypes of :func:`decode`.
+DECODE_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _decode_dtype(dtype):
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DECODE_DTYPES:
+        raise ValueError(f"dtype must be None or a float dtype, one of {DECODE_DTYPES}, got {dtype!r}")
+    return dt
+
+
+def decode(q: QArray, dtype=None):
+    """Values of a :class:`QArray`, as an array of ``dtype`` in the QArray's array library.
+
+    Args:
+        q: the encoded array.
+        dtype: output float dtype — float16, bfloat16 (ml_dtypes / JAX), float32 or float64,
+            as a dtype, type or name; default float32 when every value of the format is
+            exactly a float32, else float64 (float32 for JAX without x64). Values are rounded
+            to it correctly (nearest even; beyond its range ±Inf, as an IEEE conversion).
+
+    Raises:
+        TypeError: if ``q`` is not a QArray.
+        ValueError: if ``dtype`` is not one of the float dtypes above (an integer, complex or
+            object dtype would silently truncate values).
+    """
+    if not isinstance(q, QArray):
+        raise TypeError(f"q must be a QArray, got {type(q).__name__}")
+    dt = _decode_dtype(dtype)
+    backend = backend_of(q.codes)
+    codec = _codec_for(q.format)
+    if dt is None:
+        out = codec.decode(q, None, backend)
+        return out if backend == "jax" else np.asarray(out)
+    if dt.name in ("float16", "bfloat16"):
+        # decode wide, then round once (decoding in the narrow dtype would round twice)
+        wide = "float64"
+        if backend == "jax":
+            import jax
+
+            wide = "float64" if jax.config.jax_enable_x64 else "float32"
+        v = codec.decode(q, wide, backend)
+        out = quantize(v, dt.name, overflow="inf")
+    else:
+        out = codec.decode(q, dt.newbyteorder("=").name, backend)
+    if backend == "jax":
+        return out.astype(dt)
+    return np.asarray(out).astype(dt, copy=False)
+
+
+def values(fmt) -> np.ndarray:
+    """The value of every code of ``fmt``, indexed by code (NumPy float64 array).
+
+    Unused codes — codes of the format's width that encoding never produces, listed by the
+    record's ``unused_codes`` (the most negative code of a symmetric ``narrow`` integer format,
+    the codes of a codebook beyond its levels, ...) — hold NaN, and :func:`decode` gives NaN
+    for them. Formats whose values are not all float64 numbers give the nearest float64
+    (LNS), or ±Inf / ±0 beyond float64's range (P3109 formats with k − p ≥ 11).
+
+    Raises:
+        ValueError: for formats with more than 2**24 codes, and for vector codes (lattices).
+    """
+    fmt = resolve(fmt)
+    v = _codec_for(fmt).values(fmt)
+    unused = getattr(fmt, "unused_codes", ())
+    if len(unused):
+        v = np.array(v, dtype=np.float64)
+        v[np.fromiter(unused, dtype=np.int64)] = np.nan
+    return v
+
+
+# ------------------------------------------------------------------------ scalar formats
+class _ScalarCodec:
+    """FloatFormat and IntFormat: NumPy (vectorized / Numba above NUMBA_THRESHOLD) and JAX."""
+
+    def _rand(self, x, opts, key, backend):
+        if opts.rounding != "stochastic":
+            if key is not None:
+                raise ValueError("key is only used with rounding='stochastic'")
+            return None
+        return (make_random_bits(key, x.shape, backend, opts.random_bits), opts.random_bits)
+
+    def _check_extra(self, extra):
+        if extra:
+            raise TypeError(f"unexpected option(s) for scalar formats: {', '.join(sorted(extra))}")
+
+    def quantize(self, x, fmt, opts, key, backend, **extra):
+        self._check_extra(extra)
+        x = check_float_input(x, backend)
+        rand = self._rand(x, opts, key, backend)
+        if backend == "jax":
+            from ..scalar._jax import quantize_jax
+
+            return quantize_jax(x, fmt, opts, rand)
+        if x.size >= NUMBA_THRESHOLD:
+            from ..scalar._numba_kernels import quantize_array
+
+            return quantize_array(x, fmt, opts, rand)
+        return np.asarray(mf.quantize_xp(np, _contiguous(x), fmt, opts, rand))
+
+    def encode(self, x, fmt, opts, key, backend, **extra):
+        self._check_extra(extra)
+        x = check_float_input(x, backend)
+        rand = self._rand(x, opts, key, backend)
+        if backend == "jax":
+            from ..scalar._jax import encode_jax
+
+            codes = encode_jax(x, fmt, opts, rand)
+        elif x.size >= NUMBA_THRESHOLD:
+            from ..scalar._numba_kernels import encode_array
+
+            codes = encode_array(x, fmt, opts, rand)
+        else:
+            codes = np.asarray(mf.encode_xp(np, _contiguous(x), fmt, opts, rand))
+        return QArray(codes=codes, format=fmt, shape=x.shape)
+
+    def decode(self, q, dtype, backend):
+        fmt = q.format
+        if backend == "jax":
+            from ..scalar._jax import decode_jax
+
+            return decode_jax(q.codes, fmt, dtype)
+        dt = np.dtype(dtype or mf.default_decode_dtype(fmt))
+        codes = np.asarray(q.codes)
+        if fmt.bits <= 16:
+            return np.asarray(_value_table(fmt, dt.name)[codes])
+        return np.asarray(mf.decode_xp(np, codes, fmt, dt))
+
+    def values(self, fmt):
+        if fmt.bits > 24:
+            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
+        return _value_table(fmt, "float64").copy()
+
+
+def _contiguous(x: np.ndarray) -> np.ndarray:
+    """C-contiguous view/copy of ``x`` with its shape (np.ascontiguousarray makes 0-d arrays 1-d)."""
+    return np.ascontiguousarray(x).reshape(x.shape)
+
+
+_TABLES: dict = {}
+
+
+def _value_table(fmt, dtype: str) -> np.ndarray:
+    key = (fmt, dtype)
+    t = _TABLES.get(key)
+    if t is None:
+        codes = np.arange(fmt.num_codes, dtype=mf.code_dtype(fmt.bits))
+        t = mf.decode_xp(np, codes, fmt, np.dtype(dtype))
+        t.setflags(write=False)
+        _TABLES[key] = t
+    return t
+
+
+register_codec(FloatFormat, _ScalarCodec())
+register_codec(IntFormat, _ScalarCodec())

@@ -1,0 +1,1 @@
+"""Energy per operation: tables, precision and technology scaling, MAC energy."""

@@ -1,0 +1,1 @@
+"""Machine records and their cost functions: systolic array, bit-serial array, LUT-GEMM unit, wafer-scale mesh, GPU."""

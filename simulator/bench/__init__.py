@@ -1,0 +1,1 @@
+"""``lowbit bench``: speed side by side with the reference libraries."""

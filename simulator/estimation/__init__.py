@@ -1,0 +1,1 @@
+"""Workloads lowered onto machines: estimate and sweep."""
