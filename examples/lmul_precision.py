@@ -58,10 +58,10 @@ def main():
         exact_rounded_ops = formats.decode(qx, "float64") * formats.decode(qy, "float64")
         for variant in ("bits", "formula"):
             approx = formats.lmul(qx, qy, fmt, variant=variant)
-            add(f"L-Mul {variant}, {m}-bit mantissa", m, approx, "operands rounded to E8M%d" % m)
+            add(f"L-Mul {variant}, {m}-bit mantissa", m, approx, f"operands rounded to E8M{m}")
             only[f"{variant}, m={m}"] = 100 * rel_err(approx, exact_rounded_ops).mean()
         add(f"exact multiply, {m}-bit operands", m, formats.quantize(exact_rounded_ops, fmt),
-            "operands and product rounded to E8M%d" % m)
+            f"operands and product rounded to E8M{m}")
     for name in ("float8_e4m3fn", "float8_e5m2"):
         fmt = formats.get(name)
         add(f"round(x·y) to {name}", fmt.mantissa_bits,

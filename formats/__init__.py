@@ -7,78 +7,66 @@ Numba kernels inside for large inputs) and JAX arrays, bit-identically.
 Importing ``formats`` loads neither JAX nor Numba.
 """
 
-from .core._records import FloatFormat as FloatFormat
-from .core._records import IntFormat as IntFormat
-from .core._records import Format as Format
-from .core._records import SPECIALS as SPECIALS
-from .core._registry import get as get
-from .core._registry import names as names
-from .core._registry import select as select
-from .core._registry import p3109 as p3109
-from .core._options import ROUNDINGS as ROUNDINGS
-from .core._options import OVERFLOWS as OVERFLOWS
-from .core._qarray import QArray as QArray
-from .core._packing import pack_codes as pack_codes
-from .core._packing import unpack_codes as unpack_codes
-from .core._packing import pack_trits as pack_trits
-from .core._packing import unpack_trits as unpack_trits
-from .core._codec import quantize as quantize
-from .core._codec import encode as encode
-from .core._codec import decode as decode
-from .core._codec import values as values
-from .core._codec import register_codec as register_codec
-from .core._interop import to_ml_dtypes as to_ml_dtypes
-from .core._interop import from_ml_dtypes as from_ml_dtypes
-
-__all__ = [
-    "FloatFormat", "IntFormat", "Format", "SPECIALS", "get", "names", "select", "p3109",
-    "ROUNDINGS", "OVERFLOWS", "QArray", "pack_codes", "unpack_codes", "pack_trits", "unpack_trits",
-    "quantize", "encode",
-    "decode", "values", "register_codec", "to_ml_dtypes", "from_ml_dtypes",
-]
-
-# Other number systems (issue 4): posits, LNS / power-of-two / LUQ, L-Mul, lattice quantizers.
-from .numsys._posit import PositFormat as PositFormat
-from .numsys._lns import LNSFormat as LNSFormat
-from .numsys._lns import LUQFormat as LUQFormat
-from .numsys._lns import power_of_two as power_of_two
-from .numsys._lns import lns_multiply as lns_multiply
-from .numsys._lns import lns_divide as lns_divide
-from .numsys._lns import lns_add as lns_add
-from .numsys._lns import lns_subtract as lns_subtract
-from .numsys._lns import lns_add_error as lns_add_error
-from .numsys._lns import gaussian_log as gaussian_log
-from .numsys._lns import mitchell_multiply as mitchell_multiply
-from .numsys._lmul import lmul as lmul
-from .numsys._lmul import lmul_codes as lmul_codes
 from . import lattice as lattice
-from .lattice import NestedLatticeFormat as NestedLatticeFormat
-
-__all__ += [
-    "PositFormat", "LNSFormat", "LUQFormat", "power_of_two", "lns_multiply", "lns_divide", "lns_add",
-    "lns_subtract", "lns_add_error", "gaussian_log", "mitchell_multiply", "lmul", "lmul_codes",
-    "lattice", "NestedLatticeFormat",
-]
-
-# Scaled and block formats (issue 3): OCP MX, NVFP4, block floating point, scaled integers,
-# codebooks, error analysis.
-from .block._block import BlockFormat as BlockFormat
+from ._error import ErrorStats as ErrorStats
+from ._error import error_stats as error_stats
+from ._error import error_table as error_table
 from .block._block import SCALE_RULES as SCALE_RULES
-from .block._block import block_scales as block_scales
+from .block._block import BlockFormat as BlockFormat
 from .block._block import bfp as bfp
+from .block._block import block_scales as block_scales
 from .block._block import dynamic_fixed_point as dynamic_fixed_point
+from .block._codebook import NF4_LEVELS as NF4_LEVELS
+from .block._codebook import CodebookFormat as CodebookFormat
 from .block._scaled import ScaledIntFormat as ScaledIntFormat
 from .block._scaled import dyadic as dyadic
 from .block._scaled import requantize as requantize
 from .block._scaled import zero_points as zero_points
-from .block._codebook import CodebookFormat as CodebookFormat
-from .block._codebook import NF4_LEVELS as NF4_LEVELS
-from ._error import ErrorStats as ErrorStats
-from ._error import error_stats as error_stats
-from ._error import error_table as error_table
+from .core._codec import decode as decode
+from .core._codec import encode as encode
+from .core._codec import quantize as quantize
+from .core._codec import register_codec as register_codec
+from .core._codec import values as values
+from .core._interop import from_ml_dtypes as from_ml_dtypes
+from .core._interop import to_ml_dtypes as to_ml_dtypes
+from .core._options import OVERFLOWS as OVERFLOWS
+from .core._options import ROUNDINGS as ROUNDINGS
+from .core._packing import pack_codes as pack_codes
+from .core._packing import pack_trits as pack_trits
+from .core._packing import unpack_codes as unpack_codes
+from .core._packing import unpack_trits as unpack_trits
+from .core._qarray import QArray as QArray
+from .core._records import SPECIALS as SPECIALS
+from .core._records import FloatFormat as FloatFormat
+from .core._records import Format as Format
+from .core._records import IntFormat as IntFormat
+from .core._registry import get as get
+from .core._registry import names as names
+from .core._registry import p3109 as p3109
+from .core._registry import select as select
+from .lattice import NestedLatticeFormat as NestedLatticeFormat
+from .numsys._lmul import lmul as lmul
+from .numsys._lmul import lmul_codes as lmul_codes
+from .numsys._lns import LNSFormat as LNSFormat
+from .numsys._lns import LUQFormat as LUQFormat
+from .numsys._lns import gaussian_log as gaussian_log
+from .numsys._lns import lns_add as lns_add
+from .numsys._lns import lns_add_error as lns_add_error
+from .numsys._lns import lns_divide as lns_divide
+from .numsys._lns import lns_multiply as lns_multiply
+from .numsys._lns import lns_subtract as lns_subtract
+from .numsys._lns import mitchell_multiply as mitchell_multiply
+from .numsys._lns import power_of_two as power_of_two
+from .numsys._posit import PositFormat as PositFormat
 
-__all__ += [
-    "BlockFormat", "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_point", "ScaledIntFormat",
-    "dyadic", "requantize", "zero_points", "CodebookFormat", "NF4_LEVELS", "ErrorStats",
-    "error_stats", "error_table",
+__all__ = [
+    "FloatFormat", "IntFormat", "Format", "SPECIALS", "get", "names", "select", "p3109",
+    "ROUNDINGS", "OVERFLOWS", "QArray", "pack_codes", "unpack_codes", "pack_trits",
+    "unpack_trits", "quantize", "encode", "decode", "values", "register_codec", "to_ml_dtypes",
+    "from_ml_dtypes", "PositFormat", "LNSFormat", "LUQFormat", "power_of_two", "lns_multiply",
+    "lns_divide", "lns_add", "lns_subtract", "lns_add_error", "gaussian_log",
+    "mitchell_multiply", "lmul", "lmul_codes", "lattice", "NestedLatticeFormat", "BlockFormat",
+    "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_point", "ScaledIntFormat", "dyadic",
+    "requantize", "zero_points", "CodebookFormat", "NF4_LEVELS", "ErrorStats", "error_stats",
+    "error_table",
 ]

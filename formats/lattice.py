@@ -16,9 +16,9 @@ Example:
     array([1., 1., 0., 0.])
 """
 
+from .numsys._lattice import DEFAULT_BETAS as DEFAULT_BETAS
 from .numsys._lattice import KNOWN_NSM as KNOWN_NSM
 from .numsys._lattice import LATTICE_KINDS as LATTICE_KINDS
-from .numsys._lattice import DEFAULT_BETAS as DEFAULT_BETAS
 from .numsys._lattice import Lattice as Lattice
 from .numsys._lattice import NestedLatticeFormat as NestedLatticeFormat
 from .numsys._lattice import get_lattice as get

@@ -22,10 +22,10 @@ For ``rounding="stochastic"`` pass the random integer ``r`` (uniform in [0, 2**r
 Importing this module imports Numba.
 """
 
-from .scalar._numba_api import params as params
 from .scalar._numba_api import decode_params as decode_params
-from .scalar._numba_api import quantize_scalar as quantize_scalar
-from .scalar._numba_api import encode_scalar as encode_scalar
 from .scalar._numba_api import decode_scalar as decode_scalar
+from .scalar._numba_api import encode_scalar as encode_scalar
+from .scalar._numba_api import params as params
+from .scalar._numba_api import quantize_scalar as quantize_scalar
 
 __all__ = ["params", "decode_params", "quantize_scalar", "encode_scalar", "decode_scalar"]

@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import strategies as st
 
-from .core._records import FloatFormat, IntFormat, SPECIALS
+from .core._records import SPECIALS, FloatFormat, IntFormat
 from .core._registry import resolve
 
 __all__ = ["codes", "values", "stress_floats", "float_formats", "int_formats"]

@@ -10,19 +10,19 @@ validated data files: ``hwmodels.presets.get("tpu-v1")``.
 ``hwmodels`` reads format records (bit widths, families) from ``formats``, never values.
 """
 
-from ._cost import Cost as Cost
+from . import presets as presets
 from ._cost import CATEGORIES as CATEGORIES
+from ._cost import Cost as Cost
 from .energy._energy import EnergyTable as EnergyTable
 from .energy._energy import MacEnergy as MacEnergy
-from .energy._energy import mac_energy as mac_energy
 from .energy._energy import energy_table as energy_table
+from .energy._energy import mac_energy as mac_energy
 from .energy._energy import node_factor as node_factor
-from .machines._systolic import SystolicArray as SystolicArray
 from .machines._bitserial import BitSerialArray as BitSerialArray
-from .machines._lutgemm import LutGemmUnit as LutGemmUnit
-from .machines._wafer import WaferMesh as WaferMesh
 from .machines._gpu import GPU as GPU
-from . import presets as presets
+from .machines._lutgemm import LutGemmUnit as LutGemmUnit
+from .machines._systolic import SystolicArray as SystolicArray
+from .machines._wafer import WaferMesh as WaferMesh
 
 __all__ = [
     "Cost", "CATEGORIES", "EnergyTable", "MacEnergy", "mac_energy", "energy_table",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Iterator
+from collections.abc import Iterator, Mapping
 
 from ._validate import check_number
 
@@ -50,7 +49,7 @@ class FrozenMap(Mapping):
         self._h = None
 
     @classmethod
-    def _trusted(cls, d: dict) -> "FrozenMap":
+    def _trusted(cls, d: dict) -> FrozenMap:
         """Wrap a dict of str -> float already known to be valid (no copy, no checks)."""
         self = object.__new__(cls)
         self._d = d

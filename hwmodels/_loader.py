@@ -193,7 +193,7 @@ def _load_nested(value, sub_kind, is_list, origin, resolve):
     raise ValueError(f"{origin} must be a name or a mapping, got {type(value).__name__}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _yaml_loader():
     """A ``yaml.SafeLoader`` whose mappings refuse a repeated key (PyYAML keeps the last)."""
     import yaml

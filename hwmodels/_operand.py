@@ -40,8 +40,8 @@ class Operand:
     exponent_bits: int = 0
     signed: bool = True
     block_size: int | None = None
-    scale: "Operand | None" = None
-    decoded: "Operand | None" = None
+    scale: Operand | None = None
+    decoded: Operand | None = None
     es: int = 0
     frac_bits: int = 0
     name: str = ""

@@ -89,7 +89,7 @@ class _Spec:
     classes: tuple = ()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_specs(cls) -> tuple[_Spec, ...]:
     """How each field of the dataclass ``cls`` is checked, read from its type annotations."""
     hints = typing.get_type_hints(cls)

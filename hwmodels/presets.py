@@ -20,9 +20,9 @@ import os
 from collections.abc import Mapping
 from importlib import resources
 
-from .energy import _energy
-from .machines import _gpu, _systolic, _bitserial, _lutgemm, _wafer  # noqa: F401  (register kinds)
 from ._loader import KINDS, load_file, load_mapping
+from .energy import _energy
+from .machines import _bitserial, _gpu, _lutgemm, _systolic, _wafer  # noqa: F401  (register kinds)
 
 __all__ = ["get", "names", "load", "MACHINE_KINDS"]
 
@@ -47,7 +47,7 @@ def _resolve(kind: str, ref: str):
     raise ValueError(f"cannot resolve {ref!r} as a {kind}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_names(prefix: str) -> tuple[str, ...]:
     """Names of the built-in data files ``<prefix><name>.yaml``, sorted."""
     return tuple(sorted(r.name[len(prefix):-len(".yaml")] for r in _data_dir().iterdir()
@@ -69,7 +69,7 @@ def check_builtin(param: str, prefix: str, name) -> None:
                          "(or give a path to a .yaml file)")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_builtin(stem: str, kind: str | None = None):
     res = _data_dir() / f"{stem}.yaml"
     if not res.is_file():
@@ -78,7 +78,7 @@ def _load_builtin(stem: str, kind: str | None = None):
         return load_file(path, kind=kind, resolve=_resolve)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def names() -> list[str]:
     """Names of the built-in machine presets, sorted."""
     out = []

@@ -62,7 +62,7 @@ class Gemm:
         """Multiply-accumulates of all ``count`` repetitions."""
         return self.m * self.k * self.n * self.count
 
-    def layers(self) -> tuple["Gemm", ...]:
+    def layers(self) -> tuple[Gemm, ...]:
         return (self,)
 
     def memory(self) -> dict:

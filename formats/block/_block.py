@@ -17,7 +17,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..core._codec import NUMBA_THRESHOLD, decode as _decode, encode as _encode, register_codec
+from ..core._codec import NUMBA_THRESHOLD, register_codec
+from ..core._codec import decode as _decode
+from ..core._codec import encode as _encode
 from ..core._options import check_float_input, make_options
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format, IntFormat
@@ -144,7 +146,8 @@ class BlockFormat(Format):
             if self.scale_rule != "amax":
                 raise ValueError("tensor_scale (two-level scaling) needs scale_rule='amax'")
         if self.scale_rule in _POW2_RULES and self.scale.max < 1:
-            raise ValueError(f"scale format {self.scale} cannot hold the power-of-two scales of scale_rule={self.scale_rule!r}")
+            raise ValueError(f"scale format {self.scale} cannot hold the power-of-two scales of "
+                             f"scale_rule={self.scale_rule!r}")
 
     # ------------------------------------------------------------------ widths
     @property

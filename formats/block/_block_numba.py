@@ -25,13 +25,22 @@ import math
 import numba
 import numpy as np
 
-from ._block import (TS_MIN, BlockFormat, _elem_opts, _sig_exp, bits_like, fast_spec, normalize_axis, scale_spec,
-                     to_blocks)
 from ..core._numba_bits import bits_float, float_bits
-from ..scalar._numba_kernels import encode_bits, params, quantize_bits
 from ..core._options import make_options, make_random_bits
 from ..core._qarray import QArray
 from ..scalar import _minifloat as mf
+from ..scalar._numba_kernels import encode_bits, params, quantize_bits
+from ._block import (
+    TS_MIN,
+    BlockFormat,
+    _elem_opts,
+    _sig_exp,
+    bits_like,
+    fast_spec,
+    normalize_axis,
+    scale_spec,
+    to_blocks,
+)
 
 __all__ = ["encode_numba", "quantize_numba"]
 

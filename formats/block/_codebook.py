@@ -4,19 +4,39 @@ per-tensor) scale — NF4 (QLoRA), ternary BitNet b1.58, binary sign·mean, and 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import ClassVar
 
 import numpy as np
 
-from ._block import (_F, FLOAT32, ScaledCodec, bitcast, bits_like, check_blocked, div, from_blocks, get_xp, jax_float,
-                     ldexp_bits, normalize_axis, source_meta, split_exponent, to_blocks, work_dtype)
-from ..core._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
+from ..core._codec import decode as _decode
+from ..core._codec import encode as _encode
+from ..core._codec import quantize as _quantize
+from ..core._codec import register_codec
 from ..core._options import backend_of, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format
 from ..core._registry import register
 from ..scalar import _minifloat as mf
+from ._block import (
+    _F,
+    FLOAT32,
+    ScaledCodec,
+    bitcast,
+    bits_like,
+    check_blocked,
+    div,
+    from_blocks,
+    get_xp,
+    jax_float,
+    ldexp_bits,
+    normalize_axis,
+    source_meta,
+    split_exponent,
+    to_blocks,
+    work_dtype,
+)
 
 __all__ = ["CodebookFormat", "CODEBOOK_SCALE_RULES", "TIES", "NF4_LEVELS"]
 
@@ -89,7 +109,7 @@ class CodebookFormat(Format):
             raise ValueError(f"levels must hold 2 to 65536 values, got {len(lv)}")
         if not all(math.isfinite(v) for v in lv):
             raise ValueError("levels must be finite")
-        if any(b <= a for a, b in zip(lv, lv[1:])):
+        if any(b <= a for a, b in itertools.pairwise(lv)):
             raise ValueError("levels must be strictly ascending")
         object.__setattr__(self, "levels", lv)
         if self.block_size is not None and (isinstance(self.block_size, bool) or not isinstance(self.block_size, int)
@@ -242,7 +262,7 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
             cnt = np.full(xb.shape[-2], n, dtype=np.int64)
             if fmt.block_size is not None and xb.shape[-2]:
                 cnt[-1] = L - (xb.shape[-2] - 1) * n
-            real = xp.asarray((np.arange(n)[None, :] < cnt[:, None]))
+            real = xp.asarray(np.arange(n)[None, :] < cnt[:, None])
             nfin = xp.sum(finite & real, axis=-1)
             s = div(xp, xp.sum(af, axis=-1), xp.maximum(nfin, 1).astype(fdt))
         if p is not None:  # back to the true amax (exact: it is one of the inputs)

@@ -15,14 +15,29 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._block import (FLOAT32, ScaledCodec, bits_like, check_axis, check_blocked, div, from_blocks, get_xp, jax_float,
-                     normalize_axis, source_meta, to_blocks, work_dtype)
-from ..core._codec import decode as _decode, encode as _encode, quantize as _quantize, register_codec
+from ..core._codec import decode as _decode
+from ..core._codec import encode as _encode
+from ..core._codec import quantize as _quantize
+from ..core._codec import register_codec
 from ..core._options import backend_of
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format, IntFormat
 from ..core._registry import resolve
-from ..scalar import _minifloat as mf
+from ._block import (
+    FLOAT32,
+    ScaledCodec,
+    bits_like,
+    check_axis,
+    check_blocked,
+    div,
+    from_blocks,
+    get_xp,
+    jax_float,
+    normalize_axis,
+    source_meta,
+    to_blocks,
+    work_dtype,
+)
 
 __all__ = ["ScaledIntFormat", "GRANULARITIES", "dyadic", "requantize", "zero_points"]
 

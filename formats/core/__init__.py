@@ -1,1 +1,2 @@
-"""Core of ``lowbit.formats``: format records, options, the registry, the codec dispatch, ``QArray``, packing and the backend module."""
+"""Core of ``lowbit.formats``: format records, options, the registry, the codec dispatch,
+``QArray``, packing and the backend module."""

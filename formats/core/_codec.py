@@ -7,16 +7,24 @@ NumPy out, JAX in → JAX out.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from ._options import (backend_of, check_float_input, check_random_bits, explicit_bits_width, is_explicit_bits,
-                       make_options, make_random_bits, Options)
-from ._qarray import QArray
-from ._records import FloatFormat, Format, IntFormat
-from ._registry import resolve
 from ..scalar import _minifloat as mf
+from ._options import (
+    Options,
+    backend_of,
+    check_float_input,
+    check_random_bits,
+    explicit_bits_width,
+    is_explicit_bits,
+    make_options,
+    make_random_bits,
+)
+from ._qarray import QArray
+from ._records import FloatFormat, IntFormat
+from ._registry import resolve
 
 __all__ = ["quantize", "encode", "decode", "values", "register_codec", "Codec", "NUMBA_THRESHOLD",
            "DECODE_DTYPES"]

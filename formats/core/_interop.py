@@ -22,7 +22,7 @@ _NUMPY = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 def _ml_dtype(fmt):
     """The ml_dtypes (or NumPy) dtype storing ``fmt``'s codes; matched by record equality, so
     an unnamed record equal to a registered format works too."""
-    from ._registry import names, get
+    from ._registry import get, names
 
     name = getattr(fmt, "name", "")
     if name not in _VIEWABLE and name not in _NUMPY:

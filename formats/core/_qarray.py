@@ -31,7 +31,7 @@ def _register_with_jax() -> None:
         obj = object.__new__(QArray)
         for name, val in zip(
             ("codes", "scales", "tensor_scale", "format", "shape", "axis", "meta"),
-            (codes, scales, tensor_scale, fmt, shape, axis, meta),
+            (codes, scales, tensor_scale, fmt, shape, axis, meta), strict=True,
         ):
             object.__setattr__(obj, name, val)
         return obj
@@ -184,8 +184,9 @@ def _is_jax(a) -> bool:
 
 def check_codes(name: str, codes, bits: int, fmt=None, limit: int | None = None):
     """``codes`` as a validated code array: unsigned (or non-negative signed) integers below
-    ``2**bits`` (below ``limit`` when given), in native byte order; signed NumPy arrays are converted to the unsigned dtype of
-    the width. JAX arrays are checked for their dtype only (their values may be traced).
+    ``2**bits`` (below ``limit`` when given), in native byte order; signed NumPy arrays are
+    converted to the unsigned dtype of the width. JAX arrays are checked for their dtype only
+    (their values may be traced).
 
     One vectorized min/max pass on NumPy (none when the dtype cannot exceed the width).
 

@@ -7,7 +7,7 @@ records with :func:`select`, never typed by hand.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ._records import FloatFormat, Format, IntFormat
 

@@ -35,11 +35,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..core import _registry
 from ..core._codec import register_codec
 from ..core._options import backend_of, check_float_input
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
-from ..core import _registry
 
 __all__ = ["Lattice", "NestedLatticeFormat", "get_lattice", "nearest", "voronoi_encode",
            "voronoi_decode", "normalized_second_moment", "LATTICE_KINDS", "KNOWN_NSM"]
@@ -103,7 +103,7 @@ class Lattice:
         return self.name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _generator(lat: Lattice) -> np.ndarray:
     n = lat.n
     if lat.kind == "Z":
@@ -130,7 +130,7 @@ def _generator(lat: Lattice) -> np.ndarray:
     return G
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _generator_inv(lat: Lattice) -> np.ndarray:
     if lat.kind == "A":
         raise ValueError("Voronoi codes need a square generator; A_n is not supported")

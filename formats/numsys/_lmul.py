@@ -59,7 +59,7 @@ def lmul_offset(mantissa_bits: int) -> int:
     return m if m <= 3 else 3 if m == 4 else 4
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _spec(fmt: FloatFormat):
     m = fmt.mantissa_bits
     ell = lmul_offset(m)
@@ -301,7 +301,7 @@ def _values(codes, fmt, out_dt, shape):
     return decode(QArray(codes=codes, format=fmt, shape=shape), dtype="float64").astype(out_dt)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _table(fmt, dtype_name: str):
     """Value of every code of ``fmt`` (≤ 16 bits) in ``dtype_name``."""
     from ..core._codec import values

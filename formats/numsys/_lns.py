@@ -50,11 +50,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..core import _registry
 from ..core._codec import register_codec
 from ..core._options import check_float_input, make_options, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
-from ..core import _registry
 
 __all__ = ["LNSFormat", "LUQFormat", "power_of_two", "lns_multiply", "lns_divide", "lns_add",
            "lns_subtract", "gaussian_log", "lns_add_error", "mitchell_multiply", "LNS_ADD_METHODS"]
@@ -278,7 +278,7 @@ def _round_dec(T: Decimal, dtype: np.dtype, mode: str):
     return np.array(bits, dtype=ut).view(dtype)[()]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tables(f: int, dtype_name: str):
     """Per fractional-bits tables in ``dtype``: (mant, floor_thr, lognear_thr, linnear_thr).
 
@@ -303,7 +303,7 @@ def _tables(f: int, dtype_name: str):
     return mant, floor_thr, lognear, linnear
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _minpos_consts(fmt: LNSFormat, dtype_name: str):
     """(half-minpos threshold (ceil), whether it is an exact tie point, minpos nearest) in dtype."""
     dt = np.dtype(dtype_name)
@@ -340,7 +340,7 @@ def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, 
 
     FT, U, I, MI, BI = _work_types(xp, x)
     W = 64 if MI == 52 else 32
-    f, w = fmt.frac_bits, fmt.width
+    f = fmt.frac_bits
     xw = x.astype(FT)
     b = _bits_of(xp, xw, U)
     ab = b & U((1 << (W - 1)) - 1)
@@ -640,7 +640,8 @@ class _LUQCodec:
                 f"or 'toward_zero', got {opts.rounding!r}"
             )
         if opts.overflow not in (None, "saturate"):
-            raise ValueError(f"overflow for LUQ must be None or 'saturate' (the scale covers max|x|), got {opts.overflow!r}")
+            raise ValueError("overflow for LUQ must be None or 'saturate' (the scale covers max|x|), "
+                             f"got {opts.overflow!r}")
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         self._check(opts, extra)
@@ -899,7 +900,7 @@ def _db(d):
         return np.log1p(-np.exp2(d)) / math.log(2)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _delta_tables(fmt: LNSFormat, method: str, lut_size: int):
     """Field increments for j = 0..jmax grid steps of difference: (sb_delta, db_delta, jmax).
 

@@ -22,7 +22,7 @@ def _ste_jvp(primals, tangents):
     return q, tx
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def jitted(fn, static_argnums: tuple):
     """``jax.jit(fn, static_argnums=...)``, cached: the codecs run their JAX kernels compiled
     (eager dispatch of ~100 small ops is slow), and nest inside a caller's jit unchanged."""

@@ -28,12 +28,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..core import _registry
 from ..core._codec import register_codec
 from ..core._options import check_float_input, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
 from ..scalar import _minifloat as mf
-from ..core import _registry
 
 __all__ = ["PositFormat"]
 

@@ -1,1 +1,2 @@
-"""Scalar formats (``FloatFormat``, ``IntFormat``): the vectorized codec, its Numba and JAX backends and the exact reference."""
+"""Scalar formats (``FloatFormat``, ``IntFormat``): the vectorized codec, its Numba and JAX
+backends and the exact reference."""

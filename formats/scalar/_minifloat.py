@@ -19,7 +19,6 @@ Every step is exact integer arithmetic: nothing is upcast and rounded twice.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -94,7 +93,7 @@ def _float_bits(value, dtype: str, *, round_down: bool) -> int:
     return int(v.view(f"uint{w}"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def spec_for(fmt, dtype: str) -> Spec:
     """The :class:`Spec` of ``fmt`` for inputs of float ``dtype`` ('float32' or 'float64')."""
     W, MI, BI = _INPUTS[dtype]

@@ -6,15 +6,15 @@ import numba as _numba
 import numpy as _np
 
 from ..core._numba_bits import bits_float, float_bits
+from ..core._options import make_options as _make_options
+from ..core._records import FloatFormat as _FloatFormat
+from ..core._records import IntFormat as _IntFormat
 from ..core._registry import resolve as _resolve
 from ._numba_kernels import decode_code as _decode_code
 from ._numba_kernels import decode_params as _decode_params
 from ._numba_kernels import encode_bits as _encode_bits
 from ._numba_kernels import params as _params
 from ._numba_kernels import quantize_bits as _quantize_bits
-from ..core._options import make_options as _make_options
-from ..core._records import FloatFormat as _FloatFormat
-from ..core._records import IntFormat as _IntFormat
 
 __all__ = ["params", "decode_params", "quantize_scalar", "encode_scalar", "decode_scalar"]
 

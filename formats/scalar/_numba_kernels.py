@@ -193,7 +193,6 @@ def quantize_bits(b, r, P):
 def encode_bits(b, r, P):
     """Code of input bit pattern ``b`` in the target format (int64)."""
     qa, neg, nan_out, inf_out, sat = _round_core(b, r, P)
-    W = P[_W]
     MI = P[_MI]
     BI = P[_BI]
     bits = P[_BITS]

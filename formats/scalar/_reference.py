@@ -12,7 +12,7 @@ import functools
 import math
 from fractions import Fraction
 
-from ..core._records import FloatFormat, IntFormat
+from ..core._records import IntFormat
 
 __all__ = ["ref_quantize", "ref_encode", "ref_value"]
 
@@ -22,7 +22,7 @@ def ref_value(fmt, code: int):
     return fmt.value_of_code(code)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _grid(fmt):
     """Non-negative finite values (sorted, Fraction), the code of each (+0 first), a dict
     value → code, and the values as floats (every value of a ≤16-bit format is exactly a
@@ -44,7 +44,7 @@ def _grid(fmt):
         pairs.setdefault(v, c)
     vals = sorted(pairs)
     floats = [float(v) for v in vals]
-    if any(Fraction(f) != v for f, v in zip(floats, vals)):  # pragma: no cover - ≤16-bit formats
+    if any(Fraction(f) != v for f, v in zip(floats, vals, strict=True)):  # pragma: no cover - ≤16-bit formats
         raise ValueError(f"values of {fmt} are not all exact float64 numbers")
     return vals, [pairs[v] for v in vals], pairs, floats
 
@@ -80,8 +80,8 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
         if policy == "error":
             raise OverflowError("zero is not representable")
         if fmt.has_nan and policy != "saturate":
-            return fmt.nan_code
-        return _code_of(fmt, vals[0], False)
+            return _nan_code(fmt, negative)  # keeps the sign where NaN has both (as overflow)
+        return _code_of(fmt, vals[0], negative and getattr(fmt, "signed", True))
     top = vals[-1]
     signed = getattr(fmt, "signed", True)
     if isinstance(fmt, IntFormat):

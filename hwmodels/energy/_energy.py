@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 from typing import ClassVar
 
@@ -82,7 +83,7 @@ class EnergyTable:
             return self.int8_add_pj * width / 8
         if width >= 32:
             return self.int32_add_pj * width / 32
-        for (w0, e0), (w1, e1) in zip(pts, pts[1:]):
+        for (w0, e0), (w1, e1) in itertools.pairwise(pts):
             if width <= w1:
                 return e0 + (e1 - e0) * (width - w0) / (w1 - w0)
         raise AssertionError  # pragma: no cover
@@ -138,7 +139,7 @@ class EnergyTable:
         return self.dram_read_64b_pj * bits / 64
 
     # ------------------------------------------------------- technology
-    def at_node(self, node_nm: float, vdd_v: float | None = None) -> "EnergyTable":
+    def at_node(self, node_nm: float, vdd_v: float | None = None) -> EnergyTable:
         """This table rescaled to ``node_nm`` (logic and SRAM entries; DRAM unchanged).
 
         Args:
@@ -237,7 +238,7 @@ class TechScaling:
         if not nodes[0].node_nm <= node_nm <= nodes[-1].node_nm:
             raise ValueError(f"node_nm must be in [{nodes[0].node_nm:g}, {nodes[-1].node_nm:g}] "
                              f"nm (the scaling table's range), got {node_nm!r}")
-        for a, b in zip(nodes, nodes[1:]):
+        for a, b in itertools.pairwise(nodes):
             if a.node_nm <= node_nm <= b.node_nm:
                 return a, b
         raise AssertionError  # pragma: no cover

@@ -34,12 +34,20 @@ import functools
 import math
 from typing import ClassVar
 
-from ._common import (ceil_div, check_dims, check_fields, check_positive, dram_traffic_bytes,
-                      mac_terms, resolve_operands, scaled_table)
 from .._cost import Cost
-from ..energy._energy import EnergyTable
 from .._loader import register_kind
 from .._operand import operand
+from ..energy._energy import EnergyTable
+from ._common import (
+    ceil_div,
+    check_dims,
+    check_fields,
+    check_positive,
+    dram_traffic_bytes,
+    mac_terms,
+    resolve_operands,
+    scaled_table,
+)
 
 __all__ = ["BitSerialArray", "BITSERIAL_MODES"]
 

@@ -6,9 +6,9 @@ import functools
 
 import numpy as np
 
-from ..energy._energy import EnergyTable, MacEnergy, default_accumulator, energy_table, mac_energy
 from .._operand import operand, resolve_accumulator, resolve_format
 from .._validate import check_fields, check_number, check_positive  # noqa: F401  (re-exported)
+from ..energy._energy import EnergyTable, MacEnergy, default_accumulator, energy_table, mac_energy
 
 DATAFLOWS = ("os", "ws", "is")
 

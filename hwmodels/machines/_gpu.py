@@ -25,11 +25,11 @@ import functools
 import math
 from typing import ClassVar
 
-from ._common import check_dims, check_fields, mac_terms, resolve_operands, scaled_table
 from .._cost import Cost
-from ..energy._energy import EnergyTable
 from .._loader import register_kind
 from .._operand import Operand, operand
+from ..energy._energy import EnergyTable
+from ._common import check_dims, check_fields, mac_terms, resolve_operands, scaled_table
 
 __all__ = ["GPU", "GPU_PRECISIONS"]
 

@@ -42,12 +42,20 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._common import (DATAFLOWS, ceil_div, check_dims, check_fields, dram_traffic_bytes,
-                      mac_terms, resolve_operands, scaled_table)
 from .._cost import Cost
-from ..energy._energy import EnergyTable
 from .._loader import register_kind
 from .._operand import operand
+from ..energy._energy import EnergyTable
+from ._common import (
+    DATAFLOWS,
+    ceil_div,
+    check_dims,
+    check_fields,
+    dram_traffic_bytes,
+    mac_terms,
+    resolve_operands,
+    scaled_table,
+)
 
 __all__ = ["SystolicArray", "FOLD_MODELS"]
 

@@ -38,12 +38,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._common import (check_dims, check_fields, check_number, mac_terms, resolve_operands,
-                      scaled_table)
 from .._cost import Cost
-from ..energy._energy import EnergyTable
 from .._loader import register_kind
 from .._operand import operand
+from ..energy._energy import EnergyTable
+from ._common import check_dims, check_fields, check_number, mac_terms, resolve_operands, scaled_table
 
 __all__ = ["WaferMesh"]
 

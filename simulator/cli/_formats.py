@@ -112,7 +112,7 @@ def _show(fmt) -> None:
         per_line = 8
         for start in range(0, len(vals), per_line):
             cells = [f"{c:0{width}x}:{_fmt_num(float(v)):>10s}" for c, v in
-                     zip(range(start, start + per_line), vals[start:start + per_line])]
+                     zip(range(start, start + per_line), vals[start:start + per_line], strict=True)]
             print("   " + "  ".join(cells))
     elif fmt.bits <= 16 and getattr(fmt, "family", "") in ("float", "int", "posit", "lns"):
         vals = formats.values(fmt)
@@ -139,6 +139,6 @@ def _quantize_main(args) -> int:
     codes = np.asarray(q.codes).ravel()
     width = max(1, (getattr(fmt, "bits", 8) + 3) // 4)
     print(f"{'input':>14s}  {'quantized':>14s}  code")
-    for xi, vi, ci in zip(x, vals.ravel(), codes):
+    for xi, vi, ci in zip(x, vals.ravel(), codes, strict=True):
         print(f"{xi:>14.7g}  {vi:>14.7g}  0x{int(ci):0{width}x}")
     return 0

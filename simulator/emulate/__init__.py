@@ -1,1 +1,2 @@
-"""Bit-exact emulation of quantized GEMMs and layers: matmul, accumulators, layers, compare, LUT-GEMM and bit-serial functional models, requantization."""
+"""Bit-exact emulation of quantized GEMMs and layers: matmul, accumulators, layers, compare,
+LUT-GEMM and bit-serial functional models, requantization."""

@@ -33,8 +33,17 @@ from lowbit.formats.core._qarray import QArray
 from lowbit.formats.core._records import FloatFormat, Format, IntFormat
 from lowbit.formats.core._registry import resolve
 
-from ._accumulate import (Accumulator, add_round, as_accumulator, log2_ceil, precision_bits,
-                          resolve_format, round_to, tree_reduce, value_dtype)
+from ._accumulate import (
+    Accumulator,
+    add_round,
+    as_accumulator,
+    log2_ceil,
+    precision_bits,
+    resolve_format,
+    round_to,
+    tree_reduce,
+    value_dtype,
+)
 
 __all__ = ["matmul", "MULTIPLIERS", "ORDERS", "BLOCK_REDUCES", "Bounds"]
 
@@ -57,13 +66,13 @@ class Bounds:
     e1: int
 
     @staticmethod
-    def of(fmt) -> "Bounds":
+    def of(fmt) -> Bounds:
         return Bounds(*precision_bits(fmt))
 
-    def __mul__(self, o: "Bounds") -> "Bounds":
+    def __mul__(self, o: Bounds) -> Bounds:
         return Bounds(self.p + o.p, self.q + o.q, self.e1 + o.e1)
 
-    def sum_of(self, n: int) -> "Bounds":
+    def sum_of(self, n: int) -> Bounds:
         """Bounds of an exact sum of ``n`` such values."""
         e1 = self.e1 + log2_ceil(max(n, 1))
         return Bounds(min(e1 - self.q, 10**6), self.q, e1)

@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from lowbit.formats.scalar._minifloat import encode_xp
 from lowbit.formats.core._options import make_options
 from lowbit.formats.core._registry import get
+from lowbit.formats.scalar._minifloat import encode_xp
 
 from . import _matmul as mm
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from lowbit.formats.core._numba_bits import bits_float, float_bits
 
-
 __all__ = ["sequential_float"]
 
 KIND_F64, KIND_F32, KIND_IEEE = 1, 2, 3

@@ -245,7 +245,7 @@ class Report:
         for c in cats:
             vals = (g[f"{c}_pj"] * 1e-12).tolist()
             ax.bar(x, vals, bottom=bottom, label=c)
-            bottom = [b + v for b, v in zip(bottom, vals)]
+            bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
         ax.set_xticks(x)
         ax.set_xticklabels(list(g.index), rotation=45, ha="right")
         ax.set_ylabel("energy (J)")

@@ -324,10 +324,10 @@ def test_signature_blocks_match_the_code(page, stmt):
     args = ast.parse(f"def _({params}): pass").body[0].args
     positional = args.posonlyargs + args.args
     pos_defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    documented = ([(a.arg, False, d) for a, d in zip(positional, pos_defaults)]
-                  + [(a.arg, True, d) for a, d in zip(args.kwonlyargs, args.kw_defaults)])
+    documented = ([(a.arg, False, d) for a, d in zip(positional, pos_defaults, strict=True)]
+                  + [(a.arg, True, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)])
     assert [d[0] for d in documented] == [p.name for p in real_params], f"{page}: {target}"
-    for (name, kwonly, default), p in zip(documented, real_params):
+    for (name, kwonly, default), p in zip(documented, real_params, strict=True):
         assert kwonly == (p.kind is inspect.Parameter.KEYWORD_ONLY), f"{page}: {target}({name})"
         if default is None:
             assert p.default is inspect.Parameter.empty, f"{page}: {target}({name}) has a default"

@@ -14,8 +14,8 @@ import ml_dtypes
 import numpy as np
 
 from lowbit import formats
-from lowbit.formats.scalar import _minifloat as mf
 from lowbit.formats.core._options import make_options
+from lowbit.formats.scalar import _minifloat as mf
 
 MODES = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd", "stochastic")
 
@@ -45,7 +45,7 @@ def ids(fmts) -> list[str]:
 
 
 # -------------------------------------------------------------------------- exact values
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def exact_values(fmt) -> np.ndarray:
     """float64 value of every code, from the exact ``value_of_code`` (checked exact)."""
     out = np.empty(fmt.num_codes, np.float64)

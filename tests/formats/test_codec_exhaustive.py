@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fmt_helpers import MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits
 
 from lowbit import formats
-
-from _fmt_helpers import MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits
 
 FORMATS = formats.select(lambda f: 8 < f.bits <= 16 and (f.family == "int" or (
     f.family == "float" and f.specials == "ieee" and f.signed)))

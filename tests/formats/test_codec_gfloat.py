@@ -18,13 +18,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from _fmt_helpers import code_adjacent_inputs, ids, mismatches, quantize_np, random_bits, same_values
 from gfloat import Domain, FormatInfo, RoundMode, decode_float, round_ndarray
 from gfloat import formats as gff
 from gfloat.types import Signedness
 
 from lowbit import formats
-
-from _fmt_helpers import code_adjacent_inputs, ids, mismatches, quantize_np, random_bits, same_values
 
 
 def _fnuz(name, precision, bias):

@@ -23,13 +23,20 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from _fmt_helpers import (
+    code_adjacent_inputs,
+    encode_np,
+    exact_values,
+    ids,
+    mismatches,
+    ml_dtype_of,
+    ml_dtypes_formats,
+    same_values,
+)
 from packaging.version import Version
 
 from lowbit import formats
 from lowbit.formats.scalar._reference import ref_encode
-
-from _fmt_helpers import (code_adjacent_inputs, encode_np, exact_values, ids, mismatches,
-                          ml_dtype_of, ml_dtypes_formats, same_values)
 
 ML_FORMATS = ml_dtypes_formats()
 ML_FLOATS = [f for f in ML_FORMATS if f.family == "float"]
@@ -205,7 +212,10 @@ def test_encode_float64_ties_match_ml_dtypes(fmt):
     assert np.array_equal(got, want), mismatches(x, got, want)
 
 
-@pytest.mark.parametrize("fmt", [f for f in ML_FLOATS if not f.has_nan], ids=ids([f for f in ML_FLOATS if not f.has_nan]))
+NO_NAN = [f for f in ML_FLOATS if not f.has_nan]
+
+
+@pytest.mark.parametrize("fmt", NO_NAN, ids=ids(NO_NAN))
 def test_nan_into_format_without_nan_documented_disagreement(fmt):
     """ml_dtypes encodes NaN into FP4/FP6 as −0 (the sign-bit code; −NaN as +0); lowbit's
     documented rule is +0 (code 0) for both, and overflow='error' raises ValueError."""

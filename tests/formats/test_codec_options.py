@@ -8,11 +8,10 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+from _fmt_helpers import code_adjacent_inputs, encode_np, same_values
 
 from lowbit import formats
 from lowbit.formats.scalar._reference import ref_quantize
-
-from _fmt_helpers import code_adjacent_inputs, encode_np, same_values
 
 F8 = "float8_e4m3fn"
 X = np.float32([1.1, -2.2, 300.0])
@@ -84,7 +83,8 @@ def test_overflow_policies():
     x = np.float32([1000.0, -1000.0, np.inf, -np.inf, 100.0])
     e5 = "float8_e5m2"
     assert formats.quantize(x * 100, e5).tolist() == [np.inf, -np.inf, np.inf, -np.inf, 10240.0]
-    assert formats.quantize(x * 100, e5, overflow="saturate").tolist() == [57344.0, -57344.0, 57344.0, -57344.0, 10240.0]
+    want = [57344.0, -57344.0, 57344.0, -57344.0, 10240.0]
+    assert formats.quantize(x * 100, e5, overflow="saturate").tolist() == want
     assert np.isnan(formats.quantize(x * 100, e5, overflow="nan")[:4]).all()
     assert np.isnan(formats.quantize(x, F8)[:4]).all()  # natural for e4m3fn: NaN
     assert formats.quantize(x, "int8").tolist() == [127, -128, 127, -128, 100]
@@ -157,7 +157,7 @@ def test_flush_subnormals_is_daz_then_round_then_ftz(name, dtype, rounding):
     with np.errstate(over="ignore"):  # in float16, E8M0's 65536 is Inf
         want = np.array(want).astype(dtype)
     ok = same_values(got, want)
-    assert ok.all(), [(float(a), float(b), float(c)) for a, b, c in zip(x[~ok], got[~ok], want[~ok])][:6]
+    assert ok.all(), [(float(a), float(b), float(c)) for a, b, c in zip(x[~ok], got[~ok], want[~ok], strict=True)][:6]
 
 
 # ---------------------------------------------------------------------------- stochastic

@@ -17,12 +17,10 @@ import math
 
 import numpy as np
 import pytest
+from _fmt_helpers import MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits, scalar_formats
 
 from lowbit import formats
 from lowbit.formats.scalar._reference import ref_encode
-
-from _fmt_helpers import (MODES, code_adjacent_inputs, encode_np, exact_values, ids, random_bits,
-                          scalar_formats)
 
 EXTRA = [
     formats.p3109(8, 3), formats.p3109(8, 1), formats.p3109(6, 2), formats.p3109(5, 4),
@@ -65,8 +63,8 @@ def _check(fmt, x, mode, overflow=None, nbits=5, seed=0):
         rb = random_bits(x.shape, nbits, seed)
         rand, r = (rb, nbits), rb.tolist()
     got = encode_np(x, fmt, rounding=mode, overflow=overflow, rand=rand)
-    want = [_ref(v, fmt, mode, overflow, ri, nbits) for v, ri in zip(x.tolist(), r)]
-    bad = [(v, int(g), w) for v, g, w in zip(x.tolist(), got.tolist(), want) if g != w]
+    want = [_ref(v, fmt, mode, overflow, ri, nbits) for v, ri in zip(x.tolist(), r, strict=True)]
+    bad = [(v, int(g), w) for v, g, w in zip(x.tolist(), got.tolist(), want, strict=True) if g != w]
     assert not bad, f"{fmt} {mode} overflow={overflow}: {len(bad)} mismatches (x, got, ref): {bad[:6]}"
 
 

@@ -65,7 +65,7 @@ def test_error_table():
     x = np.random.default_rng(0).standard_normal(4096).astype(np.float32)
     df = formats.error_table(x, ["mxfp8_e4m3", "mxfp4", "nvfp4", "nf4", "int8"])
     assert list(df["format"]) == ["mxfp8_e4m3", "mxfp4", "nvfp4", "nf4", "int8"]
-    sq = dict(zip(df["format"], df["sqnr_db"]))
+    sq = dict(zip(df["format"], df["sqnr_db"], strict=True))
     # more bits, less noise; NVFP4's finer E4M3 scales over 16 values beat MXFP4's E8M0 over 32
     assert sq["mxfp8_e4m3"] > sq["nvfp4"] + 5 and sq["nvfp4"] > sq["mxfp4"]
     assert set(df.columns) >= {"mse", "sqnr_db", "max_abs_error", "max_rel_error", "frac_clipped", "frac_flushed"}

@@ -12,13 +12,12 @@ import math
 import ml_dtypes
 import numpy as np
 import pytest
+from _fmt_helpers import same_values
 from gfloat import RoundMode, round_ndarray
 from gfloat import formats as gff
 
 from lowbit import formats
 from lowbit.formats.core._codec import NUMBA_THRESHOLD
-
-from _fmt_helpers import same_values
 
 
 def _representatives():

@@ -5,10 +5,9 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
+from _fmt_helpers import ids, ml_dtype_of
 
 from lowbit import formats
-
-from _fmt_helpers import ids, ml_dtype_of
 
 VIEWABLE = [f for f in formats.select(lambda f: f.bits <= 16)
             if f.name != "float16" and ml_dtype_of(f) is not None]

@@ -14,13 +14,11 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
+from _fmt_helpers import MODES, code_adjacent_inputs, encode_np, ids, quantize_np, random_bits, scalar_formats
 
 from lowbit import formats
-from lowbit.formats.scalar import _minifloat as mf
 from lowbit.formats.core._options import make_options
-
-from _fmt_helpers import (MODES, code_adjacent_inputs, encode_np, ids, quantize_np, random_bits,
-                          scalar_formats)
+from lowbit.formats.scalar import _minifloat as mf
 
 ALL = scalar_formats(16) + [formats.p3109(8, 3), formats.p3109(8, 1),
                             formats.FloatFormat(8, 1, specials="none", name="float10_e8m1")]
@@ -87,7 +85,7 @@ def test_jit_equals_numpy(fmt):
         return out
 
     results = all_modes(jnp.asarray(x), jnp.asarray(r))
-    for mode, (codes, q) in zip(MODES, results):
+    for mode, (codes, q) in zip(MODES, results, strict=True):
         rand = (r, R) if mode == "stochastic" else None
         assert np.array_equal(np.asarray(codes)[:n], encode_np(x, fmt, rounding=mode, rand=rand)[:n]), mode
         assert np.array_equal(_bits(q)[:n], _bits(quantize_np(x, fmt, rounding=mode, rand=rand))[:n]), mode

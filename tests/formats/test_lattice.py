@@ -38,7 +38,7 @@ def in_lattice(y, name):
 
 def brute_force_distance(x, name):
     """Distance from x to the lattice by enumerating every point of a neighbourhood."""
-    kind, n = name[0], int(name[1:])
+    kind, _n = name[0], int(name[1:])
     d = x.shape[-1]
     offs = np.array(list(itertools.product((-1, 0, 1), repeat=d)), dtype=np.float64)
     best = np.full(x.shape[0], np.inf)

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lowbit import formats
-from lowbit.formats.numsys._lmul import lmul_codes_xp, lmul_offset, _resolve_overflow
+from lowbit.formats.numsys._lmul import _resolve_overflow, lmul_codes_xp, lmul_offset
 
 
 # ------------------------------------------------------------------------- known answers
@@ -40,7 +40,7 @@ def test_offset_exponent():
 
 
 # --------------------------------------------------------------------- Fraction reference
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _split(v: Fraction):
     """v = 2^e · (1 + m), m in [0, 1), exactly."""
     e = v.numerator.bit_length() - v.denominator.bit_length()
@@ -151,7 +151,7 @@ def _check_pairs(fmt, cx, cy, variant, overflow):
     ov = _resolve_overflow(fmt, overflow)
     bad = []
     for a, b, g in zip(np.broadcast_to(cx, got.shape).ravel().tolist(),
-                       np.broadcast_to(cy, got.shape).ravel().tolist(), got.ravel().tolist()):
+                       np.broadcast_to(cy, got.shape).ravel().tolist(), got.ravel().tolist(), strict=True):
         r = _ref_code(a, b, fmt, variant, ov)
         if g != r:
             bad.append((hex(a), hex(b), hex(g), hex(r)))

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from lowbit import formats
-from lowbit.formats.scalar import _minifloat as mf
-from lowbit.formats.scalar import _numba_kernels as nk
 from lowbit.formats import numba as fnb
 from lowbit.formats.core._codec import NUMBA_THRESHOLD
 from lowbit.formats.core._options import make_options
+from lowbit.formats.scalar import _minifloat as mf
+from lowbit.formats.scalar import _numba_kernels as nk
 
 DETERMINISTIC = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd")
 SCALAR = [f for f in formats.select(family="float") + formats.select(family="int") if f.bits <= 16]

@@ -125,7 +125,7 @@ def test_decode_posit32_codes():
     codes = rng.integers(0, 1 << 32, 3000, dtype=np.uint64).astype(np.uint32)
     v = formats.decode(formats.QArray(codes=codes, format=f, shape=codes.shape))
     assert v.dtype == np.float64
-    for c, x in zip(codes.tolist(), v.tolist()):
+    for c, x in zip(codes.tolist(), v.tolist(), strict=True):
         r = ref_decode(c, 32, 2)
         assert (math.isnan(x) if r is None else x == float(r))
 
@@ -179,7 +179,7 @@ def _ref_round(x: float, n: int, es: int) -> int:
         if vals[i] == a:
             c = pos[i][1]
         else:
-            (u, cu), (w, cw) = pos[i - 1], pos[i]
+            (_u, cu), (_w, cw) = pos[i - 1], pos[i]
             m = ref_decode((cu << 1) | 1, n + 1, es)
             c = cu if a < m else cw if a > m else (cu if cu % 2 == 0 else cw)
     return ((1 << n) - c) % (1 << n) if neg else c

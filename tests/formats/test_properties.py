@@ -12,16 +12,15 @@ import math
 from fractions import Fraction
 
 import numpy as np
+from _fmt_helpers import MODES, encode_np, quantize_np, scalar_formats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from lowbit import formats
 import lowbit.formats.strategies as fst
+from lowbit import formats
 from lowbit.formats import FloatFormat, IntFormat
 from lowbit.formats.scalar._reference import ref_encode
-
-from _fmt_helpers import MODES, encode_np, quantize_np, scalar_formats
 
 REGISTERED = scalar_formats(16) + [formats.p3109(8, p) for p in (1, 3, 4)] + [
     IntFormat(8, narrow=True, name="int8_narrow")]
@@ -125,7 +124,7 @@ def test_nearest_error_at_most_half_ulp(data, fmt):
     x = x[_in_range(fmt, x)]
     for mode in ("nearest_even", "nearest_away"):
         q = formats.quantize(x, fmt, rounding=mode)
-        for xi, qi in zip(x.tolist(), q.tolist()):
+        for xi, qi in zip(x.tolist(), q.tolist(), strict=True):
             a = abs(Fraction(xi))
             if a == 0:
                 assert qi == 0
@@ -196,7 +195,7 @@ def test_stochastic_mean_converges(data, fmt, key):
         return
     frac = float((Fraction(x) - Fraction(tz)) / (Fraction(away) - Fraction(tz)))
     k = int(np.sum(q == away))
-    assert stats.binomtest(k, n, frac).pvalue > 1e-6, (x, lo, hi, frac, k / n)
+    assert stats.binomtest(k, n, frac).pvalue > 1e-6, (x, tz, away, frac, k / n)
 
 
 @given(fmt=st.sampled_from(REGISTERED), data=st.data(), nbits=st.integers(1, 6))
@@ -213,7 +212,7 @@ def test_stochastic_exactly_unbiased_over_all_random_values(fmt, data, nbits):
     r = np.tile(np.arange(R, dtype=np.uint32), x.size)
     q = quantize_np(xs, fmt, rounding="stochastic", rand=(r, nbits)).reshape(x.size, R)
     tz, away = _neighbours(fmt, x)
-    for xi, qi, l, h in zip(x.tolist(), q, tz.tolist(), away.tolist()):
+    for xi, qi, l, h in zip(x.tolist(), q, tz.tolist(), away.tolist(), strict=True):
         mean = sum(Fraction(v) for v in qi.tolist()) / R
         if l == h:
             assert mean == Fraction(l)
@@ -236,5 +235,5 @@ def test_arbitrary_formats_match_reference(fmt, data, mode, dtype):
     r = data.draw(st.lists(st.integers(0, 2**5 - 1), min_size=x.size, max_size=x.size))
     rand = (np.array(r, np.uint32), 5) if mode == "stochastic" else None
     got = encode_np(x, fmt, rounding=mode, rand=rand)
-    want = [ref_encode(v, fmt, mode, None, ri, 5) for v, ri in zip(x.tolist(), r)]
+    want = [ref_encode(v, fmt, mode, None, ri, 5) for v, ri in zip(x.tolist(), r, strict=True)]
     assert got.tolist() == want, (fmt, x)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fmt_helpers import same_values
 
 from lowbit import formats
 from lowbit.formats import QArray
-
-from _fmt_helpers import same_values
 
 F8 = formats.get("float8_e4m3fn")
 

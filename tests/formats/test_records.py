@@ -9,11 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from _fmt_helpers import exact_values, ids, scalar_formats
 
 from lowbit import formats
 from lowbit.formats import FloatFormat, IntFormat
-
-from _fmt_helpers import exact_values, ids, scalar_formats
 
 FLOATS = [f for f in scalar_formats(16) if f.family == "float"] + [
     formats.p3109(8, 3), formats.p3109(8, 1), formats.p3109(5, 2),

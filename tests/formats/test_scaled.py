@@ -16,7 +16,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lowbit import formats
 from lowbit.formats import ScaledIntFormat

@@ -4,7 +4,8 @@ throughput ratios and table sizes, and the roofline bound."""
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lowbit import hwmodels
 from lowbit.hwmodels import BitSerialArray, LutGemmUnit

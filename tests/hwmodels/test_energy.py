@@ -1,11 +1,11 @@
 """Energy model: the Horowitz table, precision and technology scaling, MAC energy per family."""
 
+import itertools
 import math
 
 import pytest
 
-from lowbit import formats
-from lowbit import hwmodels
+from lowbit import formats, hwmodels
 from lowbit.hwmodels import mac_energy
 
 T = hwmodels.energy_table()
@@ -60,7 +60,7 @@ def test_precision_scaling_rules():
     coef16 = (1.1 - T.int_add(5)) / 121
     assert e4m3 == pytest.approx(coef16 * 16 + T.int_add(4))
     widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]
-    for a, b in zip(widths, widths[1:]):
+    for a, b in itertools.pairwise(widths):
         assert T.int_mult(a, a) < T.int_mult(b, b)
         assert T.int_add(a) < T.int_add(b)
         assert T.fp_add(a) < T.fp_add(b)

@@ -10,7 +10,8 @@ import pathlib
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lowbit import hwmodels
 from lowbit.hwmodels import SystolicArray

@@ -12,11 +12,10 @@ import typing
 import numpy as np
 import pytest
 
-from lowbit import formats
-from lowbit import hwmodels
+from lowbit import formats, hwmodels
 from lowbit.hwmodels import presets
-from lowbit.hwmodels.energy._energy import TechNode, tech_scaling
 from lowbit.hwmodels._loader import KINDS
+from lowbit.hwmodels.energy._energy import tech_scaling
 
 
 def _records():

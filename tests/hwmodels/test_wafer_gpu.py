@@ -1,7 +1,8 @@
 """Wafer-scale mesh (PLMR, MeshGEMM/MeshGEMV, capacity) and the GPU roofline."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lowbit import hwmodels
 from lowbit.hwmodels import WaferMesh

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowbit import formats
-from lowbit import simulator
+from lowbit import formats, simulator
 
 FMTS = ["int2", "int3", "int4", "int5", "int8", "uint1", "uint4", "uint8", "int16"]
 

@@ -9,7 +9,6 @@ stdout and the console-script behaviour are real.
 from __future__ import annotations
 
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -157,7 +156,7 @@ def test_quantize_negative_values_match_ml_dtypes(capsys):
     np.testing.assert_array_equal(np.array(vals), ref.astype(np.float64))
     # the sign of NaN aside (ml_dtypes keeps the input's), codes agree bit for bit
     bits = ref.view(np.uint8)
-    for c, b, x in zip(codes, bits, xs):
+    for c, b, x in zip(codes, bits, xs, strict=True):
         if "nan" not in x:
             assert int(c, 16) == int(b)
 

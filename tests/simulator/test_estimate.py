@@ -4,10 +4,10 @@
 import pandas as pd
 import pytest
 
-from lowbit import hwmodels
-from lowbit import simulator
+from lowbit import hwmodels, simulator
 from lowbit.simulator import workloads
 from lowbit.simulator.workloads import Attention, Conv2d, Gemm
+
 
 def test_registry_names_and_overrides():
     for name in ("llama2-7b-prefill", "llama2-7b-decode", "llama3-8b-prefill", "llama3-8b-decode"):

@@ -4,8 +4,7 @@ bitserial_matmul actually do)."""
 
 import pytest
 
-from lowbit import hwmodels
-from lowbit import simulator
+from lowbit import hwmodels, simulator
 
 
 @pytest.mark.parametrize("g", [2, 3, 4, 5])

@@ -112,7 +112,8 @@ def test_conv2d_matches_torch_and_int8_hand_computation():
     wt = w.reshape(4, -1).T
     sx = _sym_scale(cols, 127)
     sw = _sym_scale(wt, 127, axis=0)
-    acc = np.clip(np.rint(cols / sx), -128, 127).astype(np.int64) @ np.clip(np.rint(wt / sw), -128, 127).astype(np.int64)
+    qx = np.clip(np.rint(cols / sx), -128, 127).astype(np.int64)
+    acc = qx @ np.clip(np.rint(wt / sw), -128, 127).astype(np.int64)
     expect = (acc * sx * sw + b).astype(np.float32).transpose(0, 2, 1).reshape(2, 4, ho, wo)
     np.testing.assert_array_equal(y8, expect)
     assert 25 < layers.Conv2d(w, b, stride=2, padding=1, x_format="int8", w_format="int8").compare(x).sqnr_db < 60
@@ -161,8 +162,9 @@ def test_int8_qk_scores_and_fp8_probabilities():
 
 
 # ----------------------------------------------------------------- scaling never overflows the accumulator
-from lowbit import formats  # noqa: E402
 import ml_dtypes  # noqa: E402
+
+from lowbit import formats  # noqa: E402
 
 #: every signed float format of the registry (unsigned ones, e.g. E8M0, have no negative values)
 SIGNED_FLOATS = [n for n in formats.names() if formats.get(n).family == "float" and formats.get(n).signed]

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowbit import formats
-from lowbit import simulator
+from lowbit import formats, simulator
 
 INT_W = ["int1", "int2", "int3", "int4", "int8", "uint1", "uint2", "uint4"]
 

@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 from gfloat.formats import format_info_bfloat16
 
-from lowbit import formats
-from lowbit import simulator
 import lowbit.simulator.emulate._matmul as mm
+from lowbit import formats, simulator
 from lowbit.simulator import Accumulator
 
 RNG = np.random.default_rng(1234)

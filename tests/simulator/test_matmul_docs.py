@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "simulator"
 PAGES = sorted(p.name for p in DOCS.glob("*.md"))
 

@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lowbit import formats
-from lowbit import simulator
+from lowbit import formats, simulator
 from lowbit.simulator import Accumulator
 
 RNG = np.random.default_rng(7)

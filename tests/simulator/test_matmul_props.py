@@ -16,8 +16,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lowbit import formats
-from lowbit import simulator
+from lowbit import formats, simulator
 from lowbit.simulator import Accumulator
 
 OPERANDS = ["float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float4_e2m1fn", "bfloat16", "float16",
