@@ -40,6 +40,7 @@ from .core._records import SPECIALS as SPECIALS
 from .core._records import FloatFormat as FloatFormat
 from .core._records import Format as Format
 from .core._records import IntFormat as IntFormat
+from .core._registry import UnknownFormatError as UnknownFormatError
 from .core._registry import get as get
 from .core._registry import names as names
 from .core._registry import p3109 as p3109
@@ -60,7 +61,7 @@ from .numsys._lns import power_of_two as power_of_two
 from .numsys._posit import PositFormat as PositFormat
 
 __all__ = [
-    "FloatFormat", "IntFormat", "Format", "SPECIALS", "get", "names", "select", "p3109",
+    "FloatFormat", "IntFormat", "Format", "UnknownFormatError", "SPECIALS", "get", "names", "select", "p3109",
     "ROUNDINGS", "OVERFLOWS", "QArray", "pack_codes", "unpack_codes", "pack_trits",
     "unpack_trits", "quantize", "encode", "decode", "values", "register_codec", "to_ml_dtypes",
     "from_ml_dtypes", "PositFormat", "LNSFormat", "LUQFormat", "power_of_two", "lns_multiply",

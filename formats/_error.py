@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .core._codec import decode, encode, quantize
+from .core._options import check_float_input
 from .core._qarray import QArray
 from .core._records import FloatFormat, IntFormat
 from .core._registry import resolve
@@ -96,7 +97,7 @@ def error_stats(x, fmt, **opts) -> ErrorStats:
         ValueError: if ``x`` holds no finite element, or for bad options.
     """
     fmt = resolve(fmt)
-    xa = np.asarray(x)
+    xa = check_float_input(x, "numpy") if not hasattr(x, "dtype") else np.asarray(x)
     q = np.asarray(quantize(xa, fmt, **opts), dtype=np.float64)
     xd = xa.astype(np.float64)
     fin = np.isfinite(xd)

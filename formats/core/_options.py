@@ -99,7 +99,11 @@ def check_float_input(x, backend: str):
     import numpy as np
 
     if backend == "numpy":
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:  # ragged nested lists, unconvertible objects
+            raise TypeError(f"x must be an array of real numbers (an array, a float or a nested "
+                            f"list of floats): {exc}") from None
         if x.dtype.kind in "iub" or x.dtype == object:
             raise TypeError(
                 f"x must be a float16/bfloat16/float32/float64 array, got dtype {x.dtype}; "

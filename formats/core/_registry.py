@@ -139,11 +139,21 @@ def names() -> list[str]:
     return list(_table())
 
 
+class UnknownFormatError(KeyError, ValueError):
+    """An unknown format name. A ``ValueError`` (a bad value of a parameter) that is also a
+    ``KeyError`` (a failed registry lookup), so either ``except`` clause catches it."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 def get(name: str) -> Format:
     """The registered format called ``name`` (or one of its aliases).
 
     Raises:
-        KeyError: naming the unknown format and listing close matches.
+        UnknownFormatError: (a ValueError and a KeyError) naming the unknown format and listing
+            close matches.
+        TypeError: ``name`` is not a str.
     """
     if not isinstance(name, str):
         raise TypeError(f"format name must be a str, got {type(name).__name__}")
@@ -154,7 +164,7 @@ def get(name: str) -> Format:
 
         close = difflib.get_close_matches(name, list(table) + list(_ALIASES), n=5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown format {name!r}{hint} (formats.names() lists all)")
+        raise UnknownFormatError(f"unknown format {name!r}{hint} (formats.names() lists all)")
     return table[key]
 
 

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from lowbit import formats
 from lowbit.formats.core._options import ROUNDINGS, make_options
 from lowbit.formats.core._records import FloatFormat, Format, IntFormat
 from lowbit.formats.core._registry import resolve
@@ -148,15 +149,16 @@ def resolve_format(fmt, param: str) -> Format:
     parameter ``param``.
 
     Raises:
-        KeyError: an unknown name. TypeError: neither a record nor a string.
+        formats.UnknownFormatError: an unknown name (a ValueError and a KeyError).
+        TypeError: neither a record nor a string.
     """
     if isinstance(fmt, Format):
         return fmt
     if isinstance(fmt, str):
         try:
             return resolve(fmt)
-        except KeyError as exc:
-            raise KeyError(f"{param}: {exc.args[0] if exc.args else repr(fmt)}") from None
+        except formats.UnknownFormatError as exc:
+            raise formats.UnknownFormatError(f"{param}: {exc}") from None
     raise TypeError(f"{param} must be a format record or a registered name, got {type(fmt).__name__}")
 
 
@@ -248,8 +250,6 @@ def _quantize(xp, x, fmt, opts):
     """Round float64 ``x`` to ``fmt`` (values as float64). NumPy uses the public verb (Numba
     kernels for large arrays); JAX the vectorized kernel."""
     if xp is np:
-        from lowbit import formats
-
         return formats.quantize(x, fmt, rounding=opts.rounding, overflow=opts.overflow)
     from lowbit.formats.scalar._minifloat import quantize_xp
 

@@ -17,7 +17,10 @@ def as_real_array(x, name: str) -> np.ndarray:
         TypeError: complex, string, object or datetime values (NumPy would drop an imaginary
             part with only a warning), naming ``name``.
     """
-    a = np.asarray(x)
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, unconvertible objects
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if a.dtype.kind in "cOUSMm":
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
     return a.astype(np.float64)

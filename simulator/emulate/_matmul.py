@@ -760,7 +760,13 @@ def matmul(a, b, *, a_format=None, b_format=None, multiplier="exact", accumulato
 
 
 def _promote_1d(a, b):
-    """numpy.matmul's 1-D promotion: (K,) @ (K, N) → a as (1, K); (M, K) @ (K,) → b as (K, 1)."""
+    """numpy.matmul's 1-D promotion: (K,) @ (K, N) → a as (1, K); (M, K) @ (K,) → b as (K, 1).
+    Lists and scalars become float64 arrays first (a TypeError naming the operand if they do
+    not hold real numbers)."""
+    from ._compare import as_real_array
+
+    a = a if isinstance(a, QArray) or hasattr(a, "ndim") else as_real_array(a, "a")
+    b = b if isinstance(b, QArray) or hasattr(b, "ndim") else as_real_array(b, "b")
     a1 = not isinstance(a, QArray) and np.ndim(a) == 1
     b1 = not isinstance(b, QArray) and np.ndim(b) == 1
     if a1:
