@@ -46,8 +46,8 @@ def exact(v, *, max_decimal: int = MAX_DECIMAL_CHARS) -> str:
     """
     if v is None:
         return ""
-    if isinstance(v, bool):
-        raise TypeError("exact() takes a number, got bool")
+    if isinstance(v, (bool, str, bytes)):
+        raise TypeError(f"exact() takes a real number, got {type(v).__name__}")
     if isinstance(v, numbers.Integral):
         return str(int(v))
     try:
@@ -91,8 +91,8 @@ def si(value, unit: str, *, digits: int = 4) -> str:
     Raises:
         TypeError: ``value`` is not a real number.
     """
-    if isinstance(value, bool):
-        raise TypeError("si() takes a number, got bool")
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"si() takes a real number, got {type(value).__name__}")
     try:
         v = float(value)
     except (TypeError, ValueError):
