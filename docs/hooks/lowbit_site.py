@@ -30,10 +30,10 @@ _ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 #: where the MathJax files go in the site, and the entry script pages load
 MATHJAX_DIR = "assets/mathjax"
-MATHJAX_ENTRY = f"{MATHJAX_DIR}/tex-chtml.js"
-#: the parts of MathJax's es5 distribution that TeX input with CHTML output can load
-MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "ui",
-                 "a11y", "adaptors")
+MATHJAX_ENTRY = f"{MATHJAX_DIR}/tex-svg.js"
+#: the parts of MathJax's es5 distribution that TeX input with SVG output can load (SVG output
+#: draws glyphs as paths: no web fonts to fetch)
+MATHJAX_PARTS = ("tex-svg.js", "input/tex/extensions", "ui", "a11y", "adaptors")
 
 #: notebook pages live here in the site (``examples/<notebook stem>.md``)
 NOTEBOOK_DIR = "examples"
@@ -76,8 +76,8 @@ def mathjax_root() -> pathlib.Path:
         raise RuntimeError("MathJax is not installed: pip install django-static-mathjax "
                            '(part of pip install ".[test]"); the site renders math with it')
     root = pathlib.Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
-    if not (root / "tex-chtml.js").is_file():
-        raise RuntimeError(f"{root} has no tex-chtml.js: an unexpected mathjax package is installed")
+    if not (root / "tex-svg.js").is_file():
+        raise RuntimeError(f"{root} has no tex-svg.js: an unexpected mathjax package is installed")
     return root
 
 
@@ -149,6 +149,19 @@ def _clean_stream(text: str) -> str:
     return "\n".join(ln for ln in lines if ln.strip()).strip("\n")
 
 
+def _merge_streams(outputs):
+    """Consecutive outputs of one stream joined (a progress bar that rewrites itself arrives
+    in pieces: its last state is what the terminal shows)."""
+    out = []
+    for o in outputs:
+        if (o.get("output_type") == "stream" and out and out[-1].get("output_type") == "stream"
+                and out[-1].get("name") == o.get("name")):
+            out[-1] = {**out[-1], "text": out[-1]["text"] + o.get("text", "")}
+        else:
+            out.append(dict(o))
+    return out
+
+
 _HTML_STYLE = re.compile(r"<style[^>]*>.*?</style>", flags=re.S)
 
 
@@ -178,7 +191,7 @@ def notebook_markdown(nb, path: pathlib.Path, *, repo_url: str | None = None):
             noted = True
         out.append(f"```python\n{cell.source.rstrip()}\n```\n")
         k = 0
-        for o in cell.get("outputs", []):
+        for o in _merge_streams(cell.get("outputs", [])):
             kind = o.get("output_type")
             if kind == "error":
                 raise RuntimeError(f"{path.name}: cell {n} raised {o.get('ename')}: {o.get('evalue')}")

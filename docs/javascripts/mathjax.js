@@ -1,4 +1,5 @@
-// MathJax 3 for pymdownx.arithmatex (generic mode): typeset only what arithmatex marked.
+// MathJax 3 (TeX input, SVG output) for pymdownx.arithmatex (generic mode): typeset only what
+// arithmatex marked.
 // The MathJax files are served by this site (assets/mathjax/, copied by docs/hooks/lowbit_site.py).
 window.MathJax = {
   tex: {

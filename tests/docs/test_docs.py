@@ -104,8 +104,11 @@ def test_code_ranges_matches_brute_force():
 
 def test_formats_tables_known_rows():
     md = hook.formats_tables_md()
-    rows = {line.split("|")[1].strip().strip("`"): line for line in md.splitlines()
-            if line.startswith("| `")}
+    rows: dict = {}  # a format's rows of every table of its family, joined
+    for line in md.splitlines():
+        if line.startswith("| `"):
+            name = line.split("|")[1].strip().strip("`")
+            rows[name] = rows[name] + line[1:] if name in rows else line
     assert set(formats.names()) <= set(rows)
     # IEEE 754-2019 binary16: Inf = 0x7C00/0xFC00, NaN = exponent all ones, mantissa != 0.
     assert "0x7C00, 0xFC00" in rows["float16"]
