@@ -21,6 +21,8 @@ from .emulate._requant import quantize_multiplier as quantize_multiplier
 from .emulate._requant import requantize as requantize
 from .estimation._estimate import Report as Report
 from .estimation._estimate import estimate as estimate
+from .estimation._pareto import pareto as pareto
+from .estimation._pareto import plot_pareto as plot_pareto
 from .estimation._sweep import SweepError as SweepError
 from .estimation._sweep import sweep as sweep
 
@@ -32,6 +34,8 @@ __all__ = [
     "Report",
     "sweep",
     "SweepError",
+    "pareto",
+    "plot_pareto",
     "workloads",
     "quantize_multiplier",
     "requantize",

@@ -14,7 +14,13 @@ A page asks for a table with an HTML comment marker on a line of its own:
     what ml_dtypes, gfloat, torch/torchao and lowbit return for inputs on which the reference
     libraries disagree, computed by calling each library;
 ``<!-- lowbit:examples -->``
-    the table of examples from ``examples/README.md``.
+    the table of examples from ``examples/README.md``;
+``<!-- lowbit:presets-table -->``
+    every hardware preset's fields, values and sources, from the preset files;
+``<!-- lowbit:comparison -->``
+    the comparison with other tools, from ``README.md`` (one table for the README and the site).
+
+Figures and notebooks are drawn by the sibling hooks ``lowbit_figures.py`` and ``lowbit_site.py``.
 
 New format families show up automatically: columns are read with ``getattr`` and a default, and
 a family without a dedicated column set gets a generic table. The functions here are also used
@@ -25,17 +31,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 
 MARKERS = ("formats-tables", "rounding-modes", "overflow-policies", "scale-rules", "disagreements",
-           "examples")
+           "examples", "presets-table", "comparison")
 _SKIP = (AttributeError, NotImplementedError, TypeError, ValueError, KeyError, OverflowError)
 
 
 # ---------------------------------------------------------------------------- formatting
 def num(v) -> str:
-    """A number for a table cell: powers of two far from 1 (≥ 2^17, ≤ 2^-5) as 2^e, others
-    with 6 significant digits."""
+    """A number for a table cell, exact: powers of two far from 1 (≥ 2^17, ≤ 2^-5) as 2^e,
+    others as a decimal of at most 12 characters, else ``m×2^e`` (odd m)."""
     if v is None:
         return "—"
     if isinstance(v, bool):
@@ -56,7 +63,12 @@ def num(v) -> str:
     sign = "−" if v < 0 else ""
     if m == 0.5 and (e - 1 >= 17 or e - 1 <= -5):
         return f"{sign}2<sup>{e - 1}</sup>"
-    return f"{sign}{abs(v):.6g}"
+    from lowbit.simulator.cli._display import exact  # the CLI's exact writing, one helper
+
+    text = exact(abs(v), max_decimal=12)  # a short decimal, else m×2^e: exact, never rounded
+    if "^" in text:
+        text = text.replace("2^", "2<sup>") + "</sup>"
+    return sign + text
 
 
 def _hex(code: int, bits: int) -> str:
@@ -134,6 +146,12 @@ def _cols_float():
         ("min normal", lambda f: num(_get(f, "min_normal"))),
         ("smallest subnormal", lambda f: num(_get(f, "smallest_subnormal"))),
         ("eps", lambda f: num(_get(f, "eps"))),
+    ]
+
+
+def _cols_float_specials():
+    return [
+        ("name", lambda f: f"`{_name(f)}`"),
         ("Inf codes", lambda f: _special_codes(f, "inf")),
         ("NaN codes", lambda f: _special_codes(f, "nan")),
         ("−0", lambda f: num(_get(f, "has_negative_zero"))),
@@ -216,7 +234,13 @@ def _cols_generic():
     ]
 
 
-_FAMILY_COLUMNS = {"float": _cols_float, "int": _cols_int, "block": _cols_block}
+#: family -> column sets; a family with two sets gets two tables (each fits a 1400 px screen)
+_FAMILY_COLUMNS = {"float": (_cols_float, _cols_float_specials), "int": (_cols_int,),
+                   "block": (_cols_block,)}
+_TABLE_TITLES = {_cols_float: "Range and precision", _cols_float_specials: "Special values"}
+
+#: most columns one generated table may have (wider tables are split: readable at 1400 px)
+MAX_COLUMNS = 9
 _FAMILY_TITLES = {
     "float": "Floating point",
     "int": "Integers",
@@ -230,6 +254,8 @@ _FAMILY_TITLES = {
 
 
 def _table(rows, cols) -> str:
+    if len(cols) > MAX_COLUMNS:
+        raise ValueError(f"a generated table has {len(cols)} columns; split it (at most {MAX_COLUMNS})")
     head = "| " + " | ".join(c for c, _ in cols) + " |"
     sep = "|" + "|".join("---" for _ in cols) + "|"
     body = []
@@ -271,8 +297,11 @@ def formats_tables_md() -> str:
         title = _FAMILY_TITLES.get(fam, fam.replace("_", " ").capitalize())
         cls_names = sorted({type(f).__name__ for f in fmts})
         out += [f"## {title}", "", f"Record: {', '.join(f'`{c}`' for c in cls_names)}.", ""]
-        cols = _FAMILY_COLUMNS.get(fam, _cols_generic)()
-        out += [_table(fmts, cols), ""]
+        sets = _FAMILY_COLUMNS.get(fam, (_cols_generic,))
+        for make in sets:
+            if len(sets) > 1:
+                out += [f"**{_TABLE_TITLES[make]}**", ""]
+            out += [_table(fmts, make()), ""]
     return "\n".join(out)
 
 
@@ -534,9 +563,60 @@ def examples_md() -> str:
     return "\n".join(table)
 
 
+# --------------------------------------------------------------------------- presets
+def presets_table_md() -> str:
+    """Markdown: every hardware preset's fields, values and sources, one table per kind
+    (fields as rows, presets as columns), generated from the preset files."""
+    from lowbit import hwmodels
+    from lowbit.simulator.cli._presets import describe
+
+    by_kind: dict[str, list] = {}
+    for n in hwmodels.presets.names():
+        d = describe(n)
+        by_kind.setdefault(d["kind"], []).append(d)
+    out = [f"*{len(hwmodels.presets.names())} presets, generated from the files in "
+           "`hwmodels/data/` when this site was built (`lowbit presets show NAME` prints the "
+           "same with each number's source). Hover a value for the comment its file gives it; "
+           "*default* marks a field the file leaves at the record's default.*", ""]
+    for kind, ds in by_kind.items():
+        for i in range(0, len(ds), MAX_COLUMNS - 1):  # at most MAX_COLUMNS columns per table
+            part = ds[i:i + MAX_COLUMNS - 1]
+            out += [f"### `{kind}`" + (" (continued)" if i else ""), ""]
+            head = "| field | " + " | ".join(f"`{d['name']}`" for d in part) + " |"
+            lines = [head, "|---" * (len(part) + 1) + "|"]
+            fields = [r["field"] for r in part[0]["fields"]]
+            for j, field in enumerate(fields):
+                cells = []
+                for d in part:
+                    r = d["fields"][j]
+                    text = r["text"].replace("|", "\\|")
+                    if r["given"] == "default":
+                        text += " <small>*default*</small>"
+                    elif r["note"]:
+                        note = r["note"].replace('"', "&quot;").replace("|", "&#124;")
+                        text = f'<span title="{note}">{text}</span>'
+                    cells.append(text)
+                lines.append(f"| `{field}` | " + " | ".join(cells) + " |")
+            lines.append("| **source** | " + " | ".join(d["source"].replace("|", "\\|") or "—" for d in part) + " |")
+            out += lines + [""]
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------------------- comparison
+def comparison_md() -> str:
+    """The "How lowbit compares" table of README.md (one table, kept in one place)."""
+    text = (_root() / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"^## How lowbit compares\n(.*?)(?=^## )", text, flags=re.S | re.M)
+    if m is None:
+        raise ValueError("README.md has no '## How lowbit compares' section")
+    return m.group(1).strip()
+
+
 # --------------------------------------------------------------------------- the hook
 _RENDER = {
     "examples": examples_md,
+    "presets-table": presets_table_md,
+    "comparison": comparison_md,
     "scale-rules": scale_rules_md,
     "formats-tables": formats_tables_md,
     "rounding-modes": rounding_modes_md,

@@ -15,7 +15,7 @@ import functools
 
 import numpy as np
 
-from ._main import timeit
+from ._main import Progress, not_installed, peer, timeit
 
 N_FULL = 4096
 CASES = ("mxfp4", "mxfp8_e4m3", "nvfp4")
@@ -37,8 +37,11 @@ def _torchao(name):
     return lambda xt: to_mx(xt, dt, 32)
 
 
-def run(scale: float = 1.0) -> list[dict]:
+def run(scale: float = 1.0, progress: Progress | None = None) -> list[dict]:
     from lowbit import formats
+
+    progress = progress or Progress()
+    jax, torch, torchao = peer("jax"), peer("torch"), peer("torchao")
 
     n = max(int(N_FULL * scale ** 0.5) // 32 * 32, 64)
     rng = np.random.default_rng(0)
@@ -54,28 +57,37 @@ def run(scale: float = 1.0) -> list[dict]:
                          ns_per_element=seconds / x.size * 1e9, **kw))
 
     t_copy = timeit(lambda: x.copy(), repeats=reps, warmup=warm)
-    import jax
-    import jax.numpy as jnp
-    import torch
+    if jax is not None:
+        import jax.numpy as jnp
 
-    xj = jnp.asarray(x)
-    xt = torch.from_numpy(x)
+        xj = jnp.asarray(x)
+    xt = torch.from_numpy(x) if torch is not None and torchao is not None else None
     for name in CASES:
         fmt = formats.get(name)
         start = len(rows)
+        progress.case("blocks", f"{name} {n}x{n}")
         add(name, "numpy copy (floor)", t_copy)
         tm = functools.partial(timeit, repeats=reps, warmup=warm)
         add(name, "lowbit numpy encode", tm(lambda: formats.encode(x, fmt)))
         add(name, "lowbit numpy quantize", tm(lambda: formats.quantize(x, fmt)))
-        f_enc = jax.jit(lambda v: formats.encode(v, fmt))
-        add(name, "lowbit jax.jit encode",
-            tm(lambda: jax.block_until_ready(f_enc(xj))))
-        f_q = jax.jit(lambda v: formats.quantize(v, fmt))
-        add(name, "lowbit jax.jit quantize", tm(lambda: f_q(xj).block_until_ready()))
-        ao = _torchao(name)
-        t_ao = tm(lambda: ao(xt))
-        add(name, "torchao cpu (codes + scales)", t_ao, note=f"torch threads {torch.get_num_threads()}")
-        for r in rows[start:]:
+        if jax is None:
+            progress.skip("blocks", "lowbit jax.jit encode, quantize", not_installed("jax"))
+        else:
+            f_enc = jax.jit(lambda v: formats.encode(v, fmt))
+            add(name, "lowbit jax.jit encode", tm(lambda: jax.block_until_ready(f_enc(xj))))
+            f_q = jax.jit(lambda v: formats.quantize(v, fmt))
+            add(name, "lowbit jax.jit quantize", tm(lambda: f_q(xj).block_until_ready()))
+        t_ao = None
+        if xt is None:
+            progress.skip("blocks", "torchao cpu (codes + scales)",
+                          not_installed("torch" if torch is None else "torchao"))
+        else:
+            ao = _torchao(name)
+            t_ao = tm(lambda: ao(xt))
+            add(name, "torchao cpu (codes + scales)", t_ao, note=f"torch threads {torch.get_num_threads()}")
+        for r in rows[start + 1:]:  # every row but the floor itself
             r["x_copy"] = r["seconds"] / t_copy
-            r["speedup_vs_torchao"] = t_ao / r["seconds"]
+            if t_ao is not None and not r["impl"].startswith("torchao"):
+                r["speedup_vs_torchao"] = t_ao / r["seconds"]
+        progress.rows(rows[start:])
     return rows

@@ -25,7 +25,7 @@ import textwrap
 
 import numpy as np
 
-from ._main import timeit
+from ._main import Progress, timeit
 
 _SCALESIM_LAYER = (64, 64, 64)  # m, k, n of the layer SCALE-Sim times
 _SCALESIM_ARRAY = (32, 32)
@@ -104,9 +104,10 @@ def _scalesim_time():
     return res["seconds"], res["compute_cycles"]
 
 
-def run(scale: float = 1.0) -> list[dict]:
+def run(scale: float = 1.0, progress: Progress | None = None) -> list[dict]:
     from lowbit import hwmodels
 
+    progress = progress or Progress()
     count = max(int(round(1e5 * scale)), 10)
     rng = np.random.default_rng(0)
     m = rng.integers(1, 4097, count)
@@ -121,6 +122,7 @@ def run(scale: float = 1.0) -> list[dict]:
                 "ns_per_element": 1e9 * seconds / evals,
                 "note": f"{rate:.3g} evaluations/s" + (f"; {note}" if note else "")}
 
+    progress.case("hw", f"systolic-128x128, {count} random GEMM shapes")
     t_batch = timeit(lambda: arr.gemm_batch(m, k, n, a_format="int8", b_format="int8"), repeats=3)
     rows.append(row(f"systolic-128x128 {count} shapes", "gemm_batch", t_batch, count))
     t_cyc = timeit(lambda: arr.gemm_cycles(m, k, n), repeats=3)
@@ -134,12 +136,14 @@ def run(scale: float = 1.0) -> list[dict]:
 
     t_scalar = timeit(scalar, repeats=3)
     rows.append(row(f"systolic-128x128 {sub} shapes", "gemm (scalar)", t_scalar, sub))
+    progress.rows(rows)
 
     if scale >= 0.5:  # SCALE-Sim takes seconds; the tiny test-suite run skips it
-        secs, info = _scalesim_time()
         R, C = _SCALESIM_ARRAY
         mm, kk, nn = _SCALESIM_LAYER
         case = f"{R}x{C} ws, one {mm}x{kk}x{nn} layer"
+        progress.case("hw", f"SCALE-Sim 3.0.0: {case}")
+        secs, info = _scalesim_time()
         if secs is None:
             rows.append({"suite": "hw", "case": case, "impl": "SCALE-Sim 3.0.0",
                          "seconds": float("nan"), "note": info})
@@ -150,4 +154,5 @@ def run(scale: float = 1.0) -> list[dict]:
                          "seconds": secs, "ns_per_element": 1e9 * secs,
                          "ratio": secs / (t_batch / count),
                          "note": f"{1 / secs:.3g} evaluations/s; ratio vs gemm_batch per shape; {same}"})
+        progress.rows(rows[-1:])
     return rows

@@ -28,9 +28,12 @@ import sys
 
 #: subcommand modules, in the order ``lowbit --help`` lists them
 SUBCOMMANDS = (
-    "lowbit.simulator.cli._formats",   # formats, quantize
-    "lowbit.simulator.cli._estimate",  # estimate
-    "lowbit.simulator.bench._main",         # bench
+    "lowbit.simulator.cli._formats",    # formats, quantize
+    "lowbit.simulator.cli._estimate",   # estimate
+    "lowbit.simulator.cli._sweep",      # sweep
+    "lowbit.simulator.cli._presets",    # presets
+    "lowbit.simulator.cli._workloads",  # workloads
+    "lowbit.simulator.bench._main",     # bench
 )
 
 #: argparse destinations that name a file a command writes; checked before the command runs

@@ -1,7 +1,7 @@
 """The documentation site: strict build, generated tables, and the facts its prose states.
 
-``mkdocs build --strict`` runs in a subprocess into a temporary directory (it fails on a nav entry
-without a page, a broken link, or a page that the build cannot render). The tables generated at
+``mkdocs build --strict`` runs once per test run (the ``site`` fixture of ``conftest.py``; it
+fails on a nav entry without a page, a broken link, or a page that the build cannot render). The tables generated at
 build time come from ``docs/hooks/lowbit_tables.py``; the facts about reference libraries that
 ``docs/rounding-and-overflow.md`` states are re-checked here against the installed libraries.
 """
@@ -34,19 +34,6 @@ def _load_hook():
 
 
 hook = _load_hook()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", MPLBACKEND="Agg")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
-         "-d", str(out)],
-        cwd=out, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
-    return out
 
 
 def test_strict_build_renders_api_pages(site):
@@ -117,8 +104,11 @@ def test_code_ranges_matches_brute_force():
 
 def test_formats_tables_known_rows():
     md = hook.formats_tables_md()
-    rows = {line.split("|")[1].strip().strip("`"): line for line in md.splitlines()
-            if line.startswith("| `")}
+    rows: dict = {}  # a format's rows of every table of its family, joined
+    for line in md.splitlines():
+        if line.startswith("| `"):
+            name = line.split("|")[1].strip().strip("`")
+            rows[name] = rows[name] + line[1:] if name in rows else line
     assert set(formats.names()) <= set(rows)
     # IEEE 754-2019 binary16: Inf = 0x7C00/0xFC00, NaN = exponent all ones, mantissa != 0.
     assert "0x7C00, 0xFC00" in rows["float16"]

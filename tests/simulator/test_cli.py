@@ -186,8 +186,8 @@ def test_bench_run_validates_scale(scale, exc):
 
 def test_bench_checks_every_suite_name_before_running_any(monkeypatch):
     ran = []
-    monkeypatch.setattr(_bench, "available_suites",
-                        lambda: {"hw": type("S", (), {"run": staticmethod(lambda s: ran.append(s) or [])})})
+    suite = type("S", (), {"run": staticmethod(lambda s, progress=None: ran.append(s) or [])})
+    monkeypatch.setattr(_bench, "available_suites", lambda: {"hw": suite})
     with pytest.raises(ValueError, match="got 'nope'"):
         _bench.run(["hw", "nope"], 0.01)
     assert ran == []
