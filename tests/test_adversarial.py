@@ -142,6 +142,15 @@ def _verbs() -> list[Verb]:
                   {"approx": {"wrong shape": a[:2], **NOT_ARRAYS},
                    "reference": {"wrong shape": a[:, :3], **NOT_ARRAYS},
                    "kl_axis": {"out of range": 7, "str": "1"}}))
+    import pandas as pd
+
+    df = pd.DataFrame({"seconds": [1.0, 2.0, 0.5], "energy_pj": [3.0, 1.0, 4.0], "hw": ["a", "a", "b"]})
+    v.append(Verb("simulator.pareto", lambda **k: simulator.pareto(k.pop("df"), k.pop("x"), k.pop("y"), **k),
+                  {"df": df, "x": "seconds", "y": "energy_pj"},
+                  {"df": {"None": None, "array": np.ones((3, 2))},
+                   "x": {"missing column": "joules", "int": 3},
+                   "y": {"missing column": "joules", "None": None},
+                   "maximize": {"not x or y": "hw"}, "by": {"missing column": "nope"}}))
     return v
 
 
@@ -256,6 +265,7 @@ ELSEWHERE = {
     "hwmodels.energy_table": "tests/hwmodels/test_energy.py",
     "hwmodels.node_factor": "tests/hwmodels/test_energy.py",
     "simulator.sweep": "tests/simulator/test_sweep.py",
+    "simulator.plot_pareto": "tests/simulator/test_pareto.py (pareto's checks plus plotting options)",
     "simulator.quantize_multiplier": "tests/simulator/test_matmul_requant.py",
     "simulator.requantize": "tests/simulator/test_matmul_requant.py",
     "simulator.int_gemm": "tests/simulator/test_matmul_requant.py",
