@@ -110,14 +110,16 @@ def scaled_scalar_quantize(codec, x, fmt, opts, key, backend: str, scale, zero_p
     s = static_array(scale, "scale", shape, backend, wd, layout=f"the input (scalar format {fmt})")
     xw = x.astype(xp.dtype(wd))
     t = div(xp, xw, s)
-    z = None
-    if zero_point is not None:
-        z = static_array(zero_point, "zero_point", shape, backend, wd, kind="zero_point", lo=fmt.min,
-                         hi=fmt.max)
-        t = t + z
     if opts.overflow is None:
         opts = dataclasses.replace(opts, overflow="saturate")
-    q = codec.quantize(t, fmt, opts, key, backend)
-    if z is not None:
-        q = q - z
-    return (q * s).astype(x.dtype)
+    if zero_point is None:
+        return (codec.quantize(t, fmt, opts, key, backend) * s).astype(x.dtype)
+    # round x/scale to an integer first, then shift by the (integer) zero point and clamp: adding
+    # the zero point before rounding would round twice (ONNX QuantizeLinear's order)
+    z = static_array(zero_point, "zero_point", shape, backend, wd, kind="zero_point", lo=fmt.min, hi=fmt.max)
+    wide = IntFormat(32, name="int32")
+    r = codec.quantize(t, wide, dataclasses.replace(opts, overflow="saturate"), key, backend) + z
+    if opts.overflow == "error" and backend == "numpy" and np.any((r < fmt.min) | (r > fmt.max)):
+        raise OverflowError(f"value out of range of {fmt} (overflow='error')")
+    q = xp.clip(r, fmt.min, fmt.max)
+    return ((q - z) * s).astype(x.dtype)
