@@ -21,6 +21,7 @@ from .emulate._requant import quantize_multiplier as quantize_multiplier
 from .emulate._requant import requantize as requantize
 from .estimation._estimate import Report as Report
 from .estimation._estimate import estimate as estimate
+from .estimation._recipe_costs import Recipe as Recipe
 from .estimation._sweep import SweepError as SweepError
 from .estimation._sweep import sweep as sweep
 
@@ -30,6 +31,7 @@ __all__ = [
     "matmul",
     "estimate",
     "Report",
+    "Recipe",
     "sweep",
     "SweepError",
     "workloads",
