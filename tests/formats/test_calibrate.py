@@ -375,3 +375,11 @@ def test_bad_static_scales():
         formats.quantize(x, "posit8", scale=1.0)
     with pytest.raises(ValueError, match="scale_rule='none'"):
         formats.quantize(x, formats.CodebookFormat((-1.0, 0.0, 1.0), None, "none"), scale=1.0)
+
+
+@pytest.mark.parametrize("fmt", ["int8", "float8_e4m3fn", "mxfp4", "nvfp4"])
+def test_static_scales_pass_the_gradient_straight_through(fmt):
+    x = jnp.asarray(data(7)[4:])  # finite rows
+    cal = formats.calibrate(x, fmt)
+    g = jax.grad(lambda v: jnp.sum(formats.quantize(v, fmt, **cal)))(x)
+    np.testing.assert_array_equal(np.asarray(g), np.ones(x.shape, np.float32))

@@ -187,3 +187,13 @@ def test_bad_inputs():
         formats.fwht(np.zeros(2), key=np.array([0, 42], np.uint32))  # a legacy PRNGKey
     with pytest.raises(TypeError, match="key must be"):
         formats.fwht(np.zeros(8), key="seed")
+
+
+def test_fwht_under_vmap_and_grad():
+    x = np.random.default_rng(4).standard_normal((3, 28 * 2)).astype(np.float32)
+    yv = jax.vmap(formats.fwht)(jnp.asarray(x))
+    _check_float(np.asarray(yv), x, 56, np.float32)
+    # linear and orthogonal: the gradient of Σ fwht(x)·c is c·Hᵀ
+    c = np.random.default_rng(5).standard_normal(56).astype(np.float32)
+    g = jax.grad(lambda v: jnp.sum(formats.fwht(v) * c))(jnp.asarray(x[0]))
+    np.testing.assert_allclose(np.asarray(g), formats.hadamard(56) @ c, atol=1e-5)

@@ -263,3 +263,15 @@ def test_bad_recipe_options():
         layers.attention(x[None, :8], x[None, :8], x[None, :8], outliers={"method": "int8"})
     with pytest.raises(ValueError, match="asymmetric"):
         layers.linear(x, w, x_format="uint8", w_format="int8", scaling="tensor", calibration="absmax")
+
+
+def test_attention_calibration_and_sparse_kv():
+    rng = np.random.default_rng(3)
+    q, k, v = (rng.standard_normal((1, 2, 8, 32)) for _ in range(3))
+    kw = dict(q_format="int8", k_format="int8", v_format="int8", p_format="float8_e4m3fn")
+    base = layers.Attention(**kw)
+    same = layers.Attention(calibration={"q": "absmax", "k": "absmax", "v": "absmax"}, **kw)
+    np.testing.assert_array_equal(same(q, k, v).output, base(q, k, v).output)  # absmax = the default scales
+    k[..., 3] *= 30
+    sparse = layers.Attention(outliers={"method": "sparse", "fraction": 0.02}, **kw).compare(q, k, v)
+    assert sparse.sqnr_db > base.compare(q, k, v).sqnr_db
