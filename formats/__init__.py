@@ -59,6 +59,17 @@ from .numsys._lns import lns_subtract as lns_subtract
 from .numsys._lns import mitchell_multiply as mitchell_multiply
 from .numsys._lns import power_of_two as power_of_two
 from .numsys._posit import PositFormat as PositFormat
+from .recipes._calibrate import CALIBRATION_METHODS as CALIBRATION_METHODS
+from .recipes._calibrate import Calibration as Calibration
+from .recipes._calibrate import calibrate as calibrate
+from .recipes._hadamard import fwht as fwht
+from .recipes._hadamard import hadamard as hadamard
+from .recipes._hadamard import hadamard_factors as hadamard_factors
+from .recipes._transforms import ROTATIONS as ROTATIONS
+from .recipes._transforms import random_orthogonal as random_orthogonal
+from .recipes._transforms import rotate as rotate
+from .recipes._transforms import smooth as smooth
+from .recipes._transforms import smooth_scales as smooth_scales
 
 __all__ = [
     "FloatFormat", "IntFormat", "Format", "UnknownFormatError", "SPECIALS", "get", "names", "select", "p3109",
@@ -69,5 +80,6 @@ __all__ = [
     "mitchell_multiply", "lmul", "lmul_codes", "lattice", "NestedLatticeFormat", "BlockFormat",
     "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_point", "ScaledIntFormat", "dyadic",
     "requantize", "zero_points", "CodebookFormat", "NF4_LEVELS", "ErrorStats", "error_stats",
-    "error_table",
+    "error_table", "hadamard", "hadamard_factors", "fwht", "rotate", "ROTATIONS", "random_orthogonal",
+    "smooth_scales", "smooth", "calibrate", "Calibration", "CALIBRATION_METHODS",
 ]

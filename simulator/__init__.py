@@ -23,6 +23,7 @@ from .estimation._estimate import Report as Report
 from .estimation._estimate import estimate as estimate
 from .estimation._pareto import pareto as pareto
 from .estimation._pareto import plot_pareto as plot_pareto
+from .estimation._recipe_costs import Recipe as Recipe
 from .estimation._sweep import SweepError as SweepError
 from .estimation._sweep import sweep as sweep
 
@@ -32,6 +33,7 @@ __all__ = [
     "matmul",
     "estimate",
     "Report",
+    "Recipe",
     "sweep",
     "SweepError",
     "pareto",

@@ -96,6 +96,35 @@ def _verbs() -> list[Verb]:
                    "bits": NOT_INTS}))
     v.append(Verb("formats.error_stats", lambda **k: formats.error_stats(k["x"], k["fmt"]),
                   {"x": x32(), "fmt": "int8"}, {"x": NOT_ARRAYS, "fmt": fmt_bad}))
+    m16 = np.random.default_rng(4).standard_normal((4, 16)).astype(np.float32)
+    v.append(Verb("formats.hadamard", lambda **k: formats.hadamard(k.pop("n"), **k), {"n": 16},
+                  {"n": {**NOT_INTS, "no Hadamard of this size": 6, "unsupported base": 2 * 107}}))
+    v.append(Verb("formats.hadamard_factors", lambda **k: formats.hadamard_factors(k["n"]), {"n": 11008},
+                  {"n": {**NOT_INTS, "no Hadamard of this size": 6}}))
+    v.append(Verb("formats.fwht", lambda **k: formats.fwht(k.pop("x"), **k), {"x": m16, "axis": -1},
+                  {"x": {**NOT_ARRAYS, "length 6": np.ones((2, 6), np.float32)},
+                   "axis": {"out of range": 5, "str": "0", "fraction": 0.5}}))
+    v.append(Verb("formats.rotate", lambda **k: formats.rotate(k.pop("x"), k.pop("rotation"), **k),
+                  {"x": m16, "rotation": "hadamard"},
+                  {"x": NOT_ARRAYS,
+                   "rotation": {"unknown": "bogus", "not orthogonal": np.ones((16, 16)),
+                                "wrong size": np.eye(8), "int": 3}}))
+    v.append(Verb("formats.random_orthogonal", lambda **k: formats.random_orthogonal(k.pop("n"), **k),
+                  {"n": 8, "key": 0}, {"n": NOT_INTS, "key": {"str": "seed", "float": 0.5}}))
+    w16 = np.random.default_rng(5).standard_normal((8, 16)).astype(np.float32)
+    v.append(Verb("formats.smooth_scales", lambda **k: formats.smooth_scales(k.pop("x"), k.pop("weight"), **k),
+                  {"x": m16, "weight": w16, "alpha": 0.5},
+                  {"x": NOT_ARRAYS, "weight": {"wrong shape": np.ones((8, 5)), **NOT_ARRAYS},
+                   "alpha": {"above 1": 1.5, "nan": math.nan, "str": "0.5"}}))
+    v.append(Verb("formats.smooth", lambda **k: formats.smooth(k.pop("x"), k.pop("weight"), k.pop("scales"), **k),
+                  {"x": m16, "weight": w16, "scales": np.ones(16, np.float32)},
+                  {"x": NOT_ARRAYS, "weight": {"wrong shape": np.ones((8, 5))},
+                   "scales": {"wrong length": np.ones(5), "zero": np.zeros(16), "negative": -np.ones(16),
+                              **NOT_ARRAYS}}))
+    v.append(Verb("formats.calibrate", lambda **k: formats.calibrate(k.pop("x"), k.pop("fmt"), **k),
+                  {"x": m16, "fmt": "mxfp4", "method": "absmax"},
+                  {"x": NOT_ARRAYS, "fmt": fmt_bad, "method": NOT_CHOICES,
+                   "axis": {"out of range": 5, "str": "0"}}))
     # ---------------------------------------------------------------- hwmodels
     for preset in hwmodels.presets.names():
         machine = hwmodels.presets.get(preset)

@@ -605,19 +605,25 @@ class _BlockCodec(ScaledCodec):
     label = "block"
 
     def _extra(self, fmt, extra):
+        """(tensor_scale, static block scales) or None when neither is given."""
         ts = extra.pop("tensor_scale", None)
+        scale = extra.pop("scale", None)
+        if "zero_point" in extra:
+            raise ValueError(f"zero_point= does not apply to block format {fmt} (its blocks are symmetric)")
         if extra:
             raise TypeError(f"unexpected option(s) for block formats: {', '.join(sorted(extra))}; "
-                            "block formats accept tensor_scale= (two-level formats only)")
+                            "block formats accept scale= and tensor_scale= (two-level formats only)")
         if ts is not None and fmt.tensor_scale is None:
             raise ValueError(f"tensor_scale= is only used by two-level formats (tensor_scale set); {fmt} has none")
-        return ts
+        return None if ts is None and scale is None else (ts, scale)
 
-    def encode_impl(self, x, fmt, opts, key, backend, ts_user):
-        return encode_block(x, fmt, opts, key, backend, ts_user)
+    def encode_impl(self, x, fmt, opts, key, backend, extra):
+        ts_user, scale_user = extra or (None, None)
+        return encode_block(x, fmt, opts, key, backend, ts_user, scale_user)
 
-    def _quantize_fast(self, x, fmt, opts, key, ts_user):
-        if _numba_ok(x, fmt, opts):
+    def _quantize_fast(self, x, fmt, opts, key, extra):
+        ts_user, scale_user = extra or (None, None)
+        if scale_user is None and _numba_ok(x, fmt, opts):
             from ._block_numba import quantize_numba
 
             return quantize_numba(x, fmt, opts, key, ts_user)
@@ -655,11 +661,12 @@ def _elem_opts(opts):
                 flush_subnormals=opts.flush_subnormals)
 
 
-def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> QArray:
-    """Encode ``x`` (an accepted float array) to a :class:`QArray` of ``fmt``."""
+def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, scale_user=None) -> QArray:
+    """Encode ``x`` (an accepted float array) to a :class:`QArray` of ``fmt``; ``scale_user``:
+    static block scale values ``(*other_dims, n_blocks)`` in place of the scale rule's."""
     shape = tuple(x.shape)
     src = work_dtype(x)
-    if backend == "numpy" and _numba_ok(x, fmt, opts):
+    if backend == "numpy" and scale_user is None and _numba_ok(x, fmt, opts):
         from ._block_numba import encode_numba
 
         return encode_numba(x, fmt, opts, key, ts_user)
@@ -686,6 +693,8 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
     else:
         amax = xp.max(bits & ABS, axis=-1)
     bad = amax >= INF  # NaN or Inf in the block
+    if scale_user is not None:
+        scale_user = _static_block_scales(xp, scale_user, fmt, xb.shape[:-1], backend, wd)
     eo = _elem_opts(opts)
     ts_out = None
     # JAX: the branch-free element conversion (XLA vectorizes it; NumPy's small inputs keep the
@@ -697,7 +706,10 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
                                                  flush_subnormals=eo["flush_subnormals"]))
     if fmt.scale_rule in _POW2_RULES:
         kmin, kmax = fmt.scale_exponent_range
-        k = pow2_scale_exponents(xp, amax, fmt, W)
+        if scale_user is None:
+            k = pow2_scale_exponents(xp, amax, fmt, W)
+        else:  # exact powers of two: the exponent field
+            k, _ = split_exponent(xp, bitcast(xp, scale_user, U), W)
         over = k > kmax
         if fmt.scale.has_nan:
             nan_scale = bad | over
@@ -733,6 +745,8 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
             ts = xp.maximum(ts, fdt.type(TS_MIN))
             ts = _quantize_scalar_array(xp, ts, fmt.tensor_scale, backend)
             s_raw = div(xp, s_raw, ts)
+        if scale_user is not None:
+            s_raw = scale_user
         s_cl = xp.clip(s_raw, fdt.type(fmt.scale.min_normal), fdt.type(fmt.scale.max))
         scodes = _encode(s_cl, fmt.scale, rounding="nearest_even", overflow="saturate").codes
         if fmt.scale.has_nan:
@@ -755,6 +769,22 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
     scodes = scodes.astype(mf.code_dtype(fmt.scale.bits))
     return QArray(codes=ecodes, format=fmt, shape=shape, scales=scodes, tensor_scale=ts_out,
                   axis=axis if len(shape) else 0, meta=(("source", src),))
+
+
+def _static_block_scales(xp, scale, fmt: BlockFormat, shape: tuple, backend: str, wd: str):
+    """Static block scales (``scale=``): positive finite values of shape ``(*other_dims,
+    n_blocks)``; exact powers of two within the scale format's range for the power-of-two
+    rules (checked where the values are concrete)."""
+    from ..core._static import _concrete_all, static_array
+
+    s = static_array(scale, "scale", shape, backend, wd, layout=f"the block scales of {fmt}")
+    if fmt.scale_rule in _POW2_RULES:
+        m, e = xp.frexp(s)
+        kmin, kmax = fmt.scale_exponent_range
+        if _concrete_all(xp, (m == 0.5) & (e - 1 >= kmin) & (e - 1 <= kmax)) is False:
+            raise ValueError(f"scale: the block scales of {fmt} (scale_rule={fmt.scale_rule!r}) must be powers "
+                             f"of two in [2^{kmin}, 2^{kmax}]")
+    return s
 
 
 def _quantize_scalar_array(xp, v, fmt, backend):

@@ -173,8 +173,18 @@ def _view(xp, x, fmt, axis):
 class _CodebookCodec(ScaledCodec):
     label = "codebook"
 
+    def _extra(self, fmt, extra):
+        """Static scales (``scale=``), or None."""
+        s = extra.pop("scale", None)
+        if "zero_point" in extra:
+            raise ValueError(f"zero_point= does not apply to codebook format {fmt}")
+        super()._extra(fmt, extra)
+        if s is not None and fmt.scale_rule == "none":
+            raise ValueError(f"scale= needs a format with scales; {fmt} has scale_rule='none'")
+        return s
+
     def encode_impl(self, x, fmt, opts, key, backend, extra):
-        return _encode_cb(x, fmt, opts, key, backend)
+        return _encode_cb(x, fmt, opts, key, backend, extra)
 
     def decode(self, q, dtype, backend):
         return _decode_cb(q, dtype, backend)
@@ -207,7 +217,7 @@ class _CodebookCodec(ScaledCodec):
         return v
 
 
-def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
+def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str, static=None) -> QArray:
     if opts.overflow == "error":
         raise ValueError("overflow='error' is not supported by codebook formats (they saturate)")
     xp = get_xp(backend)
@@ -236,7 +246,13 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
     W = 64 if wd == "float64" else 32
     MI, BI, U, I, _ = _F[W]
     p = None
-    if xp is not np and fmt.scale_rule == "absmax" and n:
+    if static is not None:
+        from ..core._static import static_array
+
+        lay = xb.shape[:-1] if fmt.block_size is not None else ()
+        static = static_array(static, "scale", lay, backend, wd, layout=f"the scales of {fmt}")
+        static = static.reshape(xb.shape[:-1])
+    if xp is not np and fmt.scale_rule == "absmax" and n and static is None:
         U_ = xp.dtype(U)
         ABS = U_.type((1 << (W - 1)) - 1)
         INF = U_.type(((1 << (W - 1 - MI)) - 1) << MI)
@@ -252,7 +268,9 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str) -> QArray:
         s = None
         t = xb
     else:
-        if n == 0:
+        if static is not None:
+            s = static
+        elif n == 0:
             s = xp.ones(xb.shape[:-1], fdt)
         elif fmt.scale_rule == "absmax":
             s = xp.max(af, axis=-1)

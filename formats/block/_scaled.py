@@ -191,8 +191,19 @@ def _scale_shape(fmt, nb_shape):
 class _ScaledIntCodec(ScaledCodec):
     label = "scaled-integer"
 
+    def _extra(self, fmt, extra):
+        """Static ``scale`` / ``zero_point`` (see :func:`formats.quantize`), or None."""
+        s, zp = extra.pop("scale", None), extra.pop("zero_point", None)
+        super()._extra(fmt, extra)
+        if zp is not None:
+            if s is None:
+                raise ValueError("zero_point= needs scale= (a static zero point belongs to a static scale)")
+            if fmt.symmetric:
+                raise ValueError(f"zero_point= is for asymmetric formats; {fmt} is symmetric (zero point 0)")
+        return None if s is None else (s, zp)
+
     def encode_impl(self, x, fmt, opts, key, backend, extra):
-        return _encode_scaled(x, fmt, opts, key, backend)
+        return _encode_scaled(x, fmt, opts, key, backend, extra)
 
     def decode(self, q, dtype, backend):
         return _decode_scaled(q, dtype, backend)
@@ -240,7 +251,7 @@ class _ScaledIntCodec(ScaledCodec):
         return values(fmt.element)
 
 
-def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str) -> QArray:
+def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str, static=None) -> QArray:
     xp = get_xp(backend)
     shape = tuple(x.shape)
     src = work_dtype(x)
@@ -260,7 +271,19 @@ def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str) -> QArray:
     xf = xp.where(finite, xb, fdt.type(0))
     empty = xb.shape[-1] == 0
     qmin, qmax = fmt.qmin, fmt.qmax
-    if fmt.symmetric:
+    zp_static = None
+    if static is not None:  # static scales (and zero points) in the layout of the scale codes
+        from ..core._static import static_array
+
+        lay = _scale_shape(fmt, xb.shape[:-1])
+        what = f"the scales of {fmt} ({fmt.granularity})"
+        s = static_array(static[0], "scale", lay, backend, wd, layout=what).reshape(xb.shape[:-1])
+        if static[1] is not None:
+            zp_static = static_array(static[1], "zero_point", lay, backend, wd, kind="zero_point", lo=qmin,
+                                     hi=qmax, layout=what).reshape(xb.shape[:-1])
+        lo = None if fmt.symmetric else (xp.zeros(xb.shape[:-1], fdt) if empty
+                                         else xp.minimum(xp.min(xf, axis=-1), fdt.type(0)))
+    elif fmt.symmetric:
         amax = xp.zeros(xb.shape[:-1], fdt) if empty else xp.max(xp.abs(xf), axis=-1)
         s = div(xp, amax, fdt.type(qmax))
         lo = None
@@ -271,8 +294,11 @@ def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str) -> QArray:
     s = xp.where(s > 0, s, fdt.type(1))  # all-zero groups: scale 1
     s_codes, s_val, ts = _store_scale(xp, s, fmt, wd)
     if not fmt.symmetric:
-        zp = fdt.type(qmin) - _quantize(div(xp, lo, s_val), _INT32, rounding="nearest_even")
-        zp = xp.clip(zp, fdt.type(qmin), fdt.type(qmax))
+        if zp_static is not None:
+            zp = zp_static
+        else:
+            zp = fdt.type(qmin) - _quantize(div(xp, lo, s_val), _INT32, rounding="nearest_even")
+            zp = xp.clip(zp, fdt.type(qmin), fdt.type(qmax))
         zp_codes = _encode(zp, fmt.element).codes
     else:
         zp = None

@@ -82,8 +82,18 @@ def _prepare(x, fmt, rounding, overflow, axis, key, random_bits, flush_subnormal
     return x, fmt, opts, key, backend, back
 
 
+def _with_scale(extra: dict, scale, zero_point) -> dict:
+    """``scale=`` / ``zero_point=`` go to the family's codec with its other options (only when
+    given, so families without scales keep rejecting them by name)."""
+    if scale is not None:
+        extra["scale"] = scale
+    if zero_point is not None:
+        extra["zero_point"] = zero_point
+    return extra
+
+
 def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
-             flush_subnormals=False, **extra):
+             flush_subnormals=False, scale=None, zero_point=None, **extra):
     """The values ``fmt`` holds nearest to ``x`` under the rounding mode: fake quantization.
 
     Args:
@@ -114,6 +124,17 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
             bits, the dtype's width for explicit bits (uint8: 8, uint16: 16, uint32/64: 32).
         flush_subnormals: treat subnormal inputs as zero and flush subnormal results to zero,
             like hardware without subnormal support.
+        scale: static scales instead of the ones the format would compute from ``x`` — what
+            :func:`formats.calibrate` returns, positive and finite, in the layout of the format:
+            scalar formats (float, int) take any array broadcastable to ``x`` and give
+            ``scale · Q(x / scale)``; a ``ScaledIntFormat`` the shape of its scale codes
+            (``()``, ``(shape[axis],)`` or ``(*other_dims, n_groups)``); a ``BlockFormat`` or
+            ``CodebookFormat`` one value per block, ``(*other_dims, n_blocks)`` (powers of two
+            for the power-of-two scale rules; NVFP4's are relative to its tensor scale). The
+            values are stored in the format's scale format as the format stores its own.
+        zero_point: static integer zero points with ``scale`` (asymmetric ``ScaledIntFormat``,
+            same shape as its scales; unsigned ``IntFormat``: broadcastable to ``x``, giving
+            ``scale · (Q(x / scale + zero_point) − zero_point)``).
         **extra: family-specific options (documented by the family).
 
     Returns:
@@ -133,7 +154,7 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
     """
     x, fmt, opts, key, backend, back = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
                                                 flush_subnormals)
-    out = _codec_for(fmt).quantize(x, fmt, opts, key, backend, **extra)
+    out = _codec_for(fmt).quantize(x, fmt, opts, key, backend, **_with_scale(extra, scale, zero_point))
     if backend == "jax":
         return out
     out = np.asarray(out)  # a 0-d array, not a NumPy scalar, for 0-d inputs
@@ -141,8 +162,11 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
 
 
 def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
-           flush_subnormals=False, **extra) -> QArray:
+           flush_subnormals=False, scale=None, zero_point=None, **extra) -> QArray:
     """Encode ``x`` to codes of ``fmt``; same inputs and options as :func:`quantize`.
+
+    ``scale=`` / ``zero_point=`` need a format whose QArray stores scales (block, scaled-integer,
+    codebook): a scalar format's QArray holds codes only (TypeError; use :func:`quantize`).
 
     Returns:
         :class:`QArray` whose ``codes`` are unsigned integers (native byte order), one per
@@ -150,7 +174,7 @@ def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None,
     """
     x, fmt, opts, key, backend, _ = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
                                              flush_subnormals)
-    return _codec_for(fmt).encode(x, fmt, opts, key, backend, **extra)
+    return _codec_for(fmt).encode(x, fmt, opts, key, backend, **_with_scale(extra, scale, zero_point))
 
 
 #: Output dtypes of :func:`decode`.
@@ -245,8 +269,13 @@ class _ScalarCodec:
             raise TypeError(f"unexpected option(s) for scalar formats: {', '.join(sorted(extra))}")
 
     def quantize(self, x, fmt, opts, key, backend, **extra):
+        scale, zp = extra.pop("scale", None), extra.pop("zero_point", None)
         self._check_extra(extra)
         x = check_float_input(x, backend)
+        if scale is not None or zp is not None:
+            from ._static import scaled_scalar_quantize
+
+            return scaled_scalar_quantize(self, x, fmt, opts, key, backend, scale, zp)
         rand = self._rand(x, opts, key, backend)
         if backend == "jax":
             from ..scalar._jax import quantize_jax
@@ -259,6 +288,10 @@ class _ScalarCodec:
         return np.asarray(mf.quantize_xp(np, _contiguous(x), fmt, opts, rand))
 
     def encode(self, x, fmt, opts, key, backend, **extra):
+        if "scale" in extra or "zero_point" in extra:
+            raise TypeError(f"scale=/zero_point=: a QArray of the scalar format {fmt} holds codes only, no "
+                            "scales; use quantize(x, fmt, scale=...), or a format that stores its scales "
+                            "(formats.ScaledIntFormat, a BlockFormat)")
         self._check_extra(extra)
         x = check_float_input(x, backend)
         rand = self._rand(x, opts, key, backend)

@@ -85,6 +85,22 @@ def backend_of(x: Any) -> str:
     return "numpy"
 
 
+def as_numpy_array(x, name: str):
+    """``np.asarray(x)`` with a clear error naming ``name`` when ``x`` cannot be an array of
+    numbers (ragged nested lists, unconvertible objects).
+
+    Raises:
+        TypeError: naming ``name``.
+    """
+    import numpy as np
+
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers (an array, a number or a nested "
+                        f"list of numbers): {exc}") from None
+
+
 def check_float_input(x, backend: str):
     """Return ``x`` as an array of an accepted float dtype, in native byte order.
 
@@ -96,14 +112,9 @@ def check_float_input(x, backend: str):
     Raises:
         TypeError: for any other dtype, naming it.
     """
-    import numpy as np
 
     if backend == "numpy":
-        try:
-            x = np.asarray(x)
-        except (ValueError, TypeError) as exc:  # ragged nested lists, unconvertible objects
-            raise TypeError(f"x must be an array of real numbers (an array, a float or a nested "
-                            f"list of floats): {exc}") from None
+        x = as_numpy_array(x, "x")
         if x.dtype.kind in "iub" or x.dtype == object:
             raise TypeError(
                 f"x must be a float16/bfloat16/float32/float64 array, got dtype {x.dtype}; "

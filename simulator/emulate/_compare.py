@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Metrics", "compare", "softmax", "kl_divergence"]
+__all__ = ["Metrics", "compare", "softmax", "kl_divergence", "flip_rate"]
 
 
 def as_real_array(x, name: str) -> np.ndarray:
@@ -42,6 +42,11 @@ class Metrics:
         cosine_similarity: Σ a·r / (‖a‖ ‖r‖) (1 when both are all zero, 0 when one is).
         kl_divergence: mean over rows of KL(softmax(reference) ‖ softmax(approx)) in nats,
             when a softmax axis was given (attention scores), else None.
+        flip_rate: the fraction of rows (all positions but the arg-max axis, by default the
+            last) whose arg-max changes — the "% flips" of the quantization papers' evaluations
+            (Dutta et al., "Accuracy is Not All You Need", arXiv 2407.09141): for logits, the
+            fraction of tokens whose top-1 prediction changes. None for 0-d inputs or
+            ``flip_axis=None``.
 
     NaN or ±Inf in either input makes every metric NaN (except ``n``).
     """
@@ -55,6 +60,7 @@ class Metrics:
     sqnr_db: float
     cosine_similarity: float
     kl_divergence: float | None = None
+    flip_rate: float | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -79,7 +85,25 @@ def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
     return np.sum(t, axis=axis)
 
 
-def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = True) -> Metrics:
+def flip_rate(approx, reference, axis: int = -1) -> float:
+    """The fraction of rows whose arg-max along ``axis`` differs between ``approx`` and
+    ``reference`` (ties: the first maximum, as ``numpy.argmax``).
+
+    Raises:
+        ValueError: different shapes, empty inputs, an axis out of range.
+    """
+    a = as_real_array(approx, "approx")
+    r = as_real_array(reference, "reference")
+    if a.shape != r.shape or a.size == 0 or a.ndim == 0:
+        raise ValueError(f"flip_rate needs two non-empty arrays of one shape with at least 1 dimension, got "
+                         f"{a.shape} and {r.shape}")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"axis must be an int in [{-a.ndim}, {a.ndim - 1}], got {axis!r}")
+    return float(np.mean(np.argmax(a, axis=axis) != np.argmax(r, axis=axis)))
+
+
+def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = True,
+            flip_axis: int | None = -1) -> Metrics:
     """Error metrics of ``approx`` against ``reference``.
 
     Args:
@@ -89,6 +113,7 @@ def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = Tru
             averaged over the other positions.
         logits: with ``kl_axis``: the inputs are scores and are softmaxed first (True), or are
             already probabilities (False).
+        flip_axis: the axis of :attr:`Metrics.flip_rate` (default the last; None: not computed).
 
     Returns:
         :class:`Metrics`.
@@ -112,9 +137,13 @@ def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = Tru
         p = softmax(r, kl_axis) if logits else r
         q = softmax(a, kl_axis) if logits else a
         kl = float(np.mean(kl_divergence(p, q, kl_axis)))
+    flips = None
+    if flip_axis is not None and a.ndim:
+        flips = flip_rate(a, r, flip_axis)
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(r))):
         nan = math.nan
-        return Metrics(int(a.size), nan, nan, nan, nan, nan, nan, nan, kl if kl is None else nan)
+        return Metrics(int(a.size), nan, nan, nan, nan, nan, nan, nan, kl if kl is None else nan,
+                       flips if flips is None else nan)
     d = a - r
     mse = float(np.mean(d * d))
     sig = float(np.sum(r * r))
@@ -135,4 +164,4 @@ def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = Tru
     nz = r != 0
     rel = float(np.max(np.abs(d[nz]) / np.abs(r[nz]))) if np.any(nz) else 0.0
     return Metrics(int(a.size), mse, math.sqrt(mse), float(np.mean(np.abs(d))), float(np.max(np.abs(d))), rel,
-                   sqnr, cos, kl)
+                   sqnr, cos, kl, flips)

@@ -97,7 +97,8 @@ class Report:
             ``count`` repetitions): name, kind, m, k, n, count, macs, cycles, stall_cycles,
             seconds, energy_pj, ``<category>_pj``, utilization, bound.
         footprint: resident memory, bytes, at true bits per element: ``weights_bytes``,
-            ``kv_cache_bytes``, ``activations_bytes``, ``total_bytes``.
+            ``kv_cache_bytes``, ``activations_bytes``, ``total_bytes`` (with a recipe also
+            ``metadata_bytes`` and its parts).
         capacity_bytes: the machine's memory that the footprint must fit (a GPU's HBM, a
             wafer's SRAM), or None when the machine record states none (systolic, bit-serial,
             LUT-GEMM: their DRAM is not modelled as finite).
@@ -166,7 +167,7 @@ class Report:
 
         fp = {k: max(self.footprint.get(k, 0.0), other.footprint.get(k, 0.0))
               for k in set(self.footprint) | set(other.footprint)}
-        fp["total_bytes"] = fp["weights_bytes"] + fp["kv_cache_bytes"] + fp["activations_bytes"]
+        fp["total_bytes"] = sum(fp[k] for k in _FOOTPRINT_PARTS if k in fp)
         same = lambda a, b: a if a == b else f"{a} + {b}"  # noqa: E731
         fmts = {k: same(self.formats.get(k, ""), other.formats.get(k, ""))
                 for k in dict.fromkeys([*self.formats, *other.formats])}
@@ -262,6 +263,10 @@ class Report:
         return self.summary().to_string(index=False)
 
 
+#: the parts of ``Report.footprint`` that ``total_bytes`` sums (``metadata_bytes`` with a recipe)
+_FOOTPRINT_PARTS = ("weights_bytes", "kv_cache_bytes", "activations_bytes", "metadata_bytes")
+
+
 def _bound(cost) -> str:
     acc = cost.accesses
     if "memory_seconds" in acc:
@@ -269,7 +274,7 @@ def _bound(cost) -> str:
     return "memory" if cost.stall_cycles > 0 else "compute"
 
 
-def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=None) -> Report:
+def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=None, recipe=None) -> Report:
     """Estimate time and energy of a workload on a machine with the given number formats.
 
     Args:
@@ -282,6 +287,12 @@ def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=N
         activations: format of the activations (``a`` of every GEMM, and the outputs).
         accumulator: accumulator format; None = the machine's native choice.
         kv_cache: format of the KV cache (``b`` of the attention GEMMs); None = activations.
+        recipe: a :class:`simulator.Recipe` (rotations, outliers, low rank, static or dynamic
+            scales): its costs are added as layers of kind ``rotation``, ``scales``,
+            ``outliers``, ``low_rank`` (named ``<layer>.<kind>``), and the footprint gains
+            ``metadata_bytes`` (with its parts ``scale_bytes``, ``outlier_bytes``,
+            ``low_rank_bytes``, ``rotation_bytes``), counted in ``total_bytes``. See
+            ``simulator/estimation/_recipe_costs.py`` for the model.
 
     Returns:
         :class:`Report`: total cycles, seconds, energy (pJ) by category (MAC, SRAM, DRAM,
@@ -313,12 +324,21 @@ def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=N
         "kv_cache_bytes": mem["kv_cache"] * _bits(kv) / 8,
         "activations_bytes": mem["activations"] * _bits(a) / 8,
     }
-    footprint["total_bytes"] = sum(footprint.values())
+    layer_list = wl.layers()
+    recipe_rows = []
+    if recipe is not None:
+        from ._recipe_costs import Recipe, recipe_costs
+
+        if not isinstance(recipe, Recipe):
+            raise TypeError(f"recipe must be a simulator.Recipe or None, got {type(recipe).__name__}")
+        recipe_rows, meta = recipe_costs(layer_list, machine, recipe, weights=w, activations=a, accumulator=acc)
+        footprint.update(meta)
+    footprint["total_bytes"] = sum(footprint[k] for k in _FOOTPRINT_PARTS if k in footprint)
     if hasattr(machine, "check_capacity"):
         machine.check_capacity(footprint["weights_bytes"] + footprint["kv_cache_bytes"])
 
     rows, total = [], None
-    for g in wl.layers():
+    for g in layer_list:
         b = {"weight": w, "kv": kv, "activation": a}[g.b_operand]
         one = machine.gemm(g.m, g.k, g.n, a_format=a, b_format=b, accumulator=acc)
         cost = one * g.count
@@ -328,6 +348,9 @@ def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=N
         row.update(cost.to_dict())
         row["bound"] = _bound(one)
         rows.append(row)
+    for name, kind, cost in recipe_rows:
+        total = total + cost
+        rows.append({"name": name, "kind": kind, **cost.to_dict(), "bound": _bound(cost)})
     layers = pd.DataFrame(rows)
     return Report(
         workload=getattr(wl, "name", type(wl).__name__),
