@@ -39,11 +39,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lowbit.formats.core._records import FloatFormat, IntFormat
+from lowbit.formats import FloatFormat, IntFormat
 
 from .emulate._accumulate import resolve_format
 from .emulate._compare import Metrics, as_real_array, compare, softmax
-from .emulate._matmul import _is_block_format, matmul
+from .emulate._matmul import _is_block_format
+from .emulate._matmul_dispatch import matmul
 
 __all__ = ["linear", "conv2d", "attention", "im2col", "Linear", "Conv2d", "Attention", "AttentionResult",
            "SCALINGS"]

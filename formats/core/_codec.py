@@ -7,58 +7,22 @@ NumPy out, JAX in → JAX out.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import numpy as np
 
-from ..scalar import _minifloat as mf
+from ._backend import backend_of
+from ._dispatch import codec_for as _codec_for
+from ._dispatch import register_codec
 from ._options import (
-    Options,
-    backend_of,
     check_float_input,
     check_random_bits,
     explicit_bits_width,
     is_explicit_bits,
     make_options,
-    make_random_bits,
 )
 from ._qarray import QArray
-from ._records import FloatFormat, IntFormat
 from ._registry import resolve
 
-__all__ = ["quantize", "encode", "decode", "values", "register_codec", "Codec", "NUMBA_THRESHOLD",
-           "DECODE_DTYPES"]
-
-#: NumPy inputs with at least this many elements run through the (parallel) Numba kernels.
-NUMBA_THRESHOLD = 1 << 15
-
-
-class Codec(Protocol):
-    """What a format family provides. ``opts`` is a validated :class:`Options`; ``extra`` holds
-    family-specific keyword options (validated by the family)."""
-
-    def quantize(self, x, fmt, opts: Options, key, backend: str, **extra): ...
-
-    def encode(self, x, fmt, opts: Options, key, backend: str, **extra) -> QArray: ...
-
-    def decode(self, q: QArray, dtype, backend: str): ...
-
-    def values(self, fmt) -> np.ndarray: ...
-
-
-_CODECS: dict[type, Codec] = {}
-
-
-def register_codec(record_cls: type, codec: Codec) -> None:
-    """Register the codec of a format family (one per record class)."""
-    _CODECS[record_cls] = codec
-
-
-def _codec_for(fmt) -> Codec:
-    for cls in type(fmt).__mro__:
-        if cls in _CODECS:
-            return _CODECS[cls]
-    raise TypeError(f"no codec registered for {type(fmt).__name__}")
+__all__ = ["quantize", "encode", "decode", "values", "decode_dtype", "register_codec", "DECODE_DTYPES"]
 
 
 def _prepare(x, fmt, rounding, overflow, axis, key, random_bits, flush_subnormals):
@@ -208,6 +172,28 @@ def decode(q: QArray, dtype=None):
     return np.asarray(out).astype(dt, copy=False)
 
 
+def decode_dtype(fmt) -> str:
+    """The dtype :func:`decode` gives a QArray of ``fmt`` when no ``dtype`` is asked for (NumPy;
+    JAX without x64 uses float32 where this says float64): ``"float32"`` when every value of the
+    format is exactly a float32, else ``"float64"``.
+
+    Args:
+        fmt: a format record or a registered name, of a family whose default dtype is a
+            property of the format: scalar (:class:`FloatFormat`, :class:`IntFormat`), posit or
+            LNS.
+
+    Raises:
+        ValueError: for families whose default follows the encoded data instead (block, scaled,
+            codebook and lattice formats decode to the dtype they were encoded from).
+    """
+    fmt = resolve(fmt)
+    fn = getattr(_codec_for(fmt), "default_dtype", None)
+    if fn is None:
+        raise ValueError(f"fmt: {fmt} has no fixed default decode dtype (formats of its family decode "
+                         "to the dtype they were encoded from)")
+    return fn(fmt)
+
+
 def values(fmt) -> np.ndarray:
     """The value of every code of ``fmt``, indexed by code (NumPy float64 array).
 
@@ -227,89 +213,3 @@ def values(fmt) -> np.ndarray:
         v = np.array(v, dtype=np.float64)
         v[np.fromiter(unused, dtype=np.int64)] = np.nan
     return v
-
-
-# ------------------------------------------------------------------------ scalar formats
-class _ScalarCodec:
-    """FloatFormat and IntFormat: NumPy (vectorized / Numba above NUMBA_THRESHOLD) and JAX."""
-
-    def _rand(self, x, opts, key, backend):
-        if opts.rounding != "stochastic":
-            if key is not None:
-                raise ValueError("key is only used with rounding='stochastic'")
-            return None
-        return (make_random_bits(key, x.shape, backend, opts.random_bits), opts.random_bits)
-
-    def _check_extra(self, extra):
-        if extra:
-            raise TypeError(f"unexpected option(s) for scalar formats: {', '.join(sorted(extra))}")
-
-    def quantize(self, x, fmt, opts, key, backend, **extra):
-        self._check_extra(extra)
-        x = check_float_input(x, backend)
-        rand = self._rand(x, opts, key, backend)
-        if backend == "jax":
-            from ..scalar._jax import quantize_jax
-
-            return quantize_jax(x, fmt, opts, rand)
-        if x.size >= NUMBA_THRESHOLD:
-            from ..scalar._numba_kernels import quantize_array
-
-            return quantize_array(x, fmt, opts, rand)
-        return np.asarray(mf.quantize_xp(np, _contiguous(x), fmt, opts, rand))
-
-    def encode(self, x, fmt, opts, key, backend, **extra):
-        self._check_extra(extra)
-        x = check_float_input(x, backend)
-        rand = self._rand(x, opts, key, backend)
-        if backend == "jax":
-            from ..scalar._jax import encode_jax
-
-            codes = encode_jax(x, fmt, opts, rand)
-        elif x.size >= NUMBA_THRESHOLD:
-            from ..scalar._numba_kernels import encode_array
-
-            codes = encode_array(x, fmt, opts, rand)
-        else:
-            codes = np.asarray(mf.encode_xp(np, _contiguous(x), fmt, opts, rand))
-        return QArray(codes=codes, format=fmt, shape=x.shape)
-
-    def decode(self, q, dtype, backend):
-        fmt = q.format
-        if backend == "jax":
-            from ..scalar._jax import decode_jax
-
-            return decode_jax(q.codes, fmt, dtype)
-        dt = np.dtype(dtype or mf.default_decode_dtype(fmt))
-        codes = np.asarray(q.codes)
-        if fmt.bits <= 16:
-            return np.asarray(_value_table(fmt, dt.name)[codes])
-        return np.asarray(mf.decode_xp(np, codes, fmt, dt))
-
-    def values(self, fmt):
-        if fmt.bits > 24:
-            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
-        return _value_table(fmt, "float64").copy()
-
-
-def _contiguous(x: np.ndarray) -> np.ndarray:
-    """C-contiguous view/copy of ``x`` with its shape (np.ascontiguousarray makes 0-d arrays 1-d)."""
-    return np.ascontiguousarray(x).reshape(x.shape)
-
-
-_TABLES: dict = {}
-
-
-def _value_table(fmt, dtype: str) -> np.ndarray:
-    key = (fmt, dtype)
-    t = _TABLES.get(key)
-    if t is None:
-        codes = np.arange(fmt.num_codes, dtype=mf.code_dtype(fmt.bits))
-        t = mf.decode_xp(np, codes, fmt, np.dtype(dtype))
-        t.setflags(write=False)
-        _TABLES[key] = t
-    return t
-
-
-register_codec(FloatFormat, _ScalarCodec())
-register_codec(IntFormat, _ScalarCodec())

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any
 
-__all__ = ["ROUNDINGS", "OVERFLOWS", "Options", "make_options", "backend_of", "check_float_input", "native",
+from ._modes import OVERFLOWS, ROUNDINGS
+
+__all__ = ["ROUNDINGS", "OVERFLOWS", "Options", "make_options", "check_float_input", "native",
            "make_random_bits", "check_random_bits", "is_explicit_bits", "explicit_bits_width"]
-
-#: Rounding modes accepted by every codec.
-ROUNDINGS = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd", "stochastic")
-#: Overflow policies; ``None`` means the format's natural behaviour.
-OVERFLOWS = (None, "saturate", "inf", "nan", "error")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,16 +69,6 @@ def make_options(
     if not isinstance(flush_subnormals, bool):
         raise ValueError(f"flush_subnormals must be a bool, got {flush_subnormals!r}")
     return Options(rounding, overflow, axis, random_bits, flush_subnormals)
-
-
-def backend_of(x: Any) -> str:
-    """'jax' for JAX arrays and tracers, 'numpy' otherwise (never imports jax)."""
-    if "jax" in sys.modules:
-        import jax
-
-        if isinstance(x, jax.Array):
-            return "jax"
-    return "numpy"
 
 
 def check_float_input(x, backend: str):

@@ -12,19 +12,9 @@ import math
 from fractions import Fraction
 from typing import ClassVar
 
-__all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS", "CodeSet"]
+from ._modes import SPECIALS
 
-#: Special-value families of :class:`FloatFormat` (``specials`` field).
-#:
-#: ``"ieee"``  the top exponent field holds ±Inf (mantissa 0) and NaNs (mantissa ≠ 0), as IEEE 754.
-#: ``"fn"``    finite: no Inf; the all-ones magnitude code (S.111…1) is NaN (OCP E4M3, E8M0).
-#: ``"fnuz"``  finite, unsigned zero: no Inf, no −0; the −0 code (1000…0) is the single NaN.
-#: ``"p3109"`` IEEE P3109, extended-real domain. Signed: the −0 code is the single NaN and the
-#:             top magnitude code of each sign is ±Inf. Unsigned: the top code (all ones) is the
-#:             NaN and the code below it +Inf. (P3109's finite domain is ``"fnuz"`` when signed,
-#:             ``"fn"`` when unsigned: see :func:`formats.p3109`.)
-#: ``"none"``  every code is a finite number (OCP FP6/FP4).
-SPECIALS = ("ieee", "fn", "fnuz", "p3109", "none")
+__all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS", "CodeSet"]
 
 
 class CodeSet(tuple):

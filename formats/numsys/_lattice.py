@@ -36,8 +36,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..core import _registry
-from ..core._codec import register_codec
-from ..core._options import backend_of, check_float_input
+from ..core._backend import namespace, straight_through
+from ..core._dispatch import register_codec
+from ..core._options import check_float_input
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
 
@@ -217,14 +218,6 @@ def nearest_xp(xp, x, lat: Lattice):
     return _nearest_A(xp, x)
 
 
-def _xp(x):
-    if backend_of(x) == "jax":
-        import jax.numpy as jnp
-
-        return jnp
-    return np
-
-
 def nearest(x, lattice, *, scale=1.0):
     """The point of ``scale``·Λ nearest to each vector of ``x`` (Conway & Sloane).
 
@@ -243,7 +236,7 @@ def nearest(x, lattice, *, scale=1.0):
         TypeError: for non-float inputs.
     """
     lat = get_lattice(lattice)
-    xp = _xp(x)
+    xp = namespace(x)
     back = x.dtype if isinstance(x, np.ndarray) and not x.dtype.isnative else None
     x = check_float_input(x, "jax" if xp is not np else "numpy")
     if x.ndim == 0 or x.shape[-1] != lat.ambient_dim:
@@ -340,7 +333,7 @@ def voronoi_encode(x, lattice, q: int):
     lat = get_lattice(lattice)
     _check_q(q)
     lam = nearest(x, lat)
-    xp = _xp(lam)
+    xp = namespace(lam)
     lam = lam.astype(xp.float32) if lam.dtype.name in ("float16", "bfloat16") else lam
     return voronoi_encode_xp(xp, lam, lat, q).astype(xp.uint8)
 
@@ -373,7 +366,7 @@ def voronoi_decode(codes, lattice, q: int, dtype="float32"):
         name = None
     if name not in DECODE_DTYPES:
         raise ValueError(f"dtype must be a float dtype, one of {DECODE_DTYPES}, got {dtype!r}")
-    xp = _xp(codes)
+    xp = namespace(codes)
     codes = check_codes("codes", codes, 8, limit=q)
     if codes.ndim == 0 or codes.shape[-1] != lat.n:
         raise ValueError(f"codes must have shape (..., {lat.n}) for {lat.name}, got {tuple(codes.shape)}")
@@ -528,7 +521,7 @@ class _NestedCodec:
 
     def validate(self, q):
         """QArray layout of a nested-lattice format (see :class:`NestedLatticeFormat`)."""
-        from ..block._block import check_blocked
+        from ..block._layout import check_blocked
         from ..core._qarray import check_codes, check_float_scalar, check_shape_of
 
         fmt = q.format
@@ -554,9 +547,7 @@ class _NestedCodec:
         dt = x.dtype.name if np.dtype(x.dtype).name in ("float32", "float64") else "float32"
         out = self.decode(qa, dt, backend).astype(x.dtype)
         if backend == "jax":
-            from ._numsys_jax import ste
-
-            return ste(x, out)
+            return straight_through(x, out)
         return out
 
     def values(self, fmt):

@@ -51,7 +51,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..core import _registry
-from ..core._codec import register_codec
+from ..core._backend import backend_of, code_dtype, namespace, raise_if, straight_through
+from ..core._dispatch import register_codec
 from ..core._options import check_float_input, make_options, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
@@ -313,14 +314,6 @@ def _minpos_consts(fmt: LNSFormat, dtype_name: str):
 
 
 # ----------------------------------------------------------------------------- kernels
-def _xp_of(backend):
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return jnp
-    return np
-
-
 def _search(xp, table, v):
     """Number of entries of sorted ``table`` that are ≤ v."""
     if table.size == 0:
@@ -330,13 +323,9 @@ def _search(xp, table, v):
     return xp.searchsorted(xp.asarray(table), v, side="right").astype(xp.int32)
 
 
-def _code_dtype(xp, bits):
-    return xp.uint8 if bits <= 8 else xp.uint16 if bits <= 16 else xp.uint32
-
-
 def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, rand):
     """LNS codes of float array ``x``. ``overflow`` is resolved (saturate/nan/error)."""
-    from ._posit import _bits_of, _decompose, _raise_if, _work_types
+    from ._posit import _bits_of, _decompose, _work_types
 
     FT, U, I, MI, BI = _work_types(xp, x)
     W = 64 if MI == 52 else 32
@@ -438,11 +427,11 @@ def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, 
         if overflow == "nan":
             nan_out = nan_out | rest
         elif overflow == "error":
-            _raise_if(xp, rest, OverflowError(f"value out of range of {fmt} (overflow='error'; max {fmt.max})"))
+            raise_if(xp, rest, OverflowError(f"value out of range of {fmt} (overflow='error'; max {fmt.max})"))
     if not fmt.signed:
         if overflow == "error":
-            _raise_if(xp, neg & (F != 0), OverflowError(f"negative value for unsigned format {fmt} (overflow='error')"))
-            _raise_if(xp, isnan, ValueError(f"NaN input but {fmt} has no NaN (overflow='error')"))
+            raise_if(xp, neg & (F != 0), OverflowError(f"negative value for unsigned format {fmt} (overflow='error')"))
+            raise_if(xp, isnan, ValueError(f"NaN input but {fmt} has no NaN (overflow='error')"))
         F = xp.where(neg | isnan, 0, F)
         neg = xp.zeros_like(neg)
         nan_out = xp.zeros_like(nan_out)
@@ -451,7 +440,7 @@ def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, 
     code = F.astype(UC) | xp.where(neg & (F != 0), UC(fmt.sign_mask), UC(0))
     if fmt.signed:
         code = xp.where(nan_out, UC(fmt.nan_code), code)
-    return code.astype(_code_dtype(xp, fmt.bits))
+    return code.astype(code_dtype(fmt.bits, xp))
 
 
 def decode_xp(xp, codes, fmt: LNSFormat, dtype):
@@ -520,10 +509,14 @@ class _LNSCodec:
         codes = _encode_any(x, fmt, opts.rounding, domain, opts.resolved_overflow(fmt), rand, backend)
         out_dt = x.dtype.name if x.dtype.name in ("float16", "float32", "float64") else "float32"
         if backend == "jax":
-            from ._numsys_jax import jitted, ste
+            from ._numsys_jax import jitted
 
-            return ste(x, jitted(_decode_jax, (1, 2))(codes, fmt, out_dt).astype(x.dtype))
+            return straight_through(x, jitted(_decode_jax, (1, 2))(codes, fmt, out_dt).astype(x.dtype))
         return decode_xp(np, codes, fmt, np.dtype(out_dt)).astype(x.dtype)
+
+    def default_dtype(self, fmt):
+        """The dtype ``decode`` gives without ``dtype=`` (NumPy)."""
+        return default_decode_dtype(fmt)
 
     def decode(self, q, dtype, backend):
         return _decode_any(q.format, q.codes, dtype, backend)
@@ -552,7 +545,7 @@ def _encode_any(x, fmt, rounding, domain, overflow, rand, backend):
 
         r, R = rand if rand is not None else (None, 0)
         return jitted(_encode_jax, (1, 2, 3, 4, 6))(x, fmt, rounding, domain, overflow, r, R)
-    return encode_xp(_xp_of(backend), x, fmt, rounding, domain, overflow, rand)
+    return encode_xp(namespace(backend), x, fmt, rounding, domain, overflow, rand)
 
 
 def _decode_any(fmt, codes, dtype, backend):
@@ -646,7 +639,7 @@ class _LUQCodec:
     def encode(self, x, fmt, opts, key, backend, **extra):
         self._check(opts, extra)
         x = check_float_input(x, backend)
-        xp = _xp_of(backend)
+        xp = namespace(backend)
         xw = x.astype(xp.float32) if x.dtype.name in ("float16", "bfloat16") else x
         if backend == "numpy" and not np.all(np.isfinite(xw)):
             raise ValueError("LUQ needs finite inputs (its scale is max|x|)")
@@ -685,9 +678,7 @@ class _LUQCodec:
         dt = x.dtype if np.dtype(x.dtype).name in ("float32", "float64") else "float32"
         out = self.decode(q, dt, backend).astype(x.dtype)
         if backend == "jax":
-            from ._numsys_jax import ste
-
-            return ste(x, out)
+            return straight_through(x, out)
         return out
 
     def values(self, fmt):
@@ -722,28 +713,24 @@ def _fields(xp, codes, fmt):
 
 
 def _assemble(xp, fmt, F, sign, nan, overflow):
-    from ._posit import _raise_if
-
     ovf = F > fmt.field_max
     if overflow == "saturate":
         F = xp.where(ovf, fmt.field_max, F)
     elif overflow == "nan":
         nan = nan | ovf
     else:
-        _raise_if(xp, ovf & ~nan, OverflowError(f"LNS result out of range of {fmt} (overflow='error')"))
+        raise_if(xp, ovf & ~nan, OverflowError(f"LNS result out of range of {fmt} (overflow='error')"))
     F = xp.where(F < 1, 0, F)          # underflow to zero
     F = xp.where(ovf & nan, 0, F)
     UC = xp.uint32
     code = F.astype(UC) | xp.where(sign & (F != 0), UC(fmt.sign_mask), UC(0))
     if fmt.signed:
         code = xp.where(nan, UC(fmt.nan_code), code)
-    return code.astype(_code_dtype(xp, fmt.bits))
+    return code.astype(code_dtype(fmt.bits, xp))
 
 
 def _backend2(a, b):
-    from ..core._options import backend_of
-
-    return "jax" if "jax" in (backend_of(a.codes), backend_of(b.codes)) else "numpy"
+    return backend_of(a.codes, b.codes)
 
 
 def lns_multiply(a: QArray, b: QArray, *, overflow: str = "saturate") -> QArray:

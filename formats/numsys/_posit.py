@@ -29,7 +29,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..core import _registry
-from ..core._codec import register_codec
+from ..core._backend import bitcast, code_dtype, namespace, raise_if, straight_through
+from ..core._dispatch import register_codec
 from ..core._options import check_float_input, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
@@ -218,7 +219,7 @@ def _work_types(xp, x):
 
 
 def _bits_of(xp, x, U):
-    return x.view(U) if xp is np else _bitcast(x, U)
+    return bitcast(x, U)
 
 
 def _decompose(xp, b, U, I, MI, BI):
@@ -233,12 +234,6 @@ def _decompose(xp, b, U, I, MI, BI):
     frac = xp.where(sub, (frac << sh) & U((1 << MI) - 1), frac)
     E = xp.where(sub, bl - BI - MI, ebits - BI)
     return E, frac
-
-
-def _bitcast(x, dtype):
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, dtype)
 
 
 def _pattern_value(xp, pat, fmt, FT, U, I):
@@ -354,7 +349,7 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     elif overflow == "nan":
         nar = nar | isinf | over
     elif overflow == "error":
-        _raise_if(xp, isinf | over, OverflowError(f"value out of range of {fmt} (overflow='error'; maxpos {fmt.max})"))
+        raise_if(xp, isinf | over, OverflowError(f"value out of range of {fmt} (overflow='error'; maxpos {fmt.max})"))
         nar = nar | isinf
     else:  # pragma: no cover
         raise ValueError(overflow)
@@ -364,26 +359,7 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     full = U((1 << n) - 1)
     code = xp.where(neg, (U(0) - pat) & full, pat)
     code = xp.where(nar, U(fmt.nar_code), code)
-    return code.astype(_code_dtype(xp, n))
-
-
-def _raise_if(xp, mask, exc):
-    if xp is np:
-        if np.any(mask):
-            raise exc
-        return
-    import jax
-
-    try:
-        hit = bool(xp.any(mask))
-    except jax.errors.ConcretizationTypeError:
-        raise ValueError("overflow='error' needs concrete values; it cannot be used inside jax.jit") from None
-    if hit:
-        raise exc
-
-
-def _code_dtype(xp, bits):
-    return xp.uint8 if bits <= 8 else xp.uint16 if bits <= 16 else xp.uint32
+    return code.astype(code_dtype(n, xp))
 
 
 def default_decode_dtype(fmt) -> str:
@@ -446,20 +422,13 @@ class _PositCodec:
             rand = None
         return x, rand
 
-    def _xp(self, backend):
-        if backend == "jax":
-            import jax.numpy as jnp
-
-            return jnp
-        return np
-
     def _codes(self, x, fmt, opts, rand, backend):
         if backend == "jax" and _policy(opts) != "error":
             from ._numsys_jax import jitted
 
             r, R = rand if rand is not None else (None, 0)
             return jitted(_encode_jax, (1, 2, 3, 5))(x, fmt, opts.rounding, _policy(opts), r, R)
-        return encode_xp(self._xp(backend), x, fmt, opts.rounding, _policy(opts), rand)
+        return encode_xp(namespace(backend), x, fmt, opts.rounding, _policy(opts), rand)
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         x, rand = self._prep(x, opts, key, backend, extra)
@@ -472,13 +441,17 @@ class _PositCodec:
         if backend == "jax":
             import jax.numpy as jnp
 
-            from ._numsys_jax import jitted, ste
+            from ._numsys_jax import jitted
 
             wdt = "float64" if x.dtype == jnp.float64 else "float32"
-            return ste(x, jitted(_decode_jax, (1, 2))(codes, fmt, wdt).astype(x.dtype))
+            return straight_through(x, jitted(_decode_jax, (1, 2))(codes, fmt, wdt).astype(x.dtype))
         v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
         with np.errstate(over="ignore"):  # a posit beyond x's dtype (float16: > 65504) becomes ±inf
             return v.astype(x.dtype)
+
+    def default_dtype(self, fmt):
+        """The dtype ``decode`` gives without ``dtype=`` (NumPy)."""
+        return default_decode_dtype(fmt)
 
     def decode(self, q, dtype, backend):
         fmt = q.format

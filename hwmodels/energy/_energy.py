@@ -284,7 +284,7 @@ def energy_table(name: str = "horowitz-45nm") -> EnergyTable:
     Raises:
         ValueError: naming ``energy_table`` and the built-in names, for an unknown name.
     """
-    from ..presets import _load_builtin, check_builtin
+    from .._builtin import _load_builtin, check_builtin
 
     check_builtin("energy_table", "energy-", name)
     return _load_builtin(f"energy-{name}", kind="energy_table")
@@ -296,7 +296,7 @@ def tech_scaling(name: str = "stillmaker-baas-2017") -> TechScaling:
     Raises:
         ValueError: naming ``tech_scaling`` and the built-in names, for an unknown name.
     """
-    from ..presets import _load_builtin, check_builtin
+    from .._builtin import _load_builtin, check_builtin
 
     check_builtin("tech_scaling", "tech-", name)
     return _load_builtin(f"tech-{name}", kind="tech_scaling")

@@ -41,7 +41,7 @@ def run(scale: float = 1.0) -> list[dict]:
     import jax
     import jax.numpy as jnp
 
-    from ..emulate._matmul import matmul
+    from ..emulate._matmul_dispatch import matmul
 
     n = max(32, int(round(N_FULL * scale / 32)) * 32)
     rng = np.random.default_rng(0)

@@ -25,9 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lowbit.formats.core._qarray import QArray
-from lowbit.formats.core._records import IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import IntFormat, QArray, get
 
 __all__ = ["BitSerialCounts", "BitSerialResult", "bitserial_matmul", "bitserial_counts", "SERIAL_MODES"]
 
@@ -83,7 +81,7 @@ def _int_operand(v, fmt, name):
         c = np.asarray(v.codes).astype(np.int64).reshape(v.shape)
         vals = np.where(c >= (1 << (f.width - 1)), c - (1 << f.width), c) if f.signed else c
         return vals, f
-    f = resolve(fmt)
+    f = get(fmt)
     if not isinstance(f, IntFormat):
         raise ValueError(f"{name}_format must be an IntFormat, got {f}")
     x = np.asarray(v)
@@ -142,7 +140,7 @@ def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a
         raise ValueError(f"a must be (M, K) and b (K, N); got {av.shape} and {bv.shape}")
     M, K = av.shape
     N = bv.shape[1]
-    acc_fmt = None if accumulator is None else resolve(accumulator)
+    acc_fmt = None if accumulator is None else get(accumulator)
     if acc_fmt is not None and not isinstance(acc_fmt, IntFormat):
         raise ValueError(f"accumulator must be an IntFormat or None, got {acc_fmt}")
 

@@ -31,9 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from lowbit.formats.core._qarray import QArray
-from lowbit.formats.core._records import FloatFormat, IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import FloatFormat, IntFormat, QArray, get
 
 __all__ = ["LutCounts", "LutResult", "lut_gemm", "lut_gemm_bcq", "lut_gemm_codebook", "lut_gemm_counts"]
 
@@ -190,7 +188,7 @@ def _quantize_tables(T, table_format, cnt):
         return T, None
     from lowbit import formats
 
-    fmt = resolve(table_format)
+    fmt = get(table_format)
     Tf = T.astype(np.float64)
     if isinstance(fmt, FloatFormat):
         return formats.quantize(Tf, fmt), None
@@ -263,7 +261,7 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
         fmt = w.format
         codes = np.asarray(w.codes).astype(np.int64)
     else:
-        fmt = resolve(w_format)
+        fmt = get(w_format)
         if not isinstance(fmt, IntFormat):
             raise ValueError(f"w_format must be an IntFormat, got {fmt}")
         wv = np.asarray(w)

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from lowbit.formats.core._records import FloatFormat, IntFormat
+from lowbit.formats import FloatFormat, IntFormat
 
 __all__ = ["round_fraction", "ref_matmul_terms", "exact", "add_exact", "mul_exact"]
 

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowbit.formats.core._records import IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import IntFormat, get
 
 __all__ = ["quantize_multiplier", "requantize", "int_gemm", "REQUANT_METHODS"]
 
@@ -119,7 +118,7 @@ def requantize(acc, multiplier=None, *, m0=None, shift=None, output_format="int8
     """
     if method not in REQUANT_METHODS:
         raise ValueError(f"method must be one of {REQUANT_METHODS}, got {method!r}")
-    out_fmt = resolve(output_format)
+    out_fmt = get(output_format)
     if not isinstance(out_fmt, IntFormat):
         raise ValueError(f"output_format must be an IntFormat, got {out_fmt}")
     if (multiplier is None) == (m0 is None and shift is None):
@@ -181,9 +180,9 @@ def int_gemm(a, b, *, a_format="int8", b_format="int8", a_zero_point=0, b_zero_p
     Raises:
         ValueError: values outside their formats, or from :func:`requantize`.
     """
-    from ._matmul import matmul
+    from ._matmul_dispatch import matmul
 
-    fa, fb = resolve(a_format), resolve(b_format)
+    fa, fb = get(a_format), get(b_format)
     for name, f in (("a_format", fa), ("b_format", fb)):
         if not isinstance(f, IntFormat):
             raise ValueError(f"{name} must be an IntFormat, got {f}")

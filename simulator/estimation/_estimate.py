@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from .. import workloads as _wl
+from .. import workloads as _wl  # the module simulator/workloads.py
 
 __all__ = ["estimate", "Report", "resolve_workload", "resolve_hardware"]
 
@@ -55,7 +55,7 @@ def resolve_hardware(hw):
 
 
 def _format(fmt, param):
-    from lowbit.hwmodels._operand import resolve_accumulator, resolve_format
+    from lowbit.hwmodels import resolve_accumulator, resolve_format
 
     if param == "accumulator":
         return resolve_accumulator(fmt, param)  # scalar formats only, as simulator.matmul
@@ -80,7 +80,7 @@ def _fmt_name(rec) -> str:
 
 
 def _bits(rec) -> float:
-    from lowbit.hwmodels._operand import operand
+    from lowbit.hwmodels import operand
 
     return operand(rec).storage_bits
 

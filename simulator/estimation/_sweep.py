@@ -148,7 +148,7 @@ def sweep(workloads, hardware, weights, activations, *, kv_cache=None, accumulat
                         f"got {type(executor).__name__}")
     wls = [resolve_workload(w) for w in _as_list(workloads, "workloads")]
     hws = [resolve_hardware(h) for h in _as_list(hardware, "hardware")]
-    from lowbit.hwmodels._operand import resolve_accumulator, resolve_format
+    from lowbit.hwmodels import resolve_accumulator, resolve_format
 
     ws = [resolve_format(f, "weights") for f in _as_list(weights, "weights")]
     acts = [resolve_format(f, "activations") for f in _as_list(activations, "activations")]

@@ -271,7 +271,7 @@ def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
     code-adjacent input, through the NumPy, Numba (large arrays) and JAX paths."""
     import jax.numpy as jnp
 
-    from lowbit.formats.core._codec import NUMBA_THRESHOLD
+    from lowbit.formats.backend import NUMBA_THRESHOLDS
 
     fmt, fi = formats.get(name), GFLOAT[name]
     x = _inputs(fmt, nbits)
@@ -286,7 +286,7 @@ def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
         assert same_values(got, want).all(), mismatches(x, got, want)
         q = formats.encode(x, fmt, **kw)
         assert same_values(formats.decode(q, dtype=np.float64), want).all()
-        n = NUMBA_THRESHOLD + 5
+        n = NUMBA_THRESHOLDS["codec"] + 5
         xb, bb, wb = _tile(x, n), _tile(bits, n), _tile(want, n)
         got = formats.quantize(xb, fmt, rounding="stochastic", key=bb, random_bits=nbits, overflow=ov)
         assert same_values(got, wb).all(), "numba: " + mismatches(xb, got, wb)
