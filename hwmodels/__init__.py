@@ -8,7 +8,7 @@ operand (activations), ``b`` the right k×n operand (weights). Named machines co
 validated data files: ``hwmodels.presets.get("tpu-v1")``.
 
 ``hwmodels`` reads format records (bit widths, families) from ``formats``, never values. What a
-cost model reads of a record is its :class:`Operand` summary (:func:`operand`); packages above
+cost model reads of a record is its summary :func:`operand`; packages above
 (``lowbit.simulator``) resolve format arguments the way the cost models do with
 :func:`resolve_format` and :func:`resolve_accumulator`.
 """

@@ -290,26 +290,27 @@ def raise_if(xp: ModuleType, mask: Any, exc: Exception) -> None:
 #: the threshold; rerun it on new hardware and change the entry here.
 NUMBA_THRESHOLDS: Mapping[str, int] = MappingProxyType({
     # elements of x: quantize/encode of scalar formats and of block formats (fused loops).
-    # bench case "codec float8_e4m3fn quantize" (and "codec mxfp8_e4m3 quantize").
+    # bench case "codec: quantize float32 to float8_e4m3fn".
     "codec": 1 << 15,
     # elements of the broadcast product: formats.lmul / lmul_codes.
-    # bench case "lmul bfloat16".
+    # bench case "lmul: bfloat16 products".
     "lmul": 1 << 16,
     # elements of x: a parallel loop compiled for one format and its options (LLVM folds every
-    # format branch, ~5x faster per element) instead of the generic loop — worth its one-time
-    # compilation (about a second, then cached on disk) only for large inputs.
-    # bench case "specialize float8_e4m3fn encode".
+    # format branch) instead of the generic loop — worth its one-time compilation (about a
+    # second per format and options, then cached on disk) only for large inputs.
+    # bench case "specialize: encode float32 to bfloat16".
     "specialize": 1 << 20,
-    # multiply-adds M·N·K: simulator.matmul's sequential float accumulation in the compiled
-    # GEMM kernel instead of the vectorized loop over K.
-    # bench case "gemm float8_e4m3fn x float8_e4m3fn, bfloat16 sequential".
+    # multiply-adds (output elements × terms): simulator.matmul's sequential float accumulation
+    # in the compiled GEMM kernel instead of the vectorized loop over K.
+    # bench case "gemm: float8_e4m3fn operands, bfloat16 accumulator".
     "gemm": 1 << 14,
 })
 
 #: Values of :func:`numba_policy`.
 NUMBA_POLICIES = ("auto", "always", "never")
 
-_POLICY: contextvars.ContextVar[str] = contextvars.ContextVar("lowbit_numba_policy", default="auto")
+_POLICY: contextvars.ContextVar[tuple[str, Mapping[str, int]]] = contextvars.ContextVar(
+    "lowbit_numba_policy", default=("auto", NUMBA_THRESHOLDS))
 
 
 def use_numba(kernel: str, size: int) -> bool:
@@ -322,29 +323,44 @@ def use_numba(kernel: str, size: int) -> bool:
     Raises:
         ValueError: an unknown ``kernel``.
     """
-    thr = NUMBA_THRESHOLDS.get(kernel)
-    if thr is None:
+    if kernel not in NUMBA_THRESHOLDS:
         raise ValueError(f"kernel must be one of {tuple(NUMBA_THRESHOLDS)}, got {kernel!r}")
-    policy = _POLICY.get()
+    policy, thresholds = _POLICY.get()
     if kernel == "specialize" or policy == "auto":
-        return size >= thr
+        return size >= thresholds[kernel]
     return policy == "always"
 
 
 @contextlib.contextmanager
-def numba_policy(policy: Literal["auto", "always", "never"]) -> Iterator[None]:
+def numba_policy(policy: Literal["auto", "always", "never"] = "auto", *,
+                 thresholds: Mapping[str, int] | None = None) -> Iterator[None]:
     """Within the ``with`` block, NumPy inputs take the Numba kernels ``"always"`` (wherever a
     kernel supports the case, regardless of size), ``"never"`` (the NumPy vectorized code) or
-    ``"auto"`` (above :data:`NUMBA_THRESHOLDS`, the default). Results are bit-identical either
-    way; tests use it to run known answers through both. Context-local (threads and asyncio
-    tasks started inside keep their own setting).
+    ``"auto"`` (from the sizes of :data:`NUMBA_THRESHOLDS`, the default). Results are
+    bit-identical either way; tests use it to run known answers through both, ``lowbit bench
+    thresholds`` to time both sides.
+
+    Args:
+        policy: one of :data:`NUMBA_POLICIES`.
+        thresholds: entries of :data:`NUMBA_THRESHOLDS` to replace inside the block (for
+            ``"auto"``, and always for ``"specialize"``), e.g. ``{"specialize": 0}``.
+
+    Context-local: threads and asyncio tasks started inside keep their own setting.
 
     Raises:
-        ValueError: an unknown ``policy``.
+        ValueError: an unknown ``policy``, or a threshold that is not a known kernel with a
+            non-negative int size.
     """
     if policy not in NUMBA_POLICIES:
         raise ValueError(f"policy must be one of {NUMBA_POLICIES}, got {policy!r}")
-    token = _POLICY.set(policy)
+    table = dict(_POLICY.get()[1])
+    for kernel, size in (thresholds or {}).items():
+        if kernel not in NUMBA_THRESHOLDS:
+            raise ValueError(f"thresholds: kernel must be one of {tuple(NUMBA_THRESHOLDS)}, got {kernel!r}")
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+            raise ValueError(f"thresholds: {kernel!r} must be a non-negative int, got {size!r}")
+        table[kernel] = int(size)
+    token = _POLICY.set((policy, MappingProxyType(table)))
     try:
         yield
     finally:

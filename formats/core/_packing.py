@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._backend import code_dtype
+
 __all__ = ["pack_codes", "unpack_codes", "pack_trits", "unpack_trits", "pack_format_codes"]
 
 
@@ -70,7 +72,7 @@ def unpack_codes(data, bits: int, count: int) -> np.ndarray:
     need = -(-count * bits // 8)
     if data.size < need:
         raise ValueError(f"data holds {data.size} bytes, {need} needed for {count} codes of {bits} bits")
-    out_dtype = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32 if bits <= 32 else np.uint64
+    out_dtype = code_dtype(bits)
     if bits in (8, 16, 32, 64):
         return data[:need].view(f"<u{bits // 8}").astype(out_dtype)
     stream = np.unpackbits(data[:need], bitorder="little")[: count * bits].reshape(count, bits)

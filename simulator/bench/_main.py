@@ -20,6 +20,7 @@ SUITES = {
     "blocks": "lowbit.simulator.bench._blocks",     # MX / NVFP4 quantization
     "gemm": "lowbit.simulator.bench._gemm",         # bit-exact GEMM emulation
     "hw": "lowbit.simulator.bench._hw",             # cost-model evaluations per second
+    "thresholds": "lowbit.simulator.bench._thresholds",  # formats.backend.NUMBA_THRESHOLDS
 }
 
 

@@ -290,3 +290,66 @@ def test_explicit_random_bits_are_the_randomness():
         a3 = formats.quantize(y, fmt, rounding="stochastic", key=b2)
         changed = np.argwhere(a3 != a1).tolist()
         assert changed in ([], [[0, 5]]), (fmt, changed)
+
+
+# ------------------------------------------------------------------ one table of mode IDs
+def test_mode_ids_are_one_read_only_table():
+    assert list(formats.ROUNDING_IDS) == list(formats.ROUNDINGS)
+    assert list(formats.OVERFLOW_IDS) == [o for o in formats.OVERFLOWS if o is not None]
+    assert list(formats.SPECIAL_IDS) == list(formats.SPECIALS)
+    assert list(formats.SCALE_RULE_IDS) == list(formats.SCALE_RULES)
+    for table in (formats.ROUNDING_IDS, formats.OVERFLOW_IDS, formats.SPECIAL_IDS, formats.SCALE_RULE_IDS):
+        assert sorted(table.values()) == list(range(len(table)))
+        with pytest.raises(TypeError):
+            table["new"] = 99  # type: ignore[index]
+
+
+def _literal_mode_tables(path):
+    """Dict literals in ``path`` that map two or more mode names to int constants."""
+    import ast
+
+    names = set(formats.ROUNDINGS) | {o for o in formats.OVERFLOWS if o} | set(formats.SPECIALS) \
+        | set(formats.SCALE_RULES)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Dict) and len(node.keys) >= 2 and all(
+                isinstance(k, ast.Constant) and k.value in names for k in node.keys) and all(
+                isinstance(v, ast.Constant) and type(v.value) is int for v in node.values):
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_no_kernel_numbers_modes_itself(tmp_path):
+    """Every kernel (scalar, block, L-Mul, the GEMM accumulator) takes its mode IDs from the one
+    table: no other module writes a name → int table of rounding, overflow, special-value or
+    scale-rule modes."""
+    import pathlib
+
+    root = pathlib.Path(formats.__file__).resolve().parents[1]
+    bad = [hit for pkg in ("formats", "simulator", "hwmodels") for p in sorted((root / pkg).rglob("*.py"))
+           for hit in _literal_mode_tables(p)]
+    assert not bad, bad
+    # positive control: the scan finds such a table
+    probe = tmp_path / "probe.py"
+    probe.write_text('T = {"saturate": 0, "inf": 1}\n')
+    assert _literal_mode_tables(probe)
+
+
+def test_gemm_kernel_reads_the_shared_ids():
+    """simulator.matmul's compiled accumulation kernel and the vectorized path agree on every
+    overflow policy and rounding mode (their IDs come from formats' table, whose overflow order
+    is the reverse of the kernel's old private one)."""
+    from lowbit import simulator
+    from lowbit.formats.backend import numba_policy
+
+    a = np.array([[60000.0, 60000.0, -1.0, 3.0]], np.float32)
+    b = np.array([[1.0], [1.0], [1.0], [2.0 ** -12]], np.float32)
+    for overflow in (None, "saturate", "inf", "nan"):
+        for rounding in ("nearest_even", "toward_zero", "up", "down", "odd", "nearest_away"):
+            acc = simulator.Accumulator("float16", rounding=rounding, overflow=overflow)
+            with numba_policy("always"):
+                fast = simulator.matmul(a, b, accumulator=acc)
+            with numba_policy("never"):
+                vec = simulator.matmul(a, b, accumulator=acc)
+            ref = simulator.matmul(a, b, accumulator=acc, backend="reference")
+            assert same_values(fast, ref).all() and same_values(vec, ref).all(), (overflow, rounding, fast, ref)
