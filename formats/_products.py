@@ -9,10 +9,10 @@ emulates it bit for bit) and ``hwmodels`` (which prices it). Both take ``multipl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from .core._records import Format, IntFormat
-from .core._registry import get, resolve
+from .core._registry import get
 
 __all__ = ["MULTIPLIERS", "Multiplier", "default_accumulator"]
 
@@ -28,15 +28,15 @@ MULTIPLIERS = ("exact", "lmul", "lns")
 Multiplier = Literal["exact", "lmul", "lns"]
 
 
-def default_accumulator(a_format: Format | str, b_format: Format | str,
+def default_accumulator(a_format: Format | str | Any, b_format: Format | str | Any,
                         multiplier: Multiplier = "exact") -> Format:
     """The accumulator format of a dot product of ``a_format`` by ``b_format`` operands under
     ``multiplier``, when none is given.
 
     The rule:
 
-    * ``int32`` when both operands are integer formats (:class:`IntFormat`: not block, scaled
-      or codebook formats) and the multiplier is exact — integer products summed exactly in a
+    * ``int32`` when both operands are integer formats (family ``"int"``: :class:`IntFormat`,
+      not block, scaled or codebook formats) and the multiplier is exact — integer products summed exactly in a
       32-bit two's-complement register, as integer MAC arrays do (TPU v1: 8-bit operands, 32-bit
       accumulators, Jouppi et al., ISCA 2017, §2; NVIDIA int8 IMMA accumulates in int32);
     * ``float32`` otherwise — the accumulator of tensor-core MMA for FP16/BF16/FP8 inputs and of
@@ -49,7 +49,8 @@ def default_accumulator(a_format: Format | str, b_format: Format | str,
       integer formats only.
 
     Args:
-        a_format, b_format: format records or registered names.
+        a_format, b_format: format records or registered names (or records of a family defined
+            outside ``formats``, which ``hwmodels`` prices: anything with a ``family``).
         multiplier: one of :data:`MULTIPLIERS`.
 
     Returns:
@@ -57,11 +58,21 @@ def default_accumulator(a_format: Format | str, b_format: Format | str,
 
     Raises:
         ValueError: an unknown ``multiplier`` (naming it and the allowed values).
-        KeyError / TypeError: an unknown format name or a non-format argument.
+        KeyError: an unknown format name.
+        TypeError: an argument that is no format (naming it).
     """
     if multiplier not in MULTIPLIERS:
         raise ValueError(f"multiplier must be one of {MULTIPLIERS}, got {multiplier!r}")
-    a, b = resolve(a_format), resolve(b_format)
-    if isinstance(a, IntFormat) and isinstance(b, IntFormat) and multiplier == "exact":
+    fa, fb = (_family(f, name) for f, name in ((a_format, "a_format"), (b_format, "b_format")))
+    if fa == fb == IntFormat.family and multiplier == "exact":
         return get("int32")
     return get("float32")
+
+
+def _family(fmt, name: str) -> str:
+    if isinstance(fmt, str):
+        return get(fmt).family
+    family = getattr(fmt, "family", None)
+    if not isinstance(family, str):
+        raise TypeError(f"{name} must be a format record or a registered name, got {type(fmt).__name__}")
+    return family

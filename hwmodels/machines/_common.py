@@ -71,7 +71,7 @@ def _resolve_operands(a_format, b_format, accumulator, native_a, native_b, nativ
                                  and not ob.is_block)):
             acc = nat
         else:
-            acc = default_accumulator(oa, ob, a)
+            acc = default_accumulator(a, b)
     return a, b, acc
 
 
