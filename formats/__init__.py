@@ -59,6 +59,7 @@ from .core._records import CodeSet as CodeSet
 from .core._records import FloatFormat as FloatFormat
 from .core._records import Format as Format
 from .core._records import IntFormat as IntFormat
+from .core._records import NumberFormat as NumberFormat
 from .core._registry import get as get
 from .core._registry import names as names
 from .core._registry import p3109 as p3109
@@ -82,7 +83,7 @@ from .numsys._posit import PositFormat as PositFormat
 del _scalar_codec
 
 __all__ = [
-    "FloatFormat", "IntFormat", "Format", "CodeSet", "SPECIALS", "get", "names", "select", "p3109",
+    "FloatFormat", "IntFormat", "Format", "NumberFormat", "CodeSet", "SPECIALS", "get", "names", "select", "p3109",
     "ROUNDINGS", "OVERFLOWS", "Options", "make_options", "ROUNDING_IDS", "OVERFLOW_IDS",
     "SPECIAL_IDS", "SCALE_RULE_IDS", "QArray", "decode_dtype", "MULTIPLIERS", "default_accumulator",
     "LMUL_VARIANTS", "backend", "pack_codes", "unpack_codes", "pack_trits",

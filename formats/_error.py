@@ -61,10 +61,10 @@ def _limits(x, fmt, opts):
         if isinstance(fmt, BlockFormat):
             e = fmt.element
             top = e.max_code if isinstance(e, FloatFormat) else e.max
-            bot = (top | e.sign_mask) if isinstance(e, FloatFormat) else (e.min + (1 << e.width))
+            bot = (top | e.sign_mask) if isinstance(e, FloatFormat) else (e.min + (1 << e.bits))
         elif isinstance(fmt, ScaledIntFormat):
             e = fmt.element
-            top, bot = e.max, (e.min + (1 << e.width)) % (1 << e.width)
+            top, bot = e.max, (e.min + (1 << e.bits)) % (1 << e.bits)
         else:
             top, bot = len(fmt.levels) - 1, 0
         out = []

@@ -52,7 +52,7 @@ def _unused_code(fmt) -> int | None:
     """The most negative code of a narrow integer format: it decodes, but encoding never
     produces it (the range is symmetric)."""
     if isinstance(fmt, IntFormat) and fmt.narrow:
-        return 1 << (fmt.width - 1)
+        return 1 << (fmt.bits - 1)
     return None
 
 

@@ -123,7 +123,7 @@ class BlockFormat(Format):
 
     def __post_init__(self):
         if isinstance(self.element, IntFormat):
-            if not self.element.signed or self.element.width < 2:
+            if not self.element.signed or self.element.bits < 2:
                 raise ValueError(f"element must be a signed IntFormat of width >= 2, got {self.element!r}")
         elif isinstance(self.element, FloatFormat):
             if not self.element.signed:
@@ -174,7 +174,7 @@ class BlockFormat(Format):
         """Implied power-of-two scale of the element codes: −(w−2) for integer elements
         (MXINT8: −6, OCP MX v1.0 §5.3.4), 0 for float elements."""
         if isinstance(self.element, IntFormat):
-            return -(self.element.width - 2)
+            return -(self.element.bits - 2)
         return 0
 
     @property
@@ -194,7 +194,7 @@ class BlockFormat(Format):
     def element_mantissa_bits(self) -> int:
         """Fraction bits of the element at its top binade (for ``scale_rule='even'``)."""
         if isinstance(self.element, IntFormat):
-            return self.element.width - 2
+            return self.element.bits - 2
         return self.element.mantissa_bits
 
     @property
@@ -425,7 +425,7 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
             ts = xp.maximum(ts, fdt.type(TS_MIN))
             ts = _quantize_scalar_array(xp, ts, fmt.tensor_scale, backend)
             s_raw = divide(s_raw, ts)
-        s_cl = xp.clip(s_raw, fdt.type(fmt.scale.min_normal), fdt.type(fmt.scale.max))
+        s_cl = xp.clip(s_raw, fdt.type(fmt.scale.smallest_normal), fdt.type(fmt.scale.max))
         scodes = _encode(s_cl, fmt.scale, rounding="nearest_even", overflow="saturate").codes
         if fmt.scale.has_nan:
             scodes = xp.where(bad, xp.asarray(fmt.scale.nan_code, dtype=scodes.dtype), scodes)

@@ -565,7 +565,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         else:
             ts = np.float32(1.0)
         PS = params(s, "float32", make_options(s, rounding="nearest_even", overflow="saturate"))
-        CF = np.array([fmt.element_max, s.min_normal, s.max, ts], np.float32)
+        CF = np.array([fmt.element_max, s.smallest_normal, s.max, ts], np.float32)
         C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs], np.int64)
         stbl = np.asarray(_values(s), dtype=np.float32)
         SS = scale_spec(s) if _FAST else None

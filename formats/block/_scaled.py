@@ -95,8 +95,8 @@ class ScaledIntFormat(Format):
     def __post_init__(self):
         if not isinstance(self.element, IntFormat):
             raise ValueError(f"element must be an IntFormat, got {type(self.element).__name__}")
-        if self.element.width > 24:
-            raise ValueError(f"element width must be <= 24 bits (exact in float32), got {self.element.width}")
+        if self.element.bits > 24:
+            raise ValueError(f"element width must be <= 24 bits (exact in float32), got {self.element.bits}")
         if self.granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
         if self.granularity == "group":

@@ -105,13 +105,14 @@ class LNSFormat(Format):
 
     # ------------------------------------------------------------------ fields
     @property
-    def width(self) -> int:
-        """Width w of the field F (int_bits + frac_bits)."""
+    def log_bits(self) -> int:
+        """Width w of the log field F (int_bits + frac_bits); the total width :attr:`bits` adds
+        the sign bit."""
         return self.int_bits + self.frac_bits
 
     @property
     def bits(self) -> int:
-        return int(self.signed) + self.width
+        return int(self.signed) + self.log_bits
 
     @property
     def num_codes(self) -> int:
@@ -119,11 +120,11 @@ class LNSFormat(Format):
 
     @property
     def sign_mask(self) -> int:
-        return (1 << self.width) if self.signed else 0
+        return (1 << self.log_bits) if self.signed else 0
 
     @property
     def field_max(self) -> int:
-        return (1 << self.width) - 1
+        return (1 << self.log_bits) - 1
 
     @property
     def log2_max(self) -> Fraction:
@@ -156,7 +157,7 @@ class LNSFormat(Format):
         return _pow2_float(self.log2_min)
 
     @property
-    def min_normal(self) -> float:
+    def smallest_normal(self) -> float:
         """LNS has no subnormals: the smallest positive value."""
         return self.smallest_positive
 

@@ -44,7 +44,7 @@ class PositFormat(Format):
     """An n-bit posit with ``es`` exponent bits.
 
     Args:
-        nbits: width n, 2..32.
+        bits: width n, 2..32.
         es: exponent field width, 0..5 (the 2022 standard uses 2 for every width; SoftPosit's
             classic posit8 uses 0 and posit16 uses 1).
         name: registry name (informational).
@@ -53,24 +53,20 @@ class PositFormat(Format):
         ValueError: naming the field, when out of range.
     """
 
-    nbits: int
+    bits: int
     es: int = 2
     name: str = dataclasses.field(default="", compare=False)
 
     family: ClassVar[str] = "posit"
 
     def __post_init__(self):
-        _require_int("nbits", self.nbits, 2, 32)
+        _require_int("bits", self.bits, 2, 32)
         _require_int("es", self.es, 0, 5)  # maxpos ≤ 2^(32·30) = 2^960: inside float64
 
     # ------------------------------------------------------------------ fields
     @property
-    def bits(self) -> int:
-        return self.nbits
-
-    @property
     def num_codes(self) -> int:
-        return 1 << self.nbits
+        return 1 << self.bits
 
     @property
     def useed(self) -> int:
@@ -80,7 +76,7 @@ class PositFormat(Format):
     @property
     def max_scale(self) -> int:
         """log2(maxpos) = 2^es · (n − 2)."""
-        return (1 << self.es) * (self.nbits - 2)
+        return (1 << self.es) * (self.bits - 2)
 
     @property
     def max(self) -> float:
@@ -102,7 +98,7 @@ class PositFormat(Format):
         return self.minpos
 
     @property
-    def min_normal(self) -> float:
+    def smallest_normal(self) -> float:
         """Posits have no subnormals: the smallest positive value, minpos."""
         return self.minpos
 
@@ -113,14 +109,14 @@ class PositFormat(Format):
     @property
     def fraction_bits_at_one(self) -> int:
         """Fraction bits of the posits in [1, 2): max(n − 3 − es, 0)."""
-        return max(self.nbits - 3 - self.es, 0)
+        return max(self.bits - 3 - self.es, 0)
 
     @property
     def eps(self) -> float | None:
         """Distance from 1 to the next larger posit (None for n = 2, where 1 is maxpos)."""
-        if self.nbits == 2:  # 1 is maxpos: nothing above it
+        if self.bits == 2:  # 1 is maxpos: nothing above it
             return None
-        nxt = self.value_of_code((1 << (self.nbits - 2)) + 1)
+        nxt = self.value_of_code((1 << (self.bits - 2)) + 1)
         return float(nxt - 1)
 
     @property
@@ -146,7 +142,7 @@ class PositFormat(Format):
 
     @property
     def nar_code(self) -> int:
-        return 1 << (self.nbits - 1)
+        return 1 << (self.bits - 1)
 
     @property
     def nan_code(self) -> int:
@@ -162,7 +158,7 @@ class PositFormat(Format):
 
     @property
     def max_code(self) -> int:
-        return (1 << (self.nbits - 1)) - 1
+        return (1 << (self.bits - 1)) - 1
 
     # ------------------------------------------------------------ exact values
     def value_of_code(self, code: int):
@@ -171,7 +167,7 @@ class PositFormat(Format):
         Raises:
             ValueError: if ``code`` is not in ``[0, 2^n)``.
         """
-        n = self.nbits
+        n = self.bits
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < (1 << n):
             raise ValueError(f"code must be an int in [0, {1 << n}), got {code!r}")
         if code == 0:
@@ -238,7 +234,7 @@ def _decompose(xp, b, U, I, MI, BI):
 
 def _pattern_value(xp, pat, fmt, FT, U, I):
     """Values (in FT) of non-negative posit magnitude patterns ``pat`` (n−1 bits, nonzero)."""
-    n, es = fmt.nbits, fmt.es
+    n, es = fmt.bits, fmt.es
     w = n - 1
     first = (pat >> U(w - 1)) & U(1)
     mask = U((1 << w) - 1)
@@ -266,7 +262,7 @@ def _pattern_value(xp, pat, fmt, FT, U, I):
 
 def decode_xp(xp, codes, fmt, dtype):
     """Values of posit ``codes`` as ``dtype`` (exact in float64 for every width ≤ 32)."""
-    n = fmt.nbits
+    n = fmt.bits
     if xp is np:
         FT, U, I = np.float64, np.uint64, np.int64
     else:
@@ -290,7 +286,7 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     ``overflow``: 'standard' (saturate finite, NaR for ±Inf), 'saturate' (±Inf too),
     'nan' (|x| > maxpos → NaR), 'error'.
     """
-    n, es = fmt.nbits, fmt.es
+    n, es = fmt.bits, fmt.es
     FT, U, I, MI, BI = _work_types(xp, x)
     W = 64 if MI == 52 else 32
     xw = x.astype(FT)
@@ -375,7 +371,7 @@ def _table(fmt, dtype: str) -> np.ndarray:
     key = (fmt, dtype)
     t = _TABLES.get(key)
     if t is None:
-        codes = np.arange(1 << fmt.nbits, dtype=np.uint32)
+        codes = np.arange(1 << fmt.bits, dtype=np.uint32)
         t = decode_xp(np, codes, fmt, np.dtype(dtype))
         t.setflags(write=False)
         _TABLES[key] = t
@@ -445,7 +441,7 @@ class _PositCodec:
 
             wdt = "float64" if x.dtype == jnp.float64 else "float32"
             return straight_through(x, jitted(_decode_jax, (1, 2))(codes, fmt, wdt).astype(x.dtype))
-        v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
+        v = _table(fmt, "float64")[codes] if fmt.bits <= 16 else decode_xp(np, codes, fmt, np.float64)
         with np.errstate(over="ignore"):  # a posit beyond x's dtype (float16: > 65504) becomes ±inf
             return v.astype(x.dtype)
 
@@ -467,14 +463,14 @@ class _PositCodec:
             return jitted(_decode_jax, (1, 2))(jnp.asarray(q.codes), fmt, jnp.dtype(dt).name)
         dt = np.dtype(dtype or default_decode_dtype(fmt))
         codes = np.asarray(q.codes)
-        v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
+        v = _table(fmt, "float64")[codes] if fmt.bits <= 16 else decode_xp(np, codes, fmt, np.float64)
         with np.errstate(over="ignore"):
             return v.astype(dt)
 
     def values(self, fmt):
-        if fmt.nbits > 24:
-            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.nbits}")
-        return decode_xp(np, np.arange(1 << fmt.nbits, dtype=np.uint32), fmt, np.float64)
+        if fmt.bits > 24:
+            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
+        return decode_xp(np, np.arange(1 << fmt.bits, dtype=np.uint32), fmt, np.float64)
 
 
 register_codec(PositFormat, _PositCodec())

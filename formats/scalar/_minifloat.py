@@ -95,7 +95,7 @@ def spec_for(fmt, dtype: str) -> Spec:
     """The :class:`Spec` of ``fmt`` for inputs of float ``dtype`` ('float32' or 'float64')."""
     W, MI, BI = _INPUTS[dtype]
     if isinstance(fmt, IntFormat):
-        w = fmt.width
+        w = fmt.bits
         return Spec(W, MI, BI, 1, w, w, 0, int(fmt.signed), 1,
                     _float_bits(fmt.max, dtype, round_down=True), 0,
                     _float_bits(1, dtype, round_down=False), 0, 0, 0, 0, w,
@@ -129,7 +129,7 @@ def spec_for(fmt, dtype: str) -> Spec:
 def default_decode_dtype(fmt) -> str:
     """float32 when every value of ``fmt`` is exactly a float32, else float64."""
     if isinstance(fmt, IntFormat):
-        return "float32" if fmt.width <= 24 else "float64"
+        return "float32" if fmt.bits <= 24 else "float64"
     ok = fmt.mantissa_bits <= 23 and fmt.emax <= 127 and fmt.emin - fmt.mantissa_bits >= -149
     return "float32" if ok else "float64"
 
@@ -465,7 +465,7 @@ def decode_xp(xp, codes, fmt, dtype):
         with np.errstate(over="ignore", under="ignore"):
             return decode_xp(np, codes, fmt, np.float64).astype(fdt)
     if isinstance(fmt, IntFormat):
-        w = fmt.width
+        w = fmt.bits
         if fmt.signed:
             IC = xp.int64 if (wide or w == 32) and (xp is np) else (xp.int64 if wide else xp.int32)
             v = c.astype(xp.int64 if xp is np else IC)

@@ -391,7 +391,7 @@ def decode_params(fmt) -> tuple:
     from ..core._records import IntFormat
 
     if isinstance(fmt, IntFormat):
-        return (1, fmt.width, int(fmt.narrow), 0, int(fmt.signed), 0, 0, 0, 0, 0)
+        return (1, fmt.bits, int(fmt.narrow), 0, int(fmt.signed), 0, 0, 0, 0, 0)
     sp = SPECIAL_IDS[fmt.specials]
     return (0, fmt.bits, fmt.exponent_bits, fmt.mantissa_bits, int(fmt.signed), fmt.bias,
             int(fmt.subnormals), sp, fmt.sign_mask, fmt.magnitude_mask)

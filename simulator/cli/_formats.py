@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 #: properties shown in the table, in order (records lacking one show "")
-COLUMNS = ("family", "bits", "bits_per_element", "bias", "max", "min_normal", "smallest_subnormal",
+COLUMNS = ("family", "bits", "bits_per_element", "bias", "max", "smallest_normal", "smallest_subnormal",
            "eps", "has_inf", "has_nan")
 
 

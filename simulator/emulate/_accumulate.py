@@ -196,7 +196,7 @@ def value_dtype(acc: Accumulator) -> np.dtype:
     """
     f = acc.format
     if isinstance(f, IntFormat):
-        if f.signed or f.width <= 31:
+        if f.signed or f.bits <= 31:
             return np.dtype(np.int32)
         return np.dtype(np.uint32)
     from lowbit import formats
@@ -257,7 +257,7 @@ def _int_fit(xp, x, acc: Accumulator):
     f = acc.format
     if acc.overflow == "saturate":
         return xp.clip(x, f.min, f.max)
-    w = f.width
+    w = f.bits
     mask = (1 << w) - 1
     if w == 64:  # pragma: no cover - IntFormat is at most 32 bits
         return x

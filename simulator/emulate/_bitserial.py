@@ -79,7 +79,7 @@ def _int_operand(v, fmt, name):
         if not isinstance(f, IntFormat):
             raise ValueError(f"{name} must be a QArray of an IntFormat, got {f}")
         c = np.asarray(v.codes).astype(np.int64).reshape(v.shape)
-        vals = np.where(c >= (1 << (f.width - 1)), c - (1 << f.width), c) if f.signed else c
+        vals = np.where(c >= (1 << (f.bits - 1)), c - (1 << f.bits), c) if f.signed else c
         return vals, f
     f = get(fmt)
     if not isinstance(f, IntFormat):
@@ -95,9 +95,9 @@ def _int_operand(v, fmt, name):
 
 def bit_planes(x, fmt: IntFormat):
     """Planes (p, ...) in {0, 1} of the codes of ``x`` and their weights (±2^i)."""
-    codes = x & ((1 << fmt.width) - 1)
-    planes = np.stack([(codes >> i) & 1 for i in range(fmt.width)])
-    weights = [(-(1 << i) if (fmt.signed and i == fmt.width - 1) else (1 << i)) for i in range(fmt.width)]
+    codes = x & ((1 << fmt.bits) - 1)
+    planes = np.stack([(codes >> i) & 1 for i in range(fmt.bits)])
+    weights = [(-(1 << i) if (fmt.signed and i == fmt.bits - 1) else (1 << i)) for i in range(fmt.bits)]
     return planes, weights
 
 
@@ -147,7 +147,7 @@ def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a
     def wrap(v):
         if acc_fmt is None:
             return v
-        w = acc_fmt.width
+        w = acc_fmt.bits
         if acc_fmt.signed:
             return ((v + (1 << (w - 1))) & ((1 << w) - 1)) - (1 << (w - 1))
         return v & ((1 << w) - 1)
@@ -160,22 +160,22 @@ def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a
     if serial in ("b", "both"):
         pb, wb = bit_planes(bv, fb)
     if serial == "a":
-        for i in range(fa.width):
+        for i in range(fa.bits):
             zero += int(not pa[i].any())
             out = wrap(out + wa[i] * _exact_gemm(pa[i], bv))
             plane_ops += 1
     elif serial == "b":
-        for j in range(fb.width):
+        for j in range(fb.bits):
             zero += int(not pb[j].any())
             out = wrap(out + wb[j] * _exact_gemm(av, pb[j]))
             plane_ops += 1
     else:
-        for i in range(fa.width):
-            for j in range(fb.width):
+        for i in range(fa.bits):
+            for j in range(fb.bits):
                 zero += int(not (pa[i].any() and pb[j].any()))
                 out = wrap(out + (wa[i] * wb[j]) * _exact_gemm(pa[i], pb[j]))  # AND + popcount
                 plane_ops += 1
-    counts = _counts(M, K, N, fa.width, fb.width, serial, lanes, zero)
+    counts = _counts(M, K, N, fa.bits, fb.bits, serial, lanes, zero)
     assert counts.plane_ops == plane_ops
     return BitSerialResult(out, counts)
 

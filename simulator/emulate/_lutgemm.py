@@ -270,7 +270,7 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
         wv = wv.astype(np.int64)
         if wv.size and (wv.min() < fmt.min or wv.max() > fmt.max):
             raise ValueError(f"w holds values outside {fmt} [{fmt.min}, {fmt.max}]")
-        codes = wv & ((1 << fmt.width) - 1)
+        codes = wv & ((1 << fmt.bits) - 1)
     if not isinstance(fmt, IntFormat):
         raise ValueError(f"w must be a QArray of an IntFormat, got {fmt}")
     xv = _as_float_or_int(x, "x")
@@ -278,7 +278,7 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
     if codes.ndim != 2 or codes.shape[0] != K:
         raise ValueError(f"w must have shape (K={K}, N), got {codes.shape}")
     N = codes.shape[1]
-    b, g = fmt.width, group_size
+    b, g = fmt.bits, group_size
     cnt = _Counter()
     xg = _groups(xv, g)
     T = _build_tables(xg, sign_symmetry, cnt)

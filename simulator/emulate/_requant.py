@@ -198,8 +198,8 @@ def int_gemm(a, b, *, a_format="int8", b_format="int8", a_zero_point=0, b_zero_p
     ad = a.astype(np.int64) - za
     bd = b.astype(np.int64) - zb
     # the hardware's subtractor widens by one bit
-    wa = IntFormat(_width_for(ad, fa.width + 1))
-    wb = IntFormat(_width_for(bd, fb.width + 1))
+    wa = IntFormat(_width_for(ad, fa.bits + 1))
+    wb = IntFormat(_width_for(bd, fb.bits + 1))
     acc = matmul(ad, bd, a_format=wa, b_format=wb, accumulator=accumulator, init=bias, **matmul_kwargs)
     if multiplier is None and m0 is None and shift is None:
         return acc

@@ -107,8 +107,8 @@ def test_gfloat_describes_the_same_values(fmt):
     want = np.array([decode_float(fi, c).fval for c in range(fmt.num_codes)]) if fmt.bits <= 8 else None
     if want is not None:
         assert same_values(formats.values(fmt), want).all()
-    assert fmt.max == fi.max and fmt.min_normal == fi.smallest_normal
-    assert (fmt.smallest_subnormal or fmt.min_normal) == fi.smallest
+    assert fmt.max == fi.max and fmt.smallest_normal == fi.smallest_normal
+    assert (fmt.smallest_subnormal or fmt.smallest_normal) == fi.smallest
     assert len(fmt.nan_codes) == fi.num_nans and fmt.has_negative_zero == fi.has_nz
 
 
@@ -213,7 +213,7 @@ def test_p3109_beyond_float64(signed):
     for c in (1, 2, bias - 1074, bias - 1022, bias, bias + 1, bias + 1023, bias + 1024,
               fmt.max_code):
         assert fmt.value_of_code(c) == Fraction(2) ** (c - bias), c
-    assert fmt.max == math.inf and fmt.min_normal == 0.0  # float64 roundings of 2^±16382...
+    assert fmt.max == math.inf and fmt.smallest_normal == 0.0  # float64 roundings of 2^±16382...
     powers = np.ldexp(1.0, np.arange(-1074, 1024))
     q = formats.encode(powers, fmt)
     assert np.array_equal(q.codes, np.arange(-1074, 1024) + bias)

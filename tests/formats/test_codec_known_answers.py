@@ -19,7 +19,7 @@ import pytest
 
 from lowbit import formats
 
-# name: (max, min_normal, smallest_subnormal, max_subnormal or None, bias, source)
+# name: (max, smallest_normal, smallest_subnormal, max_subnormal or None, bias, source)
 TABLE = {
     "float8_e4m3fn": (448.0, 2.0**-6, 2.0**-9, 0.875 * 2.0**-6, 7, "OFP8 Table 1"),
     "float8_e5m2": (57344.0, 2.0**-14, 2.0**-16, 0.75 * 2.0**-14, 15, "OFP8 Table 1"),
@@ -41,7 +41,7 @@ def test_range_table(name):
     mx, mn, sub, maxsub, bias, _source = TABLE[name]
     fmt = formats.get(name)
     assert fmt.max == mx and fmt.min == -mx
-    assert fmt.min_normal == mn
+    assert fmt.smallest_normal == mn
     assert fmt.smallest_subnormal == sub
     assert fmt.bias == bias
     vals = formats.values(fmt)
@@ -78,7 +78,7 @@ def test_mx_e8m0_scale():
     assert vals[0] == 2.0**-127 and vals[127] == 1.0 and vals[0xFE] == 2.0**127
     assert np.isnan(vals[0xFF]) and tuple(fmt.nan_codes) == (0xFF,)
     assert not fmt.signed and not fmt.has_zero and not fmt.has_inf and fmt.bits == 8
-    assert fmt.max == 2.0**127 and fmt.min_normal == 2.0**-127 and fmt.smallest_subnormal is None
+    assert fmt.max == 2.0**127 and fmt.smallest_normal == 2.0**-127 and fmt.smallest_subnormal is None
 
 
 def test_fnuz_encodings():

@@ -54,7 +54,7 @@ def _split(v: Fraction):
 def _ref_value(vx, vy, fmt, variant):
     """Exact L-Mul of two finite normal values from the written formula, with the documented
     rules: flush subnormal operands and results below the normal range."""
-    if vx == 0 or vy == 0 or abs(vx) < fmt.min_normal or abs(vy) < fmt.min_normal:
+    if vx == 0 or vy == 0 or abs(vx) < fmt.smallest_normal or abs(vy) < fmt.smallest_normal:
         return Fraction(0)
     sign = -1 if (vx < 0) != (vy < 0) else 1
     m = fmt.mantissa_bits
@@ -78,7 +78,7 @@ def _ref_value(vx, vy, fmt, variant):
             k //= 2
             E += 1
         r = Fraction(k, 2 ** m) * Fraction(2) ** E
-    if r < fmt.min_normal:
+    if r < fmt.smallest_normal:
         return Fraction(0)
     return sign * r
 
@@ -125,7 +125,7 @@ def _ref_code(cx, cy, fmt, variant, overflow):
     inf_y = isinstance(vy, float) and math.isinf(vy)
     if inf_x or inf_y:
         other = vy if inf_x else vx
-        if not (inf_x and inf_y) and (other == 0 or abs(other) < fmt.min_normal):
+        if not (inf_x and inf_y) and (other == 0 or abs(other) < fmt.smallest_normal):
             return nan
         return fmt.inf_codes[1 if neg else 0]
     r = _ref_value(vx, vy, fmt, variant)
@@ -290,8 +290,8 @@ def test_symmetric_sign_xor_and_bounded_error(x, y, sx, sy, name, variant):
     qa, qb = formats.decode(q, dtype="float64")
     exact = float(qa) * float(qb)
     f = formats.get(name)
-    normal_ops = min(abs(qa), abs(qb)) >= f.min_normal      # subnormal operands are flushed
-    if normal_ops and abs(exact) < f.max / 2 and abs(exact) > 4 * f.min_normal:
+    normal_ops = min(abs(qa), abs(qb)) >= f.smallest_normal      # subnormal operands are flushed
+    if normal_ops and abs(exact) < f.max / 2 and abs(exact) > 4 * f.smallest_normal:
         assert np.sign(p[0]) == np.sign(exact)
         # |error| of the mantissa approximation: at most 1/4 relative (xm·ym − 2^-l over (1+xm)(1+ym))
         assert abs(p[0] / exact - 1) <= 0.25

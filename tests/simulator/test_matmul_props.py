@@ -100,7 +100,7 @@ def test_integer_wrap_is_order_free(m, k, n, seed, fmt, acc, order, kc):
     out = simulator.matmul(a, b, order=order, k_chunk=kc, **kw)
     w = formats.get(acc)
     exact = a.astype(object) @ b.astype(object)
-    expect = np.vectorize(lambda v: (v - w.min) % (1 << w.width) + w.min)(exact).astype(np.int64)
+    expect = np.vectorize(lambda v: (v - w.min) % (1 << w.bits) + w.min)(exact).astype(np.int64)
     np.testing.assert_array_equal(out.astype(np.int64), expect)
     sat = Accumulator(acc, overflow="saturate")
     _eq(simulator.matmul(a, b, a_format=fmt, b_format=fmt, accumulator=sat, order=order, k_chunk=kc),
