@@ -22,7 +22,7 @@ from ..core._codec import decode as _decode
 from ..core._codec import encode as _encode
 from ..core._dispatch import register_codec
 from ..core._modes import SCALE_RULES
-from ..core._options import make_options
+from ..core._options import make_options, randomness
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format, IntFormat
 from ..core._registry import register
@@ -441,7 +441,7 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None) -> 
         if FS is not None:
             ecodes = fast_element_codes(xp, bitcast(y, U), 0, FS)
     if FS is None:
-        ecodes = _encode(y, fmt.element, key=key, **eo).codes
+        ecodes = _encode(y, fmt.element, **randomness(key), **eo).codes
     ecodes = ecodes.astype(code_dtype(fmt.element.bits))
     ecodes = xp.where(nan_scale[..., None], xp.asarray(0, dtype=ecodes.dtype), ecodes)
     scodes = scodes.astype(code_dtype(fmt.scale.bits))

@@ -20,6 +20,7 @@ from ..core._codec import decode as _decode
 from ..core._codec import encode as _encode
 from ..core._codec import quantize as _quantize
 from ..core._dispatch import register_codec
+from ..core._options import randomness
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format, IntFormat
 from ..core._registry import resolve
@@ -276,7 +277,7 @@ def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str) -> QArray:
         zp = None
         zp_codes = None
     t = divide(xb, s_val[..., None])
-    r = _quantize(t, _INT32, rounding=opts.rounding, key=key,
+    r = _quantize(t, _INT32, rounding=opts.rounding, **randomness(key),
                   random_bits=opts.random_bits if opts.rounding == "stochastic" else None)
     if zp is not None:
         r = r + zp[..., None]

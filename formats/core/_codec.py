@@ -7,47 +7,59 @@ NumPy out, JAX in → JAX out.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._backend import backend_of
 from ._dispatch import codec_for as _codec_for
 from ._dispatch import register_codec
+from ._modes import Overflow, Rounding
 from ._options import (
     check_float_input,
+    check_key,
     check_random_bits,
     explicit_bits_width,
-    is_explicit_bits,
     make_options,
 )
 from ._qarray import QArray
+from ._records import Format
 from ._registry import resolve
 
 __all__ = ["quantize", "encode", "decode", "values", "decode_dtype", "register_codec", "DECODE_DTYPES"]
 
 
-def _prepare(x, fmt, rounding, overflow, axis, key, random_bits, flush_subnormals):
+def _prepare(x, fmt, rounding, overflow, axis, key, srbits, random_bits, flush_subnormals):
     """What every verb does first, for every family: resolve the format, check the input (lists
-    and scalars become arrays, non-native byte order becomes native), validate the options and
-    explicit random bits. Returns (x, fmt, opts, key, backend, the dtype to give results back in
-    or None)."""
+    and scalars become arrays, non-native byte order becomes native), validate the options, the
+    key and the explicit random bits. Returns (x, fmt, opts, key, backend, the dtype to give
+    results back in or None); ``key`` is what the families draw from: None, a seed, a generator,
+    a typed JAX key, or the validated ``srbits`` (uint32, broadcast to x's shape)."""
     fmt = resolve(fmt)
     backend = backend_of(x)
     back = None
     if isinstance(x, np.ndarray) and not x.dtype.isnative:
         back = x.dtype
     x = check_float_input(x, backend)
-    explicit = rounding == "stochastic" and is_explicit_bits(key)
-    if explicit and random_bits is None:
-        random_bits = explicit_bits_width(key)
+    key = check_key(key)
+    if srbits is not None:
+        if rounding != "stochastic":
+            raise ValueError(f"srbits is only used with rounding='stochastic', got rounding={rounding!r}")
+        if key is not None:
+            raise ValueError("pass either key= (a seed, generator or JAX key to draw random bits from) or "
+                             "srbits= (the random bits themselves), not both")
+        if random_bits is None and hasattr(srbits, "dtype"):
+            random_bits = explicit_bits_width(srbits)
     opts = make_options(fmt, rounding=rounding, overflow=overflow, axis=axis, random_bits=random_bits,
                         flush_subnormals=flush_subnormals)
-    if explicit:
-        key = check_random_bits(key, x.shape, backend, opts.random_bits)
+    if srbits is not None:
+        key = check_random_bits(srbits, x.shape, backend, opts.random_bits)
     return x, fmt, opts, key, backend, back
 
 
-def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
-             flush_subnormals=False, **extra):
+def quantize(x: Any, fmt: Format | str, *, rounding: Rounding = "nearest_even", overflow: Overflow | None = None,
+             axis: int = -1, key: Any = None, srbits: Any = None, random_bits: int | None = None,
+             flush_subnormals: bool = False, **extra: Any) -> Any:
     """The values ``fmt`` holds nearest to ``x`` under the rounding mode: fake quantization.
 
     Args:
@@ -64,18 +76,20 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
             to ±max where IEEE says so (toward_zero always, up for negatives, down for
             positives). ``error`` raises OverflowError.
         axis: blocking axis for block formats (ignored by scalar formats).
-        key: the randomness of ``stochastic`` rounding — an int seed, a
-            ``numpy.random.Generator`` or a JAX PRNG key (``jax.random.key``), from which
-            ``random_bits`` uniform bits per element are drawn; or the random bits themselves:
-            an unsigned integer array (NumPy or JAX) broadcastable to ``x``, values below
-            ``2**random_bits``, one per element, used as they are (the same bits give gfloat's
-            ``round_ndarray(..., RoundMode.Stochastic, srbits=bits, srnumbits=random_bits)``
-            results for float formats). Block formats use the bit of each element of ``x`` for
-            that element. A NumPy integer scalar is a seed; a legacy JAX key from
-            ``jax.random.PRNGKey`` is a uint32 array, so it would be read as bits: use
-            ``jax.random.key``.
-        random_bits: random bits per element for ``stochastic`` (1..32); default 32 for drawn
-            bits, the dtype's width for explicit bits (uint8: 8, uint16: 16, uint32/64: 32).
+        key: where ``stochastic`` rounding draws its ``random_bits`` uniform bits per element
+            from: an int seed (a NumPy integer scalar included), a ``numpy.random.Generator``
+            (NumPy inputs) or a JAX PRNG key — ``jax.random.key(seed)`` or the legacy
+            ``jax.random.PRNGKey(seed)`` (JAX inputs; an int seed works there too). Never an
+            array of bits: those go to ``srbits``.
+        srbits: the random bits themselves, instead of ``key``: an unsigned integer array (NumPy
+            or JAX) broadcastable to ``x``, one integer per element, below
+            ``2**random_bits``, used as they are — named and defined as in gfloat's
+            ``round_ndarray(fi, x, RoundMode.Stochastic, srbits=..., srnumbits=...)``, whose
+            results the same bits reproduce for float formats. Block, scaled and codebook
+            formats use the integer of each element of ``x`` for that element.
+        random_bits: random bits per element for ``stochastic`` (1..32; gfloat's
+            ``srnumbits``); default 32 for drawn bits, the dtype's width for ``srbits`` (uint8:
+            8, uint16: 16, uint32/64: 32).
         flush_subnormals: treat subnormal inputs as zero and flush subnormal results to zero,
             like hardware without subnormal support.
         **extra: family-specific options (documented by the family).
@@ -89,13 +103,15 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
     ``saturate``, else the smallest value).
 
     Raises:
-        ValueError: a bad option (the message names it and the allowed values), or explicit
-            random bits of the wrong shape or range (naming ``key``).
-        TypeError: an unsupported input dtype, or explicit random bits that are not unsigned
+        ValueError: a bad option (the message names it and the allowed values), ``srbits`` of
+            the wrong shape or range or beside ``key`` or without ``rounding='stochastic'``
+            (naming ``srbits``).
+        TypeError: an unsupported input dtype; a ``key`` that is no seed, generator or JAX key
+            (an array of bits, naming ``key`` and ``srbits``); ``srbits`` that are not unsigned
             integers.
         OverflowError: an out-of-range value with ``overflow='error'``.
     """
-    x, fmt, opts, key, backend, back = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
+    x, fmt, opts, key, backend, back = _prepare(x, fmt, rounding, overflow, axis, key, srbits, random_bits,
                                                 flush_subnormals)
     out = _codec_for(fmt).quantize(x, fmt, opts, key, backend, **extra)
     if backend == "jax":
@@ -104,15 +120,16 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
     return out if back is None else out.astype(back)
 
 
-def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
-           flush_subnormals=False, **extra) -> QArray:
+def encode(x: Any, fmt: Format | str, *, rounding: Rounding = "nearest_even", overflow: Overflow | None = None,
+           axis: int = -1, key: Any = None, srbits: Any = None, random_bits: int | None = None,
+           flush_subnormals: bool = False, **extra: Any) -> QArray:
     """Encode ``x`` to codes of ``fmt``; same inputs and options as :func:`quantize`.
 
     Returns:
         :class:`QArray` whose ``codes`` are unsigned integers (native byte order), one per
         element.
     """
-    x, fmt, opts, key, backend, _ = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
+    x, fmt, opts, key, backend, _ = _prepare(x, fmt, rounding, overflow, axis, key, srbits, random_bits,
                                              flush_subnormals)
     return _codec_for(fmt).encode(x, fmt, opts, key, backend, **extra)
 
@@ -133,7 +150,7 @@ def _decode_dtype(dtype):
     return dt
 
 
-def decode(q: QArray, dtype=None):
+def decode(q: QArray, dtype: Any = None) -> Any:
     """Values of a :class:`QArray`, as an array of ``dtype`` in the QArray's array library.
 
     Args:
@@ -172,7 +189,7 @@ def decode(q: QArray, dtype=None):
     return np.asarray(out).astype(dt, copy=False)
 
 
-def decode_dtype(fmt) -> str:
+def decode_dtype(fmt: Format | str) -> str:
     """The dtype :func:`decode` gives a QArray of ``fmt`` when no ``dtype`` is asked for (NumPy;
     JAX without x64 uses float32 where this says float64): ``"float32"`` when every value of the
     format is exactly a float32, else ``"float64"``.
@@ -194,7 +211,7 @@ def decode_dtype(fmt) -> str:
     return fn(fmt)
 
 
-def values(fmt) -> np.ndarray:
+def values(fmt: Format | str) -> np.ndarray:
     """The value of every code of ``fmt``, indexed by code (NumPy float64 array).
 
     Unused codes — codes of the format's width that encoding never produces, listed by the

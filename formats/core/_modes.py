@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Literal
 
-__all__ = ["ROUNDINGS", "OVERFLOWS", "SPECIALS", "SCALE_RULES", "ROUNDING_IDS", "OVERFLOW_IDS",
+__all__ = ["Rounding", "Overflow", "ROUNDINGS", "OVERFLOWS", "SPECIALS", "SCALE_RULES", "ROUNDING_IDS", "OVERFLOW_IDS",
            "SPECIAL_IDS", "SCALE_RULE_IDS"]
 
 #: Rounding modes accepted by every codec.
 ROUNDINGS = ("nearest_even", "nearest_away", "toward_zero", "up", "down", "odd", "stochastic")
 
+#: The names of :data:`ROUNDINGS`, for type hints.
+Rounding = Literal["nearest_even", "nearest_away", "toward_zero", "up", "down", "odd", "stochastic"]
+
 #: Overflow policies; ``None`` means the format's natural behaviour (resolved before a kernel
 #: runs, so it has no ID).
 OVERFLOWS = (None, "saturate", "inf", "nan", "error")
+
+#: The names of :data:`OVERFLOWS` (but None), for type hints.
+Overflow = Literal["saturate", "inf", "nan", "error"]
 
 #: Special-value families of :class:`formats.FloatFormat` (``specials`` field).
 #:
@@ -42,7 +49,7 @@ SPECIALS = ("ieee", "fn", "fnuz", "p3109", "none")
 #: ``"even"``   amax is first rounded to the element's precision (ties away, on the bit pattern,
 #:              as torchao ``EVEN``), then ``floor``.
 #: ``"amax"``   X = amax / max_elem (÷ tensor scale) rounded to the scale format (nearest even)
-#:              and clamped to [scale.min_normal, scale.max]: the NVFP4 recipe (NVIDIA,
+#:              and clamped to [scale.smallest_normal, scale.max]: the NVFP4 recipe (NVIDIA,
 #:              torchao ``nvfp4_quantize``).
 SCALE_RULES = ("floor", "ceil", "rceil", "even", "amax")
 

@@ -254,7 +254,7 @@ def test_tf32_matches_gfloat():
             _compare(fmt, fi, x, mode, sat, seed=3, nbits=8)
 
 
-# ------------------------------------------------------------- explicit random bits (key=)
+# ---------------------------------------------------------- explicit random bits (srbits=)
 SR_FORMATS = ["float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn",
               "float8_e4m3fnuz"]
 
@@ -281,16 +281,16 @@ def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
         with np.errstate(invalid="ignore", over="ignore"):
             want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, sat, bits.astype(np.int64),
                                  nbits)
-        kw = dict(rounding="stochastic", key=bits, random_bits=nbits, overflow=ov)
+        kw = dict(rounding="stochastic", srbits=bits, random_bits=nbits, overflow=ov)
         got = formats.quantize(x, fmt, **kw)
         assert same_values(got, want).all(), mismatches(x, got, want)
         q = formats.encode(x, fmt, **kw)
         assert same_values(formats.decode(q, dtype=np.float64), want).all()
         n = NUMBA_THRESHOLDS["codec"] + 5
         xb, bb, wb = _tile(x, n), _tile(bits, n), _tile(want, n)
-        got = formats.quantize(xb, fmt, rounding="stochastic", key=bb, random_bits=nbits, overflow=ov)
+        got = formats.quantize(xb, fmt, rounding="stochastic", srbits=bb, random_bits=nbits, overflow=ov)
         assert same_values(got, wb).all(), "numba: " + mismatches(xb, got, wb)
-        got = formats.quantize(jnp.asarray(x), fmt, rounding="stochastic", key=jnp.asarray(bits),
+        got = formats.quantize(jnp.asarray(x), fmt, rounding="stochastic", srbits=jnp.asarray(bits),
                                random_bits=nbits, overflow=ov)
         assert same_values(np.asarray(got), want).all(), "jax: " + mismatches(x, got, want)
 
@@ -302,10 +302,10 @@ def test_explicit_random_bits_default_to_their_dtype_width():
     for dtype, nbits in ((np.uint8, 8), (np.uint16, 16)):
         bits = np.random.default_rng(2).integers(0, 2**nbits, size=x.shape, dtype=dtype)
         want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, True, bits.astype(np.int64), nbits)
-        got = formats.quantize(x, fmt, rounding="stochastic", key=bits, overflow="saturate")
+        got = formats.quantize(x, fmt, rounding="stochastic", srbits=bits, overflow="saturate")
         assert same_values(got, want).all()
     # one value broadcast to every element (a 0-d array)
     b = np.array(200, np.uint8)
     want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, True,
                          np.full(x.shape, 200, np.int64), 8)
-    assert same_values(formats.quantize(x, fmt, rounding="stochastic", key=b, overflow="saturate"), want).all()
+    assert same_values(formats.quantize(x, fmt, rounding="stochastic", srbits=b, overflow="saturate"), want).all()
