@@ -29,7 +29,7 @@ Multiplier = Literal["exact", "lmul", "lns"]
 
 
 def default_accumulator(a_format: Format | str | Any, b_format: Format | str | Any,
-                        multiplier: Multiplier = "exact") -> Format:
+                        multiplier: str = "exact") -> Format:
     """The accumulator format of a dot product of ``a_format`` by ``b_format`` operands under
     ``multiplier``, when none is given.
 

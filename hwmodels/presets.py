@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from ._builtin import _data_dir, _load_builtin, _resolve
 from ._loader import KINDS, load_file, load_mapping
@@ -43,7 +44,7 @@ def names() -> list[str]:
     return sorted(out)
 
 
-def get(name: str):
+def get(name: str) -> Any:
     """The machine record of the built-in preset ``name``.
 
     Args:
@@ -73,7 +74,7 @@ def get(name: str):
     return rec
 
 
-def load(source):
+def load(source: str | os.PathLike | Mapping) -> Any:
     """Load a preset of any kind from a YAML file path or a mapping, with validation.
 
     Args:

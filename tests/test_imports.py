@@ -287,6 +287,107 @@ def test_every_package_folder_is_installed():
     assert "lowbit" in listed
 
 
+#: import name → distribution name, for the third-party imports of the library
+DISTRIBUTIONS = {"numpy": "numpy", "array_api_compat": "array-api-compat", "numba": "numba",
+                 "llvmlite": "numba", "pandas": "pandas", "matplotlib": "matplotlib", "yaml": "pyyaml",
+                 "tqdm": "tqdm", "jax": "jax", "jaxlib": "jax", "ml_dtypes": "ml_dtypes",
+                 "hypothesis": "hypothesis", "gfloat": "gfloat", "torch": "torch", "torchao": "torchao"}
+
+
+def _requirement_name(req: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def _third_party_imports() -> dict[str, set[tuple[str, bool]]]:
+    """Top-level import name → {(module, at module level)} over the library's modules."""
+    found: dict[str, set[tuple[str, bool]]] = {}
+    paths = [ROOT / "__init__.py", ROOT / "__main__.py"] + [p for pkg in PACKAGES for p in _modules(pkg)]
+    for path in paths:
+        for name, _, top in _imports(path, runtime_only=True):
+            root = name.split(".")[0]
+            if root in ("", "lowbit", "__future__") or root in sys.stdlib_module_names:
+                continue
+            found.setdefault(root, set()).add((_module_name(path), top))
+    return found
+
+
+def test_runtime_dependencies_are_what_the_library_imports():
+    """``dependencies`` are exactly the distributions the library imports outside its optional
+    features; every other third-party import belongs to an extra and is imported lazily (inside a
+    function) — except in modules whose name declares it (``formats.strategies`` is the optional
+    Hypothesis module; ``*_jax`` / ``*numba*`` modules are imported lazily themselves)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = {_requirement_name(r) for r in project["dependencies"]}
+    extras = {_requirement_name(r) for reqs in project["optional-dependencies"].values() for r in reqs}
+    imports = _third_party_imports()
+    unknown = sorted(set(imports) - set(DISTRIBUTIONS))
+    assert not unknown, f"add these imports to DISTRIBUTIONS (and to dependencies or an extra): {unknown}"
+    used = {DISTRIBUTIONS[name].lower().replace("_", "-") for name in imports}
+    assert used <= deps | extras, f"imported but not declared: {sorted(used - deps - extras)}"
+    assert deps <= used, f"declared but never imported: {sorted(deps - used)}"
+    for name, where in imports.items():
+        dist = DISTRIBUTIONS[name].lower().replace("_", "-")
+        if dist in deps:
+            continue
+        eager = sorted(m for m, top in where if top and not _declares_backend(m)
+                       and m != "lowbit.formats.strategies" and not m.startswith("lowbit.simulator.bench."))
+        assert not eager, f"{name} (an extra) is imported at module level by {eager}"
+
+
+def test_license_matches_the_metadata():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert not any(c.startswith("License ::") for c in project["classifiers"])  # PEP 639: the expression
+    assert "Typing :: Typed" in project["classifiers"] and (ROOT / "py.typed").exists()
+
+
+#: the public API whose functions must carry type hints: the facades and the public modules
+PUBLIC_MODULES = ("lowbit", "lowbit.formats", "lowbit.hwmodels", "lowbit.simulator", "lowbit.formats.backend",
+                  "lowbit.formats.numba", "lowbit.formats.lattice", "lowbit.formats.strategies",
+                  "lowbit.formats.plotting", "lowbit.hwmodels.presets", "lowbit.simulator.layers",
+                  "lowbit.simulator.workloads")
+
+
+def _public_callables():
+    import importlib
+    import inspect
+
+    for modname in PUBLIC_MODULES:
+        mod = importlib.import_module(modname)
+        names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
+        for n in names:
+            obj = getattr(mod, n)
+            if inspect.isfunction(obj) and obj.__module__.startswith("lowbit"):
+                yield f"{modname}.{n}", obj
+            elif inspect.isclass(obj) and obj.__module__.startswith("lowbit"):
+                for an, a in vars(obj).items():
+                    if inspect.isfunction(a) and (not an.startswith("_") or an == "__call__"):
+                        yield f"{modname}.{n}.{an}", a
+
+
+def test_public_functions_have_type_hints():
+    import inspect
+
+    missing = []
+    seen = 0
+    for name, fn in _public_callables():
+        seen += 1
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values()
+                  if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        bad = [p.name for p in params if p.annotation is inspect.Parameter.empty]
+        no_return = sig.return_annotation is inspect.Signature.empty
+        if bad or no_return:
+            missing.append(f"{name}({', '.join(bad)})" + (" -> ?" if no_return else ""))
+    assert seen > 100  # the scan sees the API (quantize, matmul, estimate, every machine's gemm, ...)
+    assert not missing, "public functions without type hints:\n" + "\n".join(missing)
+
+
 def test_only_lowbit_at_the_top_of_site_packages():
     files = importlib.metadata.files("lowbit")
     assert files, "lowbit is not installed"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -497,12 +497,12 @@ def decode_block(q: QArray, dtype, backend: str):
         v = ev * s[..., None]
     shape = q.shape
     work_shape = shape if len(shape) else (1,)
-    axis = q.axis if len(shape) else 0
+    axis = int(q.axis) if len(shape) and q.axis is not None else 0
     out = from_blocks(xp, v, work_shape, axis).reshape(shape)
     return out.astype(xp.dtype(out_dt))
 
 
-def block_scales(q: QArray, *, include_tensor_scale: bool = True):
+def block_scales(q: QArray, *, include_tensor_scale: bool = True) -> Any:
     """Scale values of a block, scaled-integer or codebook QArray, as floats.
 
     Args:

@@ -559,6 +559,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
             ts = max(ts, np.float32(TS_MIN))
             from ..core._codec import quantize
 
+            assert fmt.tensor_scale is not None  # two-level
             ts = np.float32(np.asarray(quantize(np.asarray([ts], np.float32), fmt.tensor_scale,
                                                 overflow="saturate"))[0])
             ts_out = np.asarray(ts, np.float32)
@@ -566,7 +567,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
             ts = np.float32(1.0)
         PS = params(s, "float32", make_options(s, rounding="nearest_even", overflow="saturate"))
         CF = np.array([fmt.element_max, s.smallest_normal, s.max, ts], np.float32)
-        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs], np.int64)
+        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.nan_code is not None else 0), bs], np.int64)
         stbl = np.asarray(_values(s), dtype=np.float32)
         SS = scale_spec(s) if _FAST else None
         _amax_loop(FS is not None, SS is not None, bsc, kind, rand.size > 0, bool(flush))(
@@ -577,7 +578,7 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         eM, sigM = _sig_exp(fmt.element_max, 32)
         nmin, nmax = _n_range(fmt)
         C = np.array([rule, fmt.element_emax, fmt.element_exp, kmin, kmax, int(s.has_nan),
-                      int(s.nan_code if s.has_nan else 0), s.bias, s.mantissa_bits, s.emin,
+                      int(s.nan_code if s.nan_code is not None else 0), s.bias, s.mantissa_bits, s.emin,
                       int(s.subnormals and s.mantissa_bits > 0), fmt.element_mantissa_bits, eM, sigM, bs,
                       nmax, nmin], np.int64)
         _pow2_loop(FS is not None, bsc, kind, rand.size > 0, bool(flush))(

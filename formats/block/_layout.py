@@ -105,6 +105,7 @@ def check_blocked(q, block_size: int | None, scale_bits: int | None, scales=None
     from ..core._qarray import check_codes, check_shape_of
 
     ax = check_axis(q)
+    assert ax is not None  # required: never None
     want = blocked_shape(q.shape, ax, block_size)
     check_shape_of("codes", q.codes, want, q.format)
     if scale_bits is not None:

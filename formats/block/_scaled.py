@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core._backend import backend_of, divide, namespace
 from ..core._codec import decode as _decode
@@ -135,6 +136,7 @@ class ScaledIntFormat(Format):
         if self.granularity != "group":
             return float(self.element.bits)
         extra = self.scale.bits + (0 if self.symmetric else self.element.bits)
+        assert self.group_size is not None  # granularity "group" has one (checked in __post_init__)
         return self.element.bits + extra / self.group_size
 
     @property
@@ -335,7 +337,7 @@ def _scale_values(q, fmt, include_tensor_scale=True, dtype=None):
     return sv
 
 
-def zero_points(q: QArray):
+def zero_points(q: QArray) -> Any:
     """Integer zero points of a scaled-integer QArray (zeros when symmetric), shaped like the
     scale codes, as a float array of the QArray's array library.
 
@@ -386,7 +388,7 @@ register_codec(ScaledIntFormat, _ScaledIntCodec())
 
 
 # ------------------------------------------------------------------------------ dyadic
-def dyadic(multiplier, *, bits: int = 31) -> tuple[int, int]:
+def dyadic(multiplier: float, *, bits: int = 31) -> tuple[int, int]:
     """The dyadic number b / 2^c nearest to ``multiplier`` with a ``bits``-bit significand.
 
     Integer-only inference (Jacob et al., CVPR 2018, §2.2; gemmlowp/TFLite
@@ -431,7 +433,8 @@ def dyadic(multiplier, *, bits: int = 31) -> tuple[int, int]:
 _REQ_ROUNDINGS = ("nearest_even", "nearest_away", "toward_zero", "up", "down")
 
 
-def requantize(acc, b: int, c: int, *, zero_point: int = 0, out="int8", rounding: str = "nearest_away"):
+def requantize(acc: ArrayLike, b: int, c: int, *, zero_point: int = 0, out: Format | str = "int8",
+               rounding: str = "nearest_away") -> np.ndarray:
     """Integer-only requantization: clamp(round(acc · b / 2^c) + zero_point) into ``out``.
 
     The product acc · b is exact (int64, or Python ints when it might not fit) and rounded once

@@ -91,7 +91,7 @@ def _numpy_float64(_x=None) -> bool:
 def _jax_float64(_x=None) -> bool:
     import jax
 
-    return bool(jax.config.jax_enable_x64)
+    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _is_numpy(x) -> bool:

@@ -179,7 +179,7 @@ def decode(q: QArray, dtype: Any = None) -> Any:
         if backend == "jax":
             import jax
 
-            wide = "float64" if jax.config.jax_enable_x64 else "float32"
+            wide = "float64" if jax.config.read("jax_enable_x64") else "float32"
         v = codec.decode(q, wide, backend)
         out = quantize(v, dt.name, overflow="inf")
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import Any
 
 from ._modes import OVERFLOWS, ROUNDINGS
 
@@ -25,7 +26,7 @@ class Options:
     random_bits: int = 32
     flush_subnormals: bool = False
 
-    def resolved_overflow(self, fmt) -> str:
+    def resolved_overflow(self, fmt: Any) -> str:
         """The overflow policy in force for ``fmt``: the natural one when ``overflow`` is None
         (Inf if the format has Inf, else NaN if it has NaN, else saturate — ml_dtypes' rule)."""
         if self.overflow is not None:
@@ -38,7 +39,7 @@ class Options:
 
 
 def make_options(
-    fmt,
+    fmt: Any,
     *,
     rounding: str = "nearest_even",
     overflow: str | None = None,

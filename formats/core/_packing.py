@@ -13,6 +13,7 @@ trit least significant), the last byte padded with zero trits.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._backend import code_dtype
 
@@ -24,7 +25,7 @@ def _check_width(bits):
         raise ValueError(f"bits must be an int in [1, 64], got {bits!r}")
 
 
-def pack_codes(codes, bits: int) -> np.ndarray:
+def pack_codes(codes: ArrayLike, bits: int) -> np.ndarray:
     """Pack unsigned ``codes`` (any integer array, flattened) of width ``bits`` into uint8.
 
     Returns:
@@ -56,7 +57,7 @@ def _pack_generic(c: np.ndarray, bits: int) -> np.ndarray:
     return np.packbits(stream, bitorder="little")
 
 
-def unpack_codes(data, bits: int, count: int) -> np.ndarray:
+def unpack_codes(data: ArrayLike, bits: int, count: int) -> np.ndarray:
     """Inverse of :func:`pack_codes`: ``count`` codes of width ``bits`` from bytes ``data``.
 
     Returns:
@@ -83,7 +84,7 @@ def unpack_codes(data, bits: int, count: int) -> np.ndarray:
 _POW3 = np.array([1, 3, 9, 27, 81], dtype=np.uint8)
 
 
-def pack_trits(codes) -> np.ndarray:
+def pack_trits(codes: ArrayLike) -> np.ndarray:
     """Pack ternary ``codes`` (integers 0, 1, 2; flattened) five per byte, base 3.
 
     Returns:
@@ -102,7 +103,7 @@ def pack_trits(codes) -> np.ndarray:
     return (t * _POW3).sum(axis=1, dtype=np.uint8)
 
 
-def unpack_trits(data, count: int) -> np.ndarray:
+def unpack_trits(data: ArrayLike, count: int) -> np.ndarray:
     """Inverse of :func:`pack_trits`: ``count`` ternary codes (uint8) from bytes ``data``.
 
     Raises:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from ._modes import SPECIALS
 
@@ -145,10 +145,16 @@ class Format:
     #: Family tag used by the codec dispatcher (one entry per record class).
     family: ClassVar[str] = "abstract"
 
+    if TYPE_CHECKING:  # every subclass has these as dataclass fields or properties
+        name: str
+
+        @property
+        def bits(self) -> int: ...
+
     @property
     def bits_per_element(self) -> float:
         """Storage bits per element, scales included (equals ``bits`` for scalar formats)."""
-        return float(self.bits)  # type: ignore[attr-defined]
+        return float(self.bits)
 
     @property
     def max(self) -> float | None:
@@ -225,7 +231,7 @@ class FloatFormat(Format):
 
     exponent_bits: int
     mantissa_bits: int
-    bias: int | None = None
+    bias: int = None  # type: ignore[assignment]  # None: the IEEE bias, set in __post_init__
     signed: bool = True
     subnormals: bool = True
     specials: str = "ieee"

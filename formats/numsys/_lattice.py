@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import math
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -144,7 +144,7 @@ def _generator_inv(lat: Lattice) -> np.ndarray:
 _NAME = re.compile(r"^([ZDAE])(\d+)$")
 
 
-def get_lattice(lattice) -> Lattice:
+def get_lattice(lattice: Lattice | str) -> Lattice:
     """A :class:`Lattice` from a record or a name such as ``"Z8"``, ``"D4"``, ``"E8"``, ``"A2"``.
 
     Raises:
@@ -218,7 +218,7 @@ def nearest_xp(xp, x, lat: Lattice):
     return _nearest_A(xp, x)
 
 
-def nearest(x, lattice, *, scale=1.0):
+def nearest(x: Any, lattice: Lattice | str, *, scale: float = 1.0) -> Any:
     """The point of ``scale``·Λ nearest to each vector of ``x`` (Conway & Sloane).
 
     Args:
@@ -249,7 +249,7 @@ def nearest(x, lattice, *, scale=1.0):
     return (nearest_xp(xp, xw / s, lat) * s).astype(back or dt)
 
 
-def normalized_second_moment(lattice, *, samples: int = 200_000, seed: int = 0) -> float:
+def normalized_second_moment(lattice: Lattice | str, *, samples: int = 200_000, seed: int = 0) -> float:
     """Monte Carlo normalised second moment G = E‖x − Q(x)‖² / (n · V^(2/n)).
 
     x is uniform over a fundamental parallelepiped (x = uᵀG, u uniform in [0, 1)^n), hence
@@ -316,7 +316,7 @@ def _check_q(q):
         raise ValueError(f"q must be an int in [2, 256], got {q!r}")
 
 
-def voronoi_encode(x, lattice, q: int):
+def voronoi_encode(x: Any, lattice: Lattice | str, q: int) -> Any:
     """Nested-lattice code of each vector of ``x``: z mod q where λ = Q_Λ(x) = zᵀG.
 
     Args:
@@ -338,7 +338,7 @@ def voronoi_encode(x, lattice, q: int):
     return voronoi_encode_xp(xp, lam, lat, q).astype(xp.uint8)
 
 
-def voronoi_decode(codes, lattice, q: int, dtype="float32"):
+def voronoi_decode(codes: Any, lattice: Lattice | str, q: int, dtype: Any = "float32") -> Any:
     """The point of Λ ∩ qV represented by ``codes``: Gᵀc − q·Q_Λ(Gᵀc/q).
 
     Args:
@@ -411,7 +411,7 @@ class NestedLatticeFormat(Format):
 
     lattice: str = "E8"
     q: int = 16
-    betas: tuple | None = None
+    betas: tuple = None  # type: ignore[assignment]  # None: the default, set in __post_init__
     scale: str = "tensor"
     name: str = dataclasses.field(default="", compare=False)
 

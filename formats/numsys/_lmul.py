@@ -35,6 +35,7 @@ Inf × nonzero gives ±Inf, Inf × 0 gives NaN.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from ..core._backend import backend_of, code_dtype, raise_if, use_numba
 from ..core._codec import encode
 from ..core._options import make_options
 from ..core._qarray import QArray
-from ..core._records import FloatFormat
+from ..core._records import FloatFormat, Format
 from ..core._registry import resolve
 from ._lmul_spec import lmul_offset, lmul_spec
 
@@ -51,7 +52,7 @@ __all__ = ["lmul", "lmul_codes", "lmul_offset", "LMUL_VARIANTS"]
 #: Variants of :func:`lmul`.
 LMUL_VARIANTS = ("bits", "formula")
 
-def _check_fmt(fmt):
+def _check_fmt(fmt: Format | str) -> FloatFormat:
     fmt = resolve(fmt)
     if not isinstance(fmt, FloatFormat):
         raise TypeError(f"fmt must be a FloatFormat (or its name), got {type(fmt).__name__}")
@@ -146,7 +147,8 @@ def _resolve_overflow(fmt, overflow):
     return make_options(fmt, overflow=overflow).resolved_overflow(fmt)
 
 
-def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = None):
+def lmul_codes(ca: Any, cb: Any, fmt: Format | str, *, variant: str = "bits",
+               overflow: str | None = None) -> Any:
     """L-Mul on code arrays of ``fmt`` (broadcasting); returns codes of ``fmt``.
 
     The building block for emulated L-Mul dot products: encode the operands once, broadcast
@@ -198,7 +200,7 @@ def _operand_codes(v, fmt, name):
     return q.codes.reshape(q.shape)
 
 
-def lmul(a, b, fmt, *, variant: str = "bits", overflow: str | None = None):
+def lmul(a: Any, b: Any, fmt: Format | str, *, variant: str = "bits", overflow: str | None = None) -> Any:
     """Elementwise L-Mul product of ``a`` and ``b`` in the float format ``fmt``.
 
     Operands are first rounded to ``fmt`` (round-to-nearest-even, the format's natural overflow

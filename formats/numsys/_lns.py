@@ -49,6 +49,7 @@ from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core import _registry
 from ..core._backend import backend_of, code_dtype, namespace, raise_if, straight_through
@@ -83,7 +84,7 @@ class LNSFormat(Format):
     int_bits: int
     frac_bits: int
     signed: bool = True
-    bias: int | None = None
+    bias: int = None  # type: ignore[assignment]  # None: the default bias, set in __post_init__
     name: str = dataclasses.field(default="", compare=False)
 
     family: ClassVar[str] = "lns"
@@ -202,7 +203,7 @@ class LNSFormat(Format):
     def max_code(self) -> int:
         return self.field_max
 
-    def log2_of_code(self, code: int):
+    def log2_of_code(self, code: int) -> Fraction | float | None:
         """Exact L of ``code`` as a Fraction; None for zero, nan for NaN.
 
         Raises:
@@ -830,7 +831,8 @@ def _essential_zero(frac_bits: int) -> float:
     return float(frac_bits + 4)
 
 
-def gaussian_log(d, kind: str, *, method: str = "exact", frac_bits: int = 8, lut_size: int = 64):
+def gaussian_log(d: ArrayLike, kind: str, *, method: str = "exact", frac_bits: int = 8,
+                 lut_size: int = 64) -> np.ndarray:
     """The Gaussian logarithm sb(d) = log2(1 + 2^d) or db(d) = log2(1 − 2^d), d ≤ 0, by a method.
 
     Args:
@@ -974,7 +976,7 @@ def _addsub_codes(xp, ca, cb, fmt, method, lut_size, overflow, negate_b):
     return _assemble(xp, fmt, F, sign, na | nb, overflow)
 
 
-def lns_add_error(fmt, *, method: str = "exact", lut_size: int = 64) -> dict:
+def lns_add_error(fmt: Format | str, *, method: str = "exact", lut_size: int = 64) -> dict:
     """Maximum error of an LNS add/subtract method against the exact Gaussian logarithms.
 
     Every reachable difference d = −j·2^−f (j = 1 … where sb, db round to 0; j = 0 for sb) is
@@ -1017,7 +1019,7 @@ def lns_add_error(fmt, *, method: str = "exact", lut_size: int = 64) -> dict:
     }
 
 
-def mitchell_multiply(a, b):
+def mitchell_multiply(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Mitchell's (1962) logarithmic multiplication of float arrays (NumPy).
 
     |a| = 2^ka(1 + x), |b| = 2^kb(1 + y) with x, y in [0, 1): log2 ≈ k + x (Mitchell's

@@ -161,7 +161,7 @@ class PositFormat(Format):
         return (1 << (self.bits - 1)) - 1
 
     # ------------------------------------------------------------ exact values
-    def value_of_code(self, code: int):
+    def value_of_code(self, code: int) -> Fraction | float:
         """Exact value of ``code`` as a Fraction (NaR → nan), decoded bit by bit.
 
         Raises:

@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import itertools
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from lowbit.formats import MULTIPLIERS, default_accumulator
 
@@ -452,7 +452,7 @@ def _mac_energy_cached(a, b, acc, multiplier, table):
     return MacEnergy(mul, add, scale, t1 + t2, _decode(table, oa), _decode(table, ob))
 
 
-def mac_energy(a_format, b_format, accumulator=None, *, multiplier: str = "exact",
+def mac_energy(a_format: Any, b_format: Any, accumulator: Any = None, *, multiplier: str = "exact",
                table: EnergyTable | None = None, node_nm: float | None = None) -> MacEnergy:
     """Energy of one multiply-accumulate ``acc += a * b`` in the given formats.
 

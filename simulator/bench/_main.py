@@ -13,6 +13,7 @@ import importlib
 import math
 import numbers
 import time
+from typing import Any
 
 #: suite name -> module
 SUITES = {
@@ -48,7 +49,7 @@ def available_suites() -> dict:
     return out
 
 
-def check_scale(scale) -> float:
+def check_scale(scale: Any) -> float:
     """``scale`` as a float, if it is a positive finite number.
 
     Raises:
@@ -57,7 +58,7 @@ def check_scale(scale) -> float:
     """
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
         raise TypeError(f"scale must be a positive number, got {type(scale).__name__}")
-    if not (math.isfinite(scale) and scale > 0):
+    if not (math.isfinite(scale) and float(scale) > 0):
         raise ValueError(f"scale must be a positive finite number, got {scale!r}")
     return float(scale)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
@@ -254,7 +255,7 @@ def round_to(xp, x, acc: Accumulator):
 
 
 def _int_fit(xp, x, acc: Accumulator):
-    f = acc.format
+    f: Any = acc.format  # an IntFormat (checked where the Accumulator is built)
     if acc.overflow == "saturate":
         return xp.clip(x, f.min, f.max)
     w = f.bits

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -109,7 +109,8 @@ def _exact_gemm(a, b):
     return a @ b
 
 
-def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a", accumulator=None,
+def bitserial_matmul(a: Any, b: Any, *, a_format: IntFormat | str = "int8", b_format: IntFormat | str = "int8",
+                     serial: str = "a", accumulator: IntFormat | str | None = None,
                      lanes: int | None = None) -> BitSerialResult:
     """a @ b on a bit-serial datapath: plane by plane, with shift-add accumulation.
 

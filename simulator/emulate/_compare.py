@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Metrics", "compare", "softmax", "kl_divergence"]
 
@@ -76,7 +77,7 @@ def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
     return np.sum(t, axis=axis)
 
 
-def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = True) -> Metrics:
+def compare(approx: ArrayLike, reference: ArrayLike, *, kl_axis: int | None = None, logits: bool = True) -> Metrics:
     """Error metrics of ``approx`` against ``reference``.
 
     Args:

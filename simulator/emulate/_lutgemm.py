@@ -27,9 +27,10 @@ row sum and one halving (``correction_adds``).
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lowbit.formats import FloatFormat, IntFormat, QArray, get
 
@@ -234,8 +235,8 @@ def _grouped_sum(T, P, symmetric, g, cnt, tscale):
 
 
 # ------------------------------------------------------------------------------ public
-def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool = True,
-             table_format=None) -> LutResult:
+def lut_gemm(x: ArrayLike, w: Any, *, w_format: IntFormat | str = "int4", group_size: int = 4,
+             sign_symmetry: bool = True, table_format: Any = None) -> LutResult:
     """x @ w with b-bit integer weights as b one-bit planes and activation lookup tables (T-MAC).
 
     Args:
@@ -309,11 +310,12 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
             out = out + term
             cnt.add("plane_adds", M * N)
     entries = (1 << (g - 1)) if sign_symmetry else (1 << g)
+    assert out is not None  # b >= 1 planes
     return LutResult(out, _finish(cnt, M, K, N, b, g, entries))
 
 
-def lut_gemm_bcq(x, planes, alphas, *, group_size: int = 4, sign_symmetry: bool = True,
-                 table_format=None) -> LutResult:
+def lut_gemm_bcq(x: ArrayLike, planes: ArrayLike, alphas: ArrayLike, *, group_size: int = 4,
+                 sign_symmetry: bool = True, table_format: Any = None) -> LutResult:
     """x @ W with binary-coding quantized weights W = Σ_i α_i ∘ β_i, β_i ∈ {−1, +1} (LUT-GEMM).
 
     Args:
@@ -378,10 +380,11 @@ def lut_gemm_bcq(x, planes, alphas, *, group_size: int = 4, sign_symmetry: bool 
                 cnt.add("plane_adds", M * N)
             first = False
     entries = (1 << (g - 1)) if sign_symmetry else (1 << g)
+    assert out is not None  # b >= 1 planes
     return LutResult(out, _finish(cnt, M, K, N, b, g, entries))
 
 
-def lut_gemm_codebook(x, indices, codebook, *, table_format=None) -> LutResult:
+def lut_gemm_codebook(x: ArrayLike, indices: ArrayLike, codebook: ArrayLike, *, table_format: Any = None) -> LutResult:
     """x @ W with W built from a codebook of g-dimensional vectors (vector / scalar codebooks).
 
     For every activation row and group of g activations a table holds the dot product of the

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
-from lowbit.formats import MULTIPLIERS, FloatFormat, Format, IntFormat, QArray, get
+from lowbit.formats import MULTIPLIERS, FloatFormat, IntFormat, QArray, get
 from lowbit.formats.backend import bitcast, use_numba
 
 from ._accumulate import (
@@ -93,15 +94,15 @@ class Operand:
     scalar or None; ``bounds``: value bounds of the (element) values; ``scale_bounds``.
     """
 
-    values: object
-    fmt: Format | None
-    bounds: Bounds
+    values: Any  # an array of the backend (NumPy or JAX)
+    fmt: Any  # the operand's format record (FloatFormat, IntFormat, BlockFormat, LNSFormat, ...)
+    bounds: Any  # Bounds, or None for LNS codes
     is_int: bool
     K: int
-    scales: object = None
-    scale_bounds: Bounds | None = None
-    tensor_scale: object = None
-    block_size: int | None = None
+    scales: Any = None
+    scale_bounds: Any = None
+    tensor_scale: Any = None
+    block_size: Any = None  # int, or None for scalar operands
     transposed: bool = False
 
     @property
@@ -310,7 +311,7 @@ class Plan:
     f64_gemm: bool             # the exact integer GEMMs fit float64 (|partial sums| < 2^53)
     out_dtype: str
     epilogue: bool             # NVFP4 tensor scales
-    mult_fmt: Format | None = None
+    mult_fmt: Any = None  # the format of L-Mul / LNS products (codes), else None
     lmul_variant: str = "bits"
 
 
@@ -327,7 +328,7 @@ def make_plan(A: Operand, B: Operand, *, multiplier, acc, chunk_acc, k_chunk, or
     K = A.K
     # operands arrive shaped by shape_operands: both blocked, or both scalar values
     is_block = A.is_block
-    bs = A.block_size if is_block else None
+    bs: int = A.block_size if is_block else 0  # elements per block (block operands only)
     was_block = _is_block_format(A.fmt) or _is_block_format(B.fmt)
     if was_block and multiplier != "exact":
         raise ValueError(f"multiplier={multiplier!r} is not defined for block formats; use 'exact'")
@@ -577,13 +578,13 @@ def make_term_fns(xp, A: Operand, B: Operand, plan: Plan):
         T = block_terms(xp, A, B)  # (J, ..., M, N)
         J = T.shape[0]
 
-        def term(j):
+        def block_term(j):
             return T[j]
 
-        def terms_range(j0, n):
+        def block_terms_range(j0, n):
             return xp.moveaxis(T[j0:j0 + n], 0, -1)
 
-        return term, terms_range, J
+        return block_term, block_terms_range, J
     if plan.terms in ("lmul", "lns"):  # operands are codes
         Av, Bv = A.values, B.values
     else:
@@ -651,7 +652,8 @@ def epilogue(xp, vals, A: Operand, B: Operand, plan: Plan):
     ta = one if A.tensor_scale is None else xp.asarray(A.tensor_scale).astype(xp.float64)
     tb = one if B.tensor_scale is None else xp.asarray(B.tensor_scale).astype(xp.float64)
     alpha = round_to(xp, ta * tb, Accumulator(f32))
-    if plan.acc.format.precision + 24 > 53:
+    acc_fmt: Any = plan.acc.format  # a float accumulator here (products of float scales)
+    if acc_fmt.precision + 24 > 53:
         raise ValueError("the tensor-scale epilogue needs an accumulator of at most 29 bits precision")
     return round_to(xp, vals.astype(xp.float64) * alpha, plan.acc)
 

@@ -86,7 +86,7 @@ def matmul(a: Any, b: Any, *, a_format: Format | str | None = None, b_format: Fo
     _validate_choice("lmul_variant", lmul_variant, LMUL_VARIANTS)
     if backend is None:
         probe = [x.codes if isinstance(x, QArray) else x for x in (a, b)]
-        backend = backend_of(*probe)
+        backend = "jax" if backend_of(*probe) == "jax" else "numpy"
     a, b, a1, b1 = _promote_1d(a, b)
     cfg = dict(a_format=None if a_format is None else resolve_format(a_format, "a_format"),
                b_format=None if b_format is None else resolve_format(b_format, "b_format"), multiplier=multiplier,

@@ -26,7 +26,10 @@ Then the output zero point is added and the result clamped to the output format'
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from lowbit.formats import IntFormat, get
 
@@ -37,7 +40,7 @@ REQUANT_METHODS = ("gemmlowp", "single_rounding", "exact")
 _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
 
 
-def quantize_multiplier(real_multiplier) -> tuple[np.ndarray, np.ndarray]:
+def quantize_multiplier(real_multiplier: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(m0, shift) with real ≈ m0 · 2^(shift − 31), m0 in [2^30, 2^31) or 0.
 
     TFLite ``QuantizeMultiplier`` (tensorflow/lite/kernels/internal/quantization_util.cc):
@@ -95,7 +98,8 @@ def _wrap32(x):
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def requantize(acc, multiplier=None, *, m0=None, shift=None, output_format="int8", zero_point=0,
+def requantize(acc: ArrayLike, multiplier: ArrayLike | None = None, *, m0: ArrayLike | None = None,
+               shift: ArrayLike | None = None, output_format: IntFormat | str = "int8", zero_point: ArrayLike = 0,
                method: str = "gemmlowp") -> np.ndarray:
     """Scale int32 accumulators to an integer output format by a dyadic multiplier.
 
@@ -155,9 +159,11 @@ def requantize(acc, multiplier=None, *, m0=None, shift=None, output_format="int8
     return np.clip(y, out_fmt.min, out_fmt.max).astype(np.int32)
 
 
-def int_gemm(a, b, *, a_format="int8", b_format="int8", a_zero_point=0, b_zero_point=0, bias=None,
-             accumulator="int32", multiplier=None, m0=None, shift=None, output_format="int8",
-             output_zero_point=0, method: str = "gemmlowp", **matmul_kwargs):
+def int_gemm(a: ArrayLike, b: ArrayLike, *, a_format: IntFormat | str = "int8", b_format: IntFormat | str = "int8",
+             a_zero_point: ArrayLike = 0, b_zero_point: ArrayLike = 0, bias: ArrayLike | None = None,
+             accumulator: Any = "int32", multiplier: ArrayLike | None = None, m0: ArrayLike | None = None,
+             shift: ArrayLike | None = None, output_format: IntFormat | str = "int8",
+             output_zero_point: ArrayLike = 0, method: str = "gemmlowp", **matmul_kwargs: Any) -> np.ndarray:
     """Quantized integer GEMM as integer inference engines run it.
 
     acc = bias + Σ_k (a − a_zp)(b − b_zp) accumulated in ``accumulator`` (int32 with
