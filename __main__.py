@@ -1,5 +1,5 @@
 """``python -m lowbit``: the ``lowbit`` command line."""
 
-from .simulator.cli import main
+from lowbit.simulator.cli import main
 
 raise SystemExit(main())

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .core._codec import decode, encode, quantize
 from .core._options import check_float_input
 from .core._qarray import QArray
-from .core._records import FloatFormat, IntFormat
+from .core._records import FloatFormat, Format, IntFormat
 from .core._registry import resolve
 
 __all__ = ["ErrorStats", "error_stats", "error_table"]
@@ -62,10 +65,10 @@ def _limits(x, fmt, opts):
         if isinstance(fmt, BlockFormat):
             e = fmt.element
             top = e.max_code if isinstance(e, FloatFormat) else e.max
-            bot = (top | e.sign_mask) if isinstance(e, FloatFormat) else (e.min + (1 << e.width))
+            bot = (top | e.sign_mask) if isinstance(e, FloatFormat) else (e.min + (1 << e.bits))
         elif isinstance(fmt, ScaledIntFormat):
             e = fmt.element
-            top, bot = e.max, (e.min + (1 << e.width)) % (1 << e.width)
+            top, bot = e.max, (e.min + (1 << e.bits)) % (1 << e.bits)
         else:
             top, bot = len(fmt.levels) - 1, 0
         out = []
@@ -81,7 +84,7 @@ def _limits(x, fmt, opts):
     return np.full(x.shape, float(mx)), np.full(x.shape, float(mn))
 
 
-def error_stats(x, fmt, **opts) -> ErrorStats:
+def error_stats(x: ArrayLike, fmt: Format | str, **opts: Any) -> ErrorStats:
     """Quantize ``x`` to ``fmt`` and measure the error.
 
     Args:
@@ -132,7 +135,7 @@ def error_stats(x, fmt, **opts) -> ErrorStats:
                       max_rel_error=max_rel, frac_clipped=clipped / n, frac_flushed=flushed / n)
 
 
-def error_table(x, fmts, **opts):
+def error_table(x: ArrayLike, fmts: Iterable[Format | str], **opts: Any) -> Any:
     """:func:`error_stats` of ``x`` for each format in ``fmts``, as a pandas DataFrame (one row
     per format, columns as :class:`ErrorStats`)."""
     import pandas as pd

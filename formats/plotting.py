@@ -5,9 +5,13 @@ matplotlib is imported inside the functions, so importing this module costs noth
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .core._codec import quantize, values
+from .core._records import Format
 from .core._registry import resolve
 
 __all__ = ["plot_value_grid", "plot_error_histogram", "plot_error_analysis"]
@@ -27,7 +31,8 @@ def _axes(ax):
     return ax
 
 
-def plot_value_grid(fmts, ax=None, *, positive_only: bool = True, max_points: int = 4096, **kwargs):
+def plot_value_grid(fmts: Format | str | list | tuple, ax: Any = None, *, positive_only: bool = True,
+                    max_points: int = 4096, **kwargs: Any) -> Any:
     """Plot the finite values of one or more formats (element values of block formats, levels of
     codebooks: scale 1) as ticks on a symmetric-log axis, one row per format.
 
@@ -74,7 +79,8 @@ def plot_value_grid(fmts, ax=None, *, positive_only: bool = True, max_points: in
     return ax
 
 
-def plot_error_histogram(x, fmt, ax=None, *, bins: int = 100, relative: bool = False, **opts):
+def plot_error_histogram(x: ArrayLike, fmt: Format | str, ax: Any = None, *, bins: int = 100, relative: bool = False,
+                         **opts: Any) -> Any:
     """Histogram of the quantization error q(x) − x (or (q(x) − x)/|x| with ``relative``) of
     the finite elements of ``x``.
 
@@ -107,7 +113,7 @@ def plot_error_histogram(x, fmt, ax=None, *, bins: int = 100, relative: bool = F
     return ax
 
 
-def plot_error_analysis(x, fmt, *, bins: int = 100, **opts):
+def plot_error_analysis(x: ArrayLike, fmt: Format | str, *, bins: int = 100, **opts: Any) -> Any:
     """A two-panel figure: the value grid of ``fmt`` and the error histogram of ``x`` (log
     counts), titled with :func:`formats.error_stats` (SQNR, clipped and flushed fractions).
 

@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import strategies as st
 
-from .core._records import SPECIALS, FloatFormat, IntFormat
+from .core._records import SPECIALS, FloatFormat, Format, IntFormat
 from .core._registry import resolve
 
 __all__ = ["codes", "values", "stress_floats", "float_formats", "int_formats"]
@@ -41,7 +41,7 @@ __all__ = ["codes", "values", "stress_floats", "float_formats", "int_formats"]
 _DTYPES = ("float16", "float32", "float64")
 
 
-def _check(fmt):
+def _check(fmt: Format | str) -> FloatFormat | IntFormat:
     fmt = resolve(fmt)
     if not isinstance(fmt, (FloatFormat, IntFormat)):
         raise TypeError(f"fmt must be a scalar FloatFormat or IntFormat, got {type(fmt).__name__}")
@@ -52,7 +52,7 @@ def _unused_code(fmt) -> int | None:
     """The most negative code of a narrow integer format: it decodes, but encoding never
     produces it (the range is symmetric)."""
     if isinstance(fmt, IntFormat) and fmt.narrow:
-        return 1 << (fmt.width - 1)
+        return 1 << (fmt.bits - 1)
     return None
 
 
@@ -60,7 +60,7 @@ def _is_finite_code(fmt, code: int) -> bool:
     return code not in fmt.nan_codes and code not in fmt.inf_codes and code != _unused_code(fmt)
 
 
-def codes(fmt, *, finite_only: bool = False) -> st.SearchStrategy[int]:
+def codes(fmt: Format | str, *, finite_only: bool = False) -> st.SearchStrategy[int]:
     """Codes of ``fmt`` (ints in ``[0, fmt.num_codes)``).
 
     Args:
@@ -81,7 +81,8 @@ def codes(fmt, *, finite_only: bool = False) -> st.SearchStrategy[int]:
     return s
 
 
-def values(fmt, *, allow_nan: bool = False, allow_infinity: bool = False) -> st.SearchStrategy[float]:
+def values(fmt: Format | str, *, allow_nan: bool = False,
+           allow_infinity: bool = False) -> st.SearchStrategy[float]:
     """Values ``fmt`` holds, as Python floats (exact: every value of a format of at most 64
     bits whose exponent range fits float64 is a float64). The unused most negative code of a
     narrow integer format is left out.
@@ -144,7 +145,8 @@ def _to_dtype(q: Fraction, dtype: str, direction: int = 0) -> float:
     return float(v)
 
 
-def stress_floats(fmt, *, dtype: str = "float32", signed: bool | None = None) -> st.SearchStrategy[float]:
+def stress_floats(fmt: Format | str, *, dtype: str = "float32",
+                  signed: bool | None = None) -> st.SearchStrategy[float]:
     """Finite floats of ``dtype`` that stress rounding to ``fmt``.
 
     Draws, with a random sign (when ``signed``): an exact value of the format; the midpoint
@@ -196,7 +198,8 @@ def stress_floats(fmt, *, dtype: str = "float32", signed: bool | None = None) ->
         fractions_01.map(lambda u: _to_dtype(small * 2 * u, dtype)),        # subnormals, tiny
         st.tuples(near_top, st.sampled_from([0, -1, 1])).map(
             lambda t: _to_dtype(top * t[0], dtype, t[1])),                  # at / past the top
-        st.floats(0, float(finfo.max), width=finfo.bits, allow_nan=False, allow_infinity=False),
+        st.floats(0, float(finfo.max), width=finfo.bits,  # type: ignore[arg-type]  # 16, 32 or 64
+                  allow_nan=False, allow_infinity=False),
         st.just(_to_dtype(bottom, dtype)),
     ).filter(math.isfinite)
     if not signed:

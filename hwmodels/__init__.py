@@ -7,12 +7,19 @@ Machines are frozen records with units in their field names — :class:`Systolic
 operand (activations), ``b`` the right k×n operand (weights). Named machines come from
 validated data files: ``hwmodels.presets.get("tpu-v1")``.
 
-``hwmodels`` reads format records (bit widths, families) from ``formats``, never values.
+``hwmodels`` reads format records (bit widths, families) from ``formats``, never values. What a
+cost model reads of a record is its summary :func:`operand`; packages above
+(``lowbit.simulator``) resolve format arguments the way the cost models do with
+:func:`resolve_format` and :func:`resolve_accumulator`.
 """
 
 from . import presets as presets
 from ._cost import CATEGORIES as CATEGORIES
 from ._cost import Cost as Cost
+from ._operand import ACCUMULATOR_FAMILIES as ACCUMULATOR_FAMILIES
+from ._operand import operand as operand
+from ._operand import resolve_accumulator as resolve_accumulator
+from ._operand import resolve_format as resolve_format
 from .energy._energy import EnergyTable as EnergyTable
 from .energy._energy import MacEnergy as MacEnergy
 from .energy._energy import energy_table as energy_table
@@ -27,5 +34,5 @@ from .machines._wafer import WaferMesh as WaferMesh
 __all__ = [
     "Cost", "CATEGORIES", "EnergyTable", "MacEnergy", "mac_energy", "energy_table",
     "node_factor", "SystolicArray", "BitSerialArray", "LutGemmUnit", "WaferMesh", "GPU",
-    "presets",
+    "presets", "operand", "resolve_format", "resolve_accumulator", "ACCUMULATOR_FAMILIES",
 ]

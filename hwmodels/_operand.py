@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import Any
 
 __all__ = ["Operand", "operand", "resolve_format", "resolve_accumulator", "ACCUMULATOR_FAMILIES"]
 
@@ -64,7 +65,7 @@ def _named(name: str):
     return formats.get(name)
 
 
-def resolve_format(fmt, param: str):
+def resolve_format(fmt: Any, param: str) -> Any:
     """A format record from a record, a registered name or None.
 
     Raises:
@@ -94,7 +95,7 @@ def resolve_format(fmt, param: str):
 ACCUMULATOR_FAMILIES = ("float", "int", "posit", "lns")
 
 
-def resolve_accumulator(fmt, param: str = "accumulator"):
+def resolve_accumulator(fmt: Any, param: str = "accumulator") -> Any:
     """A scalar accumulator format record from a record, a registered name or None.
 
     Partial sums live in one scalar number per output: a block format, a scaled integer, a
@@ -130,7 +131,7 @@ def _int_bits(fmt) -> int:
 
 
 @functools.lru_cache(maxsize=512)
-def operand(fmt) -> Operand:
+def operand(fmt: Any) -> Operand:
     """The :class:`Operand` summary of a format record (cached; records are hashable)."""
     name = str(getattr(fmt, "name", "") or "")
     family = getattr(fmt, "family", None)

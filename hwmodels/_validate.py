@@ -119,7 +119,7 @@ def check_fields(record) -> None:
     """
     cls = type(record)
     non_negative = getattr(cls, "NON_NEGATIVE", ())
-    for s in field_specs(cls):
+    for s in field_specs(cls):  # type: ignore[arg-type]  # a class is hashable
         v = getattr(record, s.name)
         if s.numeric:
             new = check_number(s.name, v, low=0.0, strict=s.name not in non_negative,

@@ -18,10 +18,11 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from importlib import resources
+from typing import Any
 
+from ._builtin import _data_dir, _load_builtin, _resolve
 from ._loader import KINDS, load_file, load_mapping
-from .energy import _energy
+from .energy import _energy  # noqa: F401  (registers the table kinds)
 from .machines import _bitserial, _gpu, _lutgemm, _systolic, _wafer  # noqa: F401  (register kinds)
 
 __all__ = ["get", "names", "load", "MACHINE_KINDS"]
@@ -30,52 +31,6 @@ __all__ = ["get", "names", "load", "MACHINE_KINDS"]
 MACHINE_KINDS = ("systolic", "bitserial", "lutgemm", "wafer", "gpu")
 
 _NON_MACHINE_PREFIXES = ("energy-", "tech-")
-
-
-def _data_dir():
-    return resources.files("lowbit.hwmodels.data")
-
-
-def _resolve(kind: str, ref: str):
-    """Resolve a nested reference: a built-in table name or a path to a YAML file."""
-    if ref.endswith((".yaml", ".yml")) or os.sep in ref:
-        return load_file(ref, kind=kind, resolve=_resolve)
-    if kind == "energy_table":
-        return _energy.energy_table(ref)
-    if kind == "tech_scaling":
-        return _energy.tech_scaling(ref)
-    raise ValueError(f"cannot resolve {ref!r} as a {kind}")
-
-
-@functools.cache
-def _builtin_names(prefix: str) -> tuple[str, ...]:
-    """Names of the built-in data files ``<prefix><name>.yaml``, sorted."""
-    return tuple(sorted(r.name[len(prefix):-len(".yaml")] for r in _data_dir().iterdir()
-                        if r.name.startswith(prefix) and r.name.endswith(".yaml")))
-
-
-def check_builtin(param: str, prefix: str, name) -> None:
-    """Raise naming ``param`` unless ``name`` is a built-in table ``<prefix><name>.yaml``.
-
-    Raises:
-        TypeError: ``name`` is not a str.
-        ValueError: ``name`` is not built in (the message lists the names that are).
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"{param} must be a str naming a built-in table, got {type(name).__name__}")
-    allowed = _builtin_names(prefix)
-    if name not in allowed:
-        raise ValueError(f"unknown {param} {name!r}; built-in names: {', '.join(allowed)} "
-                         "(or give a path to a .yaml file)")
-
-
-@functools.cache
-def _load_builtin(stem: str, kind: str | None = None):
-    res = _data_dir() / f"{stem}.yaml"
-    if not res.is_file():
-        raise FileNotFoundError(stem)
-    with resources.as_file(res) as path:
-        return load_file(path, kind=kind, resolve=_resolve)
 
 
 @functools.cache
@@ -89,7 +44,7 @@ def names() -> list[str]:
     return sorted(out)
 
 
-def get(name: str):
+def get(name: str) -> Any:
     """The machine record of the built-in preset ``name``.
 
     Args:
@@ -119,7 +74,7 @@ def get(name: str):
     return rec
 
 
-def load(source):
+def load(source: str | os.PathLike | Mapping) -> Any:
     """Load a preset of any kind from a YAML file path or a mapping, with validation.
 
     Args:

@@ -15,7 +15,7 @@ from .emulate._lutgemm import lut_gemm as lut_gemm
 from .emulate._lutgemm import lut_gemm_bcq as lut_gemm_bcq
 from .emulate._lutgemm import lut_gemm_codebook as lut_gemm_codebook
 from .emulate._lutgemm import lut_gemm_counts as lut_gemm_counts
-from .emulate._matmul import matmul as matmul
+from .emulate._matmul_dispatch import matmul as matmul
 from .emulate._requant import int_gemm as int_gemm
 from .emulate._requant import quantize_multiplier as quantize_multiplier
 from .emulate._requant import requantize as requantize

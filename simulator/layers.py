@@ -35,18 +35,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from lowbit.formats.core._records import FloatFormat, IntFormat
+from lowbit.formats import FloatFormat, IntFormat
 
 from .emulate._accumulate import resolve_format
 from .emulate._compare import Metrics, as_real_array, compare, flip_rate, softmax
-from .emulate._matmul import _is_block_format, matmul
+from .emulate._matmul import _is_block_format
+from .emulate._matmul_dispatch import matmul
 from .emulate._recipes import low_rank_residual as low_rank_residual
 from .emulate._recipes import outlier_columns as outlier_columns
 from .emulate._recipes import sparse_outliers as sparse_outliers
+
+#: a format argument: a record, a registered name, or None (the array's own)
+Fmt: TypeAlias = Any
+#: an int, or an (h, w) pair of ints
+Pair: TypeAlias = "int | tuple[int, int]"
 
 __all__ = ["linear", "linear_parts", "conv2d", "attention", "im2col", "Linear", "Conv2d", "Attention",
            "AttentionResult", "SCALINGS", "outlier_columns", "sparse_outliers", "low_rank_residual"]
@@ -275,9 +282,10 @@ def _gemm(x, w_t, *, x_format, w_format, scaling, matmul_kwargs, calibs=(None, N
 
 
 # ------------------------------------------------------------------------------ linear
-def linear(x, weight, bias=None, *, x_format=None, w_format=None, accumulator=None, scaling: str = "auto",
-           output_format="float32", rotation=None, calibration=None, outliers=None, low_rank=None,
-           **matmul_kwargs) -> np.ndarray:
+def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, *, x_format: Fmt = None,
+           w_format: Fmt = None, accumulator: Any = None, scaling: str = "auto", output_format: Fmt = "float32",
+           rotation: Any = None, calibration: Any = None, outliers: Any = None, low_rank: Any = None,
+           **matmul_kwargs: Any) -> np.ndarray:
     """y = x @ weightᵀ + bias on the emulated dot-product unit, with an optional quantization
     recipe (see :func:`linear_parts` and ``docs/formats/recipes.md``).
 
@@ -339,8 +347,9 @@ def linear(x, weight, bias=None, *, x_format=None, w_format=None, accumulator=No
     return _round_out(y, output_format)
 
 
-def linear_parts(x, weight, *, x_format=None, w_format=None, accumulator=None, scaling: str = "auto",
-                 rotation=None, calibration=None, outliers=None, low_rank=None, **matmul_kwargs) -> dict:
+def linear_parts(x: ArrayLike, weight: ArrayLike, *, x_format: Fmt = None, w_format: Fmt = None,
+                 accumulator: Any = None, scaling: str = "auto", rotation: Any = None, calibration: Any = None,
+                 outliers: Any = None, low_rank: Any = None, **matmul_kwargs: Any) -> dict:
     """The partial outputs of :func:`linear` (float64, before bias and output rounding):
     ``"main"`` (the quantized GEMM, dequantized), ``"outliers"`` (the high-precision outlier
     GEMM, with ``outliers=``), ``"low_rank"`` (x·Rᵀ·Lᵀ, with ``low_rank=``). :func:`linear` is
@@ -543,7 +552,8 @@ def _pair(v, name):
     return int(v[0]), int(v[1])
 
 
-def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
+def im2col(x: ArrayLike, kernel_size: Pair, *, stride: Pair = 1, padding: Pair = 0,
+           dilation: Pair = 1) -> tuple[np.ndarray, tuple[int, int]]:
     """Patches of an NCHW tensor as rows: (N, H_out·W_out, C·kh·kw), columns ordered (C, kh, kw)
     as ``torch.nn.functional.unfold`` (transposed), plus (H_out, W_out). Padding is zeros.
 
@@ -573,8 +583,9 @@ def im2col(x, kernel_size, *, stride=1, padding=0, dilation=1):
     return cols.reshape(N, C * kh * kw, Ho * Wo).transpose(0, 2, 1), (Ho, Wo)
 
 
-def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, x_format=None, w_format=None,
-           accumulator=None, scaling: str = "auto", output_format="float32", **matmul_kwargs) -> np.ndarray:
+def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, *, stride: Pair = 1, padding: Pair = 0,
+           dilation: Pair = 1, x_format: Fmt = None, w_format: Fmt = None, accumulator: Any = None,
+           scaling: str = "auto", output_format: Fmt = "float32", **matmul_kwargs: Any) -> np.ndarray:
     """2-D convolution (NCHW, cross-correlation as PyTorch) lowered to a GEMM by im2col.
 
     The reduction axis K = C·kh·kw in (C, kh, kw) order; per-tensor activation scales and
@@ -626,10 +637,11 @@ def _mask(scores, causal):
     return np.where(keep, scores, -np.inf)
 
 
-def attention(q, k, v, *, q_format=None, k_format=None, p_format=None, v_format=None, qk_accumulator=None,
-              pv_accumulator=None, scale=None, causal: bool = False, scaling: str = "auto",
-              output_format="float32", rotation=None, calibration=None, outliers=None,
-              **matmul_kwargs) -> AttentionResult:
+def attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, q_format: Fmt = None, k_format: Fmt = None,
+              p_format: Fmt = None, v_format: Fmt = None, qk_accumulator: Any = None, pv_accumulator: Any = None,
+              scale: float | None = None, causal: bool = False, scaling: str = "auto", output_format: Fmt = "float32",
+              rotation: Any = None, calibration: Any = None, outliers: Any = None,
+              **matmul_kwargs: Any) -> AttentionResult:
     """softmax(q kᵀ · scale) v with per-operand formats (the SageAttention / FP8-attention setup).
 
     Steps: S = matmul(q, kᵀ) with ``q_format``/``k_format`` into ``qk_accumulator``, dequantized
@@ -748,7 +760,8 @@ def _attention_inputs(q, k, v, scale, causal):
     return q, k, v, float(scale)
 
 
-def attention_reference(q, k, v, *, scale=None, causal=False) -> AttentionResult:
+def attention_reference(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, scale: float | None = None,
+                        causal: bool = False) -> AttentionResult:
     """Float64 attention (the reference of :func:`attention`).
 
     Raises:
@@ -788,23 +801,23 @@ class Linear:
         return dict(rotation=self.rotation, calibration=self.calibration, outliers=self.outliers,
                     low_rank=self.low_rank)
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         return linear(x, self.weight, self.bias, x_format=self.x_format, w_format=self.w_format,
                       accumulator=self.accumulator, scaling=self.scaling, output_format=self.output_format,
                       **self._recipe(), **self.options)
 
-    def parts(self, x) -> dict:
+    def parts(self, x: ArrayLike) -> dict:
         """The partial outputs (:func:`linear_parts`): ``main``, and ``outliers`` /
         ``low_rank`` with those recipes; ``self(x)`` is their sum plus the bias, rounded."""
         return linear_parts(x, self.weight, x_format=self.x_format, w_format=self.w_format,
                             accumulator=self.accumulator, scaling=self.scaling, **self._recipe(), **self.options)
 
-    def reference(self, x):
+    def reference(self, x: ArrayLike) -> np.ndarray:
         w = as_real_array(self.weight, "weight")
         y = as_real_array(x, "x") @ w.T
         return y if self.bias is None else y + _bias(self.bias, w.shape[0])
 
-    def compare(self, x) -> Metrics:
+    def compare(self, x: ArrayLike) -> Metrics:
         return compare(self(x), self.reference(x))
 
 
@@ -815,9 +828,9 @@ class Conv2d:
 
     weight: np.ndarray
     bias: np.ndarray | None = None
-    stride: object = 1
-    padding: object = 0
-    dilation: object = 1
+    stride: Pair = 1
+    padding: Pair = 0
+    dilation: Pair = 1
     x_format: object = None
     w_format: object = None
     accumulator: object = None
@@ -825,13 +838,13 @@ class Conv2d:
     output_format: object = "float32"
     options: dict = dataclasses.field(default_factory=dict)
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
                       dilation=self.dilation, x_format=self.x_format, w_format=self.w_format,
                       accumulator=self.accumulator, scaling=self.scaling, output_format=self.output_format,
                       **self.options)
 
-    def reference(self, x):
+    def reference(self, x: ArrayLike) -> np.ndarray:
         w = as_real_array(self.weight, "weight")
         cols, (Ho, Wo) = im2col(as_real_array(x, "x"), w.shape[2:], stride=self.stride,
                                 padding=self.padding, dilation=self.dilation)
@@ -840,7 +853,7 @@ class Conv2d:
             y = y + _bias(self.bias, w.shape[0])
         return y.transpose(0, 2, 1).reshape(cols.shape[0], w.shape[0], Ho, Wo)
 
-    def compare(self, x) -> Metrics:
+    def compare(self, x: ArrayLike) -> Metrics:
         return compare(self(x), self.reference(x))
 
 
@@ -870,17 +883,17 @@ class Attention:
     calibration: object = None
     outliers: object = None
 
-    def __call__(self, q, k, v) -> AttentionResult:
+    def __call__(self, q: ArrayLike, k: ArrayLike, v: ArrayLike) -> AttentionResult:
         return attention(q, k, v, q_format=self.q_format, k_format=self.k_format, p_format=self.p_format,
                          v_format=self.v_format, qk_accumulator=self.qk_accumulator,
                          pv_accumulator=self.pv_accumulator, scale=self.scale, causal=self.causal,
                          scaling=self.scaling, output_format=self.output_format, rotation=self.rotation,
                          calibration=self.calibration, outliers=self.outliers, **self.options)
 
-    def reference(self, q, k, v) -> AttentionResult:
+    def reference(self, q: ArrayLike, k: ArrayLike, v: ArrayLike) -> AttentionResult:
         return attention_reference(q, k, v, scale=self.scale, causal=self.causal)
 
-    def compare(self, q, k, v) -> Metrics:
+    def compare(self, q: ArrayLike, k: ArrayLike, v: ArrayLike) -> Metrics:
         emu = self(q, k, v)
         ref = self.reference(q, k, v)
         m = compare(emu.output, ref.output)

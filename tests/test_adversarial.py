@@ -125,7 +125,23 @@ def _verbs() -> list[Verb]:
                   {"x": m16, "fmt": "mxfp4", "method": "absmax"},
                   {"x": NOT_ARRAYS, "fmt": fmt_bad, "method": NOT_CHOICES,
                    "axis": {"out of range": 5, "str": "0"}}))
+    v.append(Verb("formats.make_options", lambda **k: formats.make_options(k.pop("fmt"), **k),
+                  {"fmt": "float8_e4m3fn", "rounding": "nearest_even"},
+                  {"fmt": {k: b for k, b in fmt_bad.items() if k != "a QArray"}, "rounding": NOT_CHOICES,
+                   "overflow": {"unknown": "bogus", "int": 3}, "random_bits": {"zero": 0, "too many": 99}}))
+    v.append(Verb("formats.decode_dtype", lambda **k: formats.decode_dtype(k["fmt"]), {"fmt": "int4"},
+                  {"fmt": {k: b for k, b in fmt_bad.items() if k != "a QArray"}}))
+    v.append(Verb("formats.default_accumulator",
+                  lambda **k: formats.default_accumulator(k.pop("a_format"), k.pop("b_format"), **k),
+                  {"a_format": "int8", "b_format": "int4", "multiplier": "exact"},
+                  {"a_format": {"unknown name": "float7_e9", "int": 8}, "b_format": {"unknown name": "float7_e9"},
+                   "multiplier": NOT_CHOICES}))
     # ---------------------------------------------------------------- hwmodels
+    v.append(Verb("hwmodels.resolve_format", lambda **k: hwmodels.resolve_format(k["fmt"], "w"),
+                  {"fmt": "nvfp4"}, {"fmt": {"unknown name": "float7_e9", "int": 8}}))
+    v.append(Verb("hwmodels.resolve_accumulator", lambda **k: hwmodels.resolve_accumulator(k["accumulator"]),
+                  {"accumulator": "float32"},
+                  {"accumulator": {"block format": "mxfp4", "unknown name": "float7_e9", "int": 3}}))
     for preset in hwmodels.presets.names():
         machine = hwmodels.presets.get(preset)
         if not hasattr(machine, "gemm"):

@@ -143,7 +143,7 @@ def _cols_float():
         ("M", lambda f: num(_get(f, "mantissa_bits"))),
         ("bias", lambda f: num(_get(f, "bias"))),
         ("max", lambda f: num(_get(f, "max"))),
-        ("min normal", lambda f: num(_get(f, "min_normal"))),
+        ("smallest normal", lambda f: num(_get(f, "smallest_normal"))),
         ("smallest subnormal", lambda f: num(_get(f, "smallest_subnormal"))),
         ("eps", lambda f: num(_get(f, "eps"))),
     ]
@@ -227,7 +227,7 @@ def _cols_generic():
         ("bits / element", lambda f: num(_get(f, "bits_per_element"))),
         ("max", lambda f: num(_get(f, "max"))),
         ("smallest positive", lambda f: num(_first(f, "smallest_positive", "min_positive", "minpos",
-                                                   "min_normal"))),
+                                                   "smallest_normal"))),
         ("Inf codes", lambda f: _special_codes(f, "inf")),
         ("NaN codes", lambda f: _special_codes(f, "nan")),
         ("parameters", _params),

@@ -13,49 +13,49 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core._codec import NUMBA_THRESHOLD, register_codec
+from ..core._backend import backend_of, bitcast, code_dtype, divide, namespace, use_numba
 from ..core._codec import decode as _decode
 from ..core._codec import encode as _encode
-from ..core._options import check_float_input, make_options
+from ..core._dispatch import register_codec
+from ..core._modes import SCALE_RULES
+from ..core._options import make_options, randomness
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format, IntFormat
 from ..core._registry import register
-from ..scalar import _minifloat as mf
+from ._layout import (
+    _F,
+    FLOAT32,
+    TS_MIN,
+    ScaledCodec,
+    _elem_opts,
+    _sig_exp,
+    bits_like,
+    check_blocked,
+    fast_element_codes,
+    fast_spec,
+    from_blocks,
+    jax_float,
+    ldexp_bits,
+    normalize_axis,
+    source_meta,
+    split_exponent,
+    to_blocks,
+    work_dtype,
+)
 
 __all__ = ["BlockFormat", "SCALE_RULES", "block_scales", "bfp", "dynamic_fixed_point"]
 
-#: Scale rules of :class:`BlockFormat` (``scale_rule`` field).
-#:
-#: ``"floor"``  X = 2^(floor(log2 amax) − emax_elem): OCP MX v1.0 §6.3 (the spec's rule).
-#: ``"ceil"``   X = 2^(ceil(log2 amax) − emax_elem)                   (torchao ``CEIL``).
-#: ``"rceil"``  X = 2^ceil(log2(amax / max_elem)): no element ever saturates; NVIDIA cuBLAS
-#:              ``cvt.rp.satfinite.ue8m0`` / torchao ``RCEIL``.
-#: ``"even"``   amax is first rounded to the element's precision (ties away, on the bit pattern,
-#:              as torchao ``EVEN``), then ``floor``.
-#: ``"amax"``   X = amax / max_elem (÷ tensor scale) rounded to the scale format (nearest even)
-#:              and clamped to [scale.min_normal, scale.max]: the NVFP4 recipe (NVIDIA,
-#:              torchao ``nvfp4_quantize``).
-SCALE_RULES = ("floor", "ceil", "rceil", "even", "amax")
 _POW2_RULES = ("floor", "ceil", "rceil", "even")
-#: smallest per-tensor scale of two-level formats: with block scales >= 2^-6 (E4M3's smallest
-#: normal) the element multiplier fl(1/ts)/s stays below 2^126.
-TS_MIN = 2.0 ** -120
 
 # OCP Microscaling Formats (MX) v1.0, §5.4.1: E8M0 scale — unsigned, bias 127, no zero,
 # NaN = 0xFF, range 2^-127 … 2^127.
 E8M0 = FloatFormat(8, 0, signed=False, subnormals=False, specials="fn", name="float8_e8m0fnu")
 # OCP 8-bit Floating Point (OFP8) v1.0, Table 1: E4M3 (used unsigned-valued as the NVFP4 scale).
 E4M3 = FloatFormat(4, 3, specials="fn", name="float8_e4m3fn")
-FLOAT32 = FloatFormat(8, 23, name="float32")
-
-_F = {  # width -> (mantissa bits, bias, uint dtype name, int dtype name, float dtype name)
-    32: (23, 127, "uint32", "int32", "float32"),
-    64: (52, 1023, "uint64", "int64", "float64"),
-}
 
 
 def _require_positive_int_or_none(name, value):
@@ -123,7 +123,7 @@ class BlockFormat(Format):
 
     def __post_init__(self):
         if isinstance(self.element, IntFormat):
-            if not self.element.signed or self.element.width < 2:
+            if not self.element.signed or self.element.bits < 2:
                 raise ValueError(f"element must be a signed IntFormat of width >= 2, got {self.element!r}")
         elif isinstance(self.element, FloatFormat):
             if not self.element.signed:
@@ -174,7 +174,7 @@ class BlockFormat(Format):
         """Implied power-of-two scale of the element codes: −(w−2) for integer elements
         (MXINT8: −6, OCP MX v1.0 §5.3.4), 0 for float elements."""
         if isinstance(self.element, IntFormat):
-            return -(self.element.width - 2)
+            return -(self.element.bits - 2)
         return 0
 
     @property
@@ -194,7 +194,7 @@ class BlockFormat(Format):
     def element_mantissa_bits(self) -> int:
         """Fraction bits of the element at its top binade (for ``scale_rule='even'``)."""
         if isinstance(self.element, IntFormat):
-            return self.element.width - 2
+            return self.element.bits - 2
         return self.element.mantissa_bits
 
     @property
@@ -218,258 +218,7 @@ class BlockFormat(Format):
         return float(self.scale.max) * self.element_max
 
 
-# ============================================================================ layout helpers
-def normalize_axis(axis: int, ndim: int) -> int:
-    """``axis`` in [−ndim, ndim) as a non-negative int.
-
-    Raises:
-        ValueError: naming ``axis`` and the allowed range.
-    """
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis must be in [{-ndim}, {ndim}) for a {ndim}-d array, got {axis}")
-    return axis % ndim
-
-
-def to_blocks(xp, x, axis: int, block_size: int | None):
-    """Move ``axis`` last, zero-pad it to a multiple of ``block_size`` (None: one block of the
-    whole axis) and reshape to ``(*other, n_blocks, block_size)``."""
-    x = xp.moveaxis(x, axis, -1)
-    n = x.shape[-1]
-    bs = n if block_size is None else block_size
-    nb = -(-n // bs) if bs else 0
-    pad = nb * bs - n
-    if pad:
-        x = xp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)])
-    return x.reshape(tuple(x.shape[:-1]) + (nb, bs))
-
-
-def from_blocks(xp, xb, shape: tuple, axis: int):
-    """Inverse of :func:`to_blocks`: drop the padding, move the axis back."""
-    other = tuple(xb.shape[:-2])
-    flat = xb.reshape(other + (xb.shape[-2] * xb.shape[-1],))
-    flat = flat[..., : shape[axis]]
-    return xp.moveaxis(flat, -1, axis)
-
-
-def blocked_shape(shape: tuple, axis: int, block_size: int | None) -> tuple:
-    """Shape of :func:`to_blocks` of an array of ``shape`` (a 0-d array counts as shape (1,),
-    axis 0): ``(*other_dims, n_blocks, block_size)``."""
-    work = tuple(shape) if len(shape) else (1,)
-    ax = axis if len(shape) else 0
-    other = tuple(s for i, s in enumerate(work) if i != ax)
-    n = work[ax]
-    bs = n if block_size is None else block_size
-    nb = -(-n // bs) if bs else 0
-    return other + (nb, bs)
-
-
-def check_axis(q, required: bool = True) -> int | None:
-    """The QArray's blocking axis, validated against its shape and normalised to >= 0 (stored
-    back). A 0-d QArray's axis is 0.
-
-    Raises:
-        ValueError: naming ``axis``.
-    """
-    nd = len(q.shape)
-    ax = q.axis
-    if ax is None and not required:
-        return None
-    if ax is None and nd == 0:
-        ax = 0
-    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)) or not (
-            -max(nd, 1) <= ax < max(nd, 1)):
-        raise ValueError(f"axis must be an int in [{-max(nd, 1)}, {max(nd, 1)}) for a QArray of shape "
-                         f"{q.shape} of {q.format}, got {q.axis!r}")
-    ax = int(ax) % max(nd, 1)
-    object.__setattr__(q, "axis", ax)
-    return ax
-
-
-def check_blocked(q, block_size: int | None, scale_bits: int | None, scales=None, name="scales"):
-    """Validate the block layout of a QArray (codes ``(*other, n_blocks, block_size)`` along its
-    axis; scale codes ``(*other, n_blocks)`` of ``scale_bits`` when ``scale_bits`` is given) and
-    store the normalised arrays back. Returns the blocked codes shape."""
-    from ..core._qarray import check_codes, check_shape_of
-
-    ax = check_axis(q)
-    want = blocked_shape(q.shape, ax, block_size)
-    check_shape_of("codes", q.codes, want, q.format)
-    if scale_bits is not None:
-        sc = q.scales if scales is None else scales
-        if sc is None:
-            raise ValueError(f"{name} is missing (None): {q.format} stores one scale per block")
-        sc = check_codes(name, sc, scale_bits, q.format)
-        check_shape_of(name, sc, want[:-1], q.format)
-        if scales is None:
-            object.__setattr__(q, "scales", sc)
-    return want
-
-
-def bits_like(key, x_shape: tuple, layout):
-    """Explicit random bits ``key`` (one per element of an input of ``x_shape``) put through
-    the same ``layout`` function as the input (blocking, padding, moving axes), so that each
-    element keeps its own bits; any other ``key`` (a seed, a generator, a JAX key, None) is
-    returned unchanged."""
-    from ..core._options import is_explicit_bits
-
-    if key is None or not is_explicit_bits(key):
-        return key
-    return layout(key.reshape(tuple(x_shape)))
-
-
-def work_dtype(x) -> str:
-    """float64 for float64 inputs, else float32 (float16/bfloat16 widen exactly)."""
-    return "float64" if x.dtype.name == "float64" else "float32"
-
-
-def source_meta(meta) -> str:
-    for k, v in meta or ():
-        if k == "source":
-            return v
-    return "float32"
-
-
-def jax_float(dtype_name: str) -> str:
-    """float64 needs JAX x64; otherwise float32."""
-    if dtype_name == "float64":
-        import jax
-
-        if not jax.config.jax_enable_x64:
-            return "float32"
-    return dtype_name
-
-
-def div(xp, a, b):
-    """a / b, correctly rounded on both backends.
-
-    XLA's CPU backend turns a division by a constant or by a broadcast divisor into a
-    multiplication by the reciprocal (off by an ulp for ~40% of quotients). A per-element
-    divisor that XLA cannot fold (b + (t − t), t finite per element) keeps the true division.
-    """
-    if xp is np:
-        return a / b
-    shape = xp.broadcast_shapes(xp.shape(a), xp.shape(b))
-    a = xp.broadcast_to(a, shape)
-    t = xp.where(xp.isfinite(a), a, xp.zeros((), a.dtype))
-    return a / (xp.broadcast_to(b, shape).astype(a.dtype) + (t - t))
-
-
-def get_xp(backend: str):
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return jnp
-    return np
-
-
-# ============================================================================ bit helpers
-def bitcast(xp, x, dtype: str):
-    if xp is np:
-        return x.view(dtype)
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, xp.dtype(dtype))
-
-
-def split_exponent(xp, a, W: int):
-    """Exponent e and 1+MI-bit significand of finite non-zero magnitude bits ``a`` (uint):
-    value = sig · 2^(e − MI), sig in [2^MI, 2^(MI+1)). Exact for subnormals too (the integer
-    mantissa is normalised through an exact integer → float conversion)."""
-    MI, BI, U, I, Fd = _F[W]
-    U_, I_ = xp.dtype(U), xp.dtype(I)
-    E = (a >> U_.type(MI)).astype(I_)
-    M = a & U_.type((1 << MI) - 1)
-    fb = bitcast(xp, M.astype(xp.dtype(Fd)), U)  # exact: M < 2^MI, a normal float
-    Ef = (fb >> U_.type(MI)).astype(I_)
-    sub = E == 0
-    e = xp.where(sub, Ef - (2 * BI + MI - 1), E - BI)
-    sig = xp.where(sub, fb & U_.type((1 << MI) - 1), M) | U_.type(1 << MI)
-    return e, sig
-
-
-def fast_spec(elem, elem_opts) -> tuple | None:
-    """Constants (EB, M, MAXMAG, SB, SZ) of the branch-free conversion to ``elem`` under
-    ``elem_opts``, or None when it does not apply: it needs a signed sign-magnitude float format
-    of at most 16 bits with subnormals whose exponent field counts binades from 1 − bias, and
-    round-to-nearest-even with saturation without input flushing. SB: sign bit position; SZ:
-    whether −0 has a code (it has not in the fnuz family). The conversion itself:
-    ``_block_numba._fast_code`` (Numba loops) and :func:`fast_element_codes` (arrays)."""
-    if not isinstance(elem, FloatFormat) or not elem.subnormals or elem.bits > 16:
-        return None
-    if (elem_opts.rounding != "nearest_even" or elem_opts.resolved_overflow(elem) != "saturate"
-            or elem_opts.flush_subnormals):
-        return None
-    s = mf.spec_for(elem, "float32")
-    if (s.is_int or not s.signed or not s.has_zero or s.m > 22 or s.emin != 1 - s.bias
-            or s.sign_mask != 1 << (s.bits - 1)):
-        return None
-    return (s.bias, s.m, s.max_code, s.bits - 1, int(s.has_negzero))
-
-
-def scale_spec(scale) -> tuple | None:
-    """Magnitude constants (EB, M, MAXMAG) of a scale format for positive normal inputs rounded
-    to nearest even with saturation (the NVFP4 block scale), or None."""
-    if not isinstance(scale, FloatFormat) or not scale.subnormals:
-        return None
-    s = mf.spec_for(scale, "float32")
-    if s.is_int or s.m > 22 or s.emin != 1 - s.bias:
-        return None
-    return (s.bias, s.m, s.max_code)
-
-
-def fast_element_codes(xp, bits, n, FS):
-    """Element codes (int32) of value(bits) · 2^n rounded to nearest even and saturated, for
-    the formats and options of :func:`fast_spec` (constants ``FS``): the integer formula of
-    ``_block_numba`` (see its notes) on whole arrays, with the significand normalised exactly,
-    so it holds for every finite input. ``bits``: float32 patterns (uint32, sign included);
-    ``n``: int32, broadcast. Inf and NaN saturate: callers zero the codes of such blocks."""
-    EB, M, MAXMAG, SB, SZ = FS
-    I_ = xp.dtype("int32")
-    a = bits & np.uint32(0x7FFFFFFF)
-    zero = a == 0
-    e, sig = split_exponent(xp, xp.where(zero, np.uint32(1 << 23), a), 32)
-    e = e + xp.asarray(n).astype(I_)
-    sig = sig.astype(I_)
-    d = xp.maximum((1 - EB) - e, 0)
-    ebase = xp.maximum(e + (EB - 1), 0)
-    sh = xp.minimum(d + (23 - M), 25)
-    r = (sig + (xp.left_shift(I_.type(1), sh - 1) - 1) + ((sig >> sh) & 1)) >> sh
-    mag = xp.where(zero, I_.type(0), xp.minimum((ebase << M) + r, MAXMAG))
-    sgn = ((bits >> np.uint32(31)).astype(I_)) << SB
-    if not SZ:
-        sgn = xp.where(mag != 0, sgn, I_.type(0))
-    return mag | sgn
-
-
-def ldexp_bits(xp, b, n, W: int):
-    """Bits of value(b) · 2^n for float bit patterns ``b`` (uint, sign included) and integer
-    exponents ``n`` (broadcast), in pure integer arithmetic.
-
-    Exact whenever the result is representable. Results below the smallest normal that are not
-    exact keep a sticky low bit (so they stay non-zero, on the correct side): every element
-    format rounds any two non-zero magnitudes below 2^−(BI−1) alike. Overflow gives ±Inf; NaN,
-    Inf and zeros pass through.
-    """
-    MI, BI, U, I, Fd = _F[W]
-    U_, I_ = xp.dtype(U), xp.dtype(I)
-    sign = b & U_.type(1 << (W - 1))
-    a = b & U_.type((1 << (W - 1)) - 1)
-    INF = ((1 << (W - 1 - MI)) - 1) << MI
-    keep = (a >= U_.type(INF)) | (a == 0)
-    e, sig = split_exponent(xp, xp.where(keep, U_.type(1 << MI), a), W)
-    e2 = e + xp.asarray(n).astype(I_)
-    emin = 1 - BI
-    normal = e2 >= emin
-    over = e2 > BI
-    res_n = (xp.clip(e2 + BI, 1, 2 * BI).astype(U_) << U_.type(MI)) | (sig & U_.type((1 << MI) - 1))
-    sh = xp.clip(emin - e2, 0, MI + 1).astype(U_)
-    res_d = sig >> sh
-    inexact = (sig & ((U_.type(1) << sh) - U_.type(1))) != 0
-    res_d = res_d | inexact.astype(U_)
-    res = xp.where(over, U_.type(INF), xp.where(normal, res_n, res_d))
-    return xp.where(keep, a, res) | sign
-
-
+# ============================================================================ power-of-two scales
 def pow2_code(xp, k, scale: FloatFormat):
     """Code of 2^k (k int array within the scale's power-of-two range) in ``scale``."""
     m = scale.mantissa_bits
@@ -519,16 +268,6 @@ def _pow2_range(scale: FloatFormat) -> tuple[int, int]:
     return kmin, scale.emax
 
 
-def _sig_exp(value: float, W: int) -> tuple[int, int]:
-    """(e, sig) of a positive finite Python float in the width-W representation."""
-    m, e = math.frexp(value)  # value = m 2^e, m in [0.5, 1)
-    MI = _F[W][0]
-    sig = int(m * (1 << (MI + 1)))
-    if sig != m * (1 << (MI + 1)):
-        raise ValueError(f"{value} is not exact in float{W}")
-    return e - 1, sig
-
-
 # ============================================================================ the codec
 _NEG_BIG = -(1 << 20)
 
@@ -557,50 +296,9 @@ def pow2_scale_exponents(xp, amax_bits, fmt: BlockFormat, W: int):
     return xp.where(zero, e.dtype.type(_NEG_BIG), k)
 
 
-class ScaledCodec:
-    """Shared codec shape of the families that carry scales (block, scaled-int, codebook).
-
-    Subclasses set ``label`` and implement ``encode_impl(x, fmt, opts, key, backend, extra)``
-    and ``decode``; ``_extra`` validates family options (none by default) and returns what
-    ``encode_impl`` needs of them. ``quantize`` is encode-then-decode on NumPy (or a subclass's
-    ``_quantize_fast``) and the straight-through JAX path on JAX.
-    """
-
-    label = "scaled"
-
-    def _extra(self, fmt, extra):
-        if extra:
-            raise TypeError(f"unexpected option(s) for {self.label} formats: {', '.join(sorted(extra))}")
-        return None
-
-    def encode(self, x, fmt, opts, key, backend, **extra):
-        ex = self._extra(fmt, dict(extra))
-        x = check_float_input(x, backend)
-        if backend == "jax":
-            from ._block_jax import encode_jax
-
-            return encode_jax(self, x, fmt, opts, key, ex)
-        return self.encode_impl(x, fmt, opts, key, backend, ex)
-
-    def _quantize_fast(self, x, fmt, opts, key, ex):
-        return None  # no fused NumPy path
-
-    def quantize(self, x, fmt, opts, key, backend, **extra):
-        ex = self._extra(fmt, dict(extra))
-        x = check_float_input(x, backend)
-        if backend == "jax":
-            from ._block_jax import quantize_ste
-
-            return quantize_ste(x, fmt, opts, key, ex)
-        out = self._quantize_fast(x, fmt, opts, key, ex)
-        if out is not None:
-            return out
-        q = self.encode_impl(x, fmt, opts, key, backend, ex)
-        return self.decode(q, work_dtype(x), backend).astype(x.dtype)
-
-
 class _BlockCodec(ScaledCodec):
-    """Codec of :class:`BlockFormat` (NumPy — Numba above NUMBA_THRESHOLD — and JAX)."""
+    """Codec of :class:`BlockFormat` (NumPy — Numba from ``NUMBA_THRESHOLDS["codec"]`` elements —
+    and JAX)."""
 
     label = "block"
 
@@ -651,14 +349,8 @@ class _BlockCodec(ScaledCodec):
 
 
 def _numba_ok(x, fmt, opts) -> bool:
-    return (x.size >= NUMBA_THRESHOLD and x.dtype.name in ("float16", "bfloat16", "float32")
+    return (use_numba("codec", x.size) and x.dtype.name in ("float16", "bfloat16", "float32")
             and opts.overflow != "error" and fmt.element.bits <= 16)
-
-
-def _elem_opts(opts):
-    return dict(rounding=opts.rounding, overflow=opts.overflow or "saturate",
-                random_bits=opts.random_bits if opts.rounding == "stochastic" else None,
-                flush_subnormals=opts.flush_subnormals)
 
 
 def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, scale_user=None) -> QArray:
@@ -670,7 +362,7 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, sca
         from ._block_numba import encode_numba
 
         return encode_numba(x, fmt, opts, key, ts_user)
-    xp = get_xp(backend)
+    xp = namespace(backend)
     wd = src if backend == "numpy" else jax_float(src)
     W = 64 if wd == "float64" else 32
     xw = x.astype(xp.dtype(wd))
@@ -683,7 +375,7 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, sca
     key = bits_like(key, xw.shape, lambda k: to_blocks(xp, k, axis, fmt.block_size))
     MI, BI, U, I, Fd = _F[W]
     U_ = xp.dtype(U)
-    bits = bitcast(xp, xb, U)
+    bits = bitcast(xb, U)
     ABS = U_.type((1 << (W - 1)) - 1)
     if opts.flush_subnormals:  # inputs below the smallest normal are zero (DAZ)
         bits = xp.where((bits & ABS) < U_.type(1 << MI), bits & ~ABS, bits)
@@ -709,7 +401,7 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, sca
         if scale_user is None:
             k = pow2_scale_exponents(xp, amax, fmt, W)
         else:  # exact powers of two: the exponent field
-            k, _ = split_exponent(xp, bitcast(xp, scale_user, U), W)
+            k, _ = split_exponent(xp, bitcast(scale_user, U), W)
         over = k > kmax
         if fmt.scale.has_nan:
             nan_scale = bad | over
@@ -724,12 +416,12 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, sca
         if FS is not None:
             ecodes = fast_element_codes(xp, bits, n[..., None], FS)
         else:
-            y = bitcast(xp, ldexp_bits(xp, bits, n[..., None], W), wd)
+            y = bitcast(ldexp_bits(xp, bits, n[..., None], W), wd)
     else:  # "amax": NVFP4 recipe in the working float precision
         fdt = xp.dtype(wd)
-        amax_f = bitcast(xp, xp.where(bad, U_.type(0), amax), wd)
+        amax_f = bitcast(xp.where(bad, U_.type(0), amax), wd)
         emax_f = fdt.type(fmt.element_max)
-        s_raw = div(xp, amax_f, emax_f)
+        s_raw = divide(amax_f, emax_f)
         if fmt.tensor_scale is not None:
             if ts_user is not None:
                 if backend == "numpy":
@@ -738,35 +430,35 @@ def encode_block(x, fmt: BlockFormat, opts, key, backend: str, ts_user=None, sca
                         raise ValueError(f"tensor_scale must be a positive finite scalar, got {ts_user!r}")
                 ts = xp.asarray(ts_user, dtype=fdt)
             else:
-                t_amax = bitcast(xp, xp.max(xp.where(bad, U_.type(0), amax)) if amax.size else U_.type(0), wd)
-                ts = div(xp, t_amax, fdt.type(fmt.element_max * fmt.scale.max))
+                t_amax = bitcast(xp.max(xp.where(bad, U_.type(0), amax)) if amax.size else U_.type(0), wd)
+                ts = divide(t_amax, fdt.type(fmt.element_max * fmt.scale.max))
             # at least TS_MIN, so that fl(1/ts)/s stays finite for every block scale s
             # (all-zero and absurdly small tensors)
             ts = xp.maximum(ts, fdt.type(TS_MIN))
             ts = _quantize_scalar_array(xp, ts, fmt.tensor_scale, backend)
-            s_raw = div(xp, s_raw, ts)
+            s_raw = divide(s_raw, ts)
         if scale_user is not None:
             s_raw = scale_user
-        s_cl = xp.clip(s_raw, fdt.type(fmt.scale.min_normal), fdt.type(fmt.scale.max))
+        s_cl = xp.clip(s_raw, fdt.type(fmt.scale.smallest_normal), fdt.type(fmt.scale.max))
         scodes = _encode(s_cl, fmt.scale, rounding="nearest_even", overflow="saturate").codes
         if fmt.scale.has_nan:
             scodes = xp.where(bad, xp.asarray(fmt.scale.nan_code, dtype=scodes.dtype), scodes)
         s_val = _decode(QArray(codes=scodes, format=fmt.scale, shape=scodes.shape), dtype=wd)
         s_val = xp.where(bad, fdt.type(1), s_val)
         if fmt.tensor_scale is not None:
-            recip = div(xp, div(xp, fdt.type(1), ts), s_val)
+            recip = divide(divide(fdt.type(1), ts), s_val)
             ts_out = xp.asarray(ts, dtype=xp.float32) if xp is not np else np.asarray(ts, np.float32)
         else:
-            recip = div(xp, fdt.type(1), s_val)
-        y = bitcast(xp, bits, wd) * recip[..., None]
+            recip = divide(fdt.type(1), s_val)
+        y = bitcast(bits, wd) * recip[..., None]
         nan_scale = bad if fmt.scale.has_nan else xp.zeros(bad.shape, bool)
         if FS is not None:
-            ecodes = fast_element_codes(xp, bitcast(xp, y, U), 0, FS)
+            ecodes = fast_element_codes(xp, bitcast(y, U), 0, FS)
     if FS is None:
-        ecodes = _encode(y, fmt.element, key=key, **eo).codes
-    ecodes = ecodes.astype(mf.code_dtype(fmt.element.bits))
+        ecodes = _encode(y, fmt.element, **randomness(key), **eo).codes
+    ecodes = ecodes.astype(code_dtype(fmt.element.bits))
     ecodes = xp.where(nan_scale[..., None], xp.asarray(0, dtype=ecodes.dtype), ecodes)
-    scodes = scodes.astype(mf.code_dtype(fmt.scale.bits))
+    scodes = scodes.astype(code_dtype(fmt.scale.bits))
     return QArray(codes=ecodes, format=fmt, shape=shape, scales=scodes, tensor_scale=ts_out,
                   axis=axis if len(shape) else 0, meta=(("source", src),))
 
@@ -806,7 +498,7 @@ def _decode_dtype(q, dtype, backend):
 def decode_block(q: QArray, dtype, backend: str):
     """Values of a BlockFormat QArray in the original shape."""
     fmt = q.format
-    xp = get_xp(backend)
+    xp = namespace(backend)
     out_dt = _decode_dtype(q, dtype, backend)
     wd = "float64" if out_dt == "float64" else "float32"
     if backend == "jax":
@@ -819,8 +511,8 @@ def decode_block(q: QArray, dtype, backend: str):
     if fmt.scale_rule in _POW2_RULES:
         k, bad = pow2_exponent_of_code(xp, scodes, fmt.scale)
         n = xp.where(bad, 0, k + fmt.element_exp).astype(xp.dtype(I))
-        vb = ldexp_bits(xp, bitcast(xp, ev, U), n[..., None], W)
-        v = bitcast(xp, vb, wd)
+        vb = ldexp_bits(xp, bitcast(ev, U), n[..., None], W)
+        v = bitcast(vb, wd)
         v = xp.where(bad[..., None], xp.dtype(wd).type(np.nan), v)
     else:
         s = _decode(QArray(codes=scodes, format=fmt.scale, shape=scodes.shape), dtype=wd)
@@ -835,12 +527,12 @@ def decode_block(q: QArray, dtype, backend: str):
         v = ev * s[..., None]
     shape = q.shape
     work_shape = shape if len(shape) else (1,)
-    axis = q.axis if len(shape) else 0
+    axis = int(q.axis) if len(shape) and q.axis is not None else 0
     out = from_blocks(xp, v, work_shape, axis).reshape(shape)
     return out.astype(xp.dtype(out_dt))
 
 
-def block_scales(q: QArray, *, include_tensor_scale: bool = True):
+def block_scales(q: QArray, *, include_tensor_scale: bool = True) -> Any:
     """Scale values of a block, scaled-integer or codebook QArray, as floats.
 
     Args:
@@ -859,16 +551,14 @@ def block_scales(q: QArray, *, include_tensor_scale: bool = True):
     if not isinstance(q, QArray):
         raise TypeError(f"q must be a QArray, got {type(q).__name__}")
     fmt = q.format
-    from ..core._options import backend_of
-
     if isinstance(fmt, BlockFormat):
         backend = backend_of(q.codes)
-        xp = get_xp(backend)
+        xp = namespace(backend)
         scodes = q.scales
         if fmt.scale_rule in _POW2_RULES:
             k, bad = pow2_exponent_of_code(xp, scodes, fmt.scale)
-            one = bitcast(xp, xp.full(scodes.shape, 1.0, dtype=xp.float32), "uint32")
-            v = bitcast(xp, ldexp_bits(xp, one, xp.where(bad, 0, k).astype(xp.int32), 32), "float32")
+            one = bitcast(xp.full(scodes.shape, 1.0, dtype=xp.float32), "uint32")
+            v = bitcast(ldexp_bits(xp, one, xp.where(bad, 0, k).astype(xp.int32), 32), "float32")
             return xp.where(bad, xp.float32(np.nan), v)
         s = _decode(QArray(codes=scodes, format=fmt.scale, shape=scodes.shape), dtype="float32")
         if fmt.tensor_scale is not None and include_tensor_scale:

@@ -8,22 +8,16 @@ import functools
 
 import jax
 
+from ..core._backend import straight_through
+from ..core._dispatch import codec_for
+
 __all__ = ["encode_jax", "quantize_ste"]
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
 def _quantize(fmt, opts, x, key, extra):
-    from ..core._codec import _codec_for
-
-    codec = _codec_for(fmt)
+    codec = codec_for(fmt)
     q = codec.encode_impl(x, fmt, opts, key, "jax", extra)
-    return codec.decode(q, None, "jax").astype(x.dtype)
-
-
-@_quantize.defjvp
-def _quantize_jvp(fmt, opts, primals, tangents):
-    x, key, extra = primals
-    return _quantize(fmt, opts, x, key, extra), tangents[0]
+    return straight_through(x, codec.decode(q, None, "jax").astype(x.dtype))
 
 
 def _compiled(opts, key, extra) -> bool:

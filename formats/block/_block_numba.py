@@ -21,18 +21,19 @@ every element format; loops are memoized and cached on disk.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
+from ..core._backend import code_dtype
+from ..core._modes import SCALE_RULE_IDS
 from ..core._numba_bits import bits_float, float_bits
 from ..core._options import make_options, make_random_bits
 from ..core._qarray import QArray
-from ..scalar import _minifloat as mf
 from ..scalar._numba_kernels import encode_bits, params, quantize_bits
-from ._block import (
+from ._layout import (
     TS_MIN,
-    BlockFormat,
     _elem_opts,
     _sig_exp,
     bits_like,
@@ -42,7 +43,13 @@ from ._block import (
     to_blocks,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ._block import BlockFormat
+
 __all__ = ["encode_numba", "quantize_numba"]
+
+# scale rules of the power-of-two loop (compile-time constants; floor is the remaining case)
+_RULE_CEIL, _RULE_RCEIL, _RULE_EVEN = SCALE_RULE_IDS["ceil"], SCALE_RULE_IDS["rceil"], SCALE_RULE_IDS["even"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -60,7 +67,7 @@ def _split32(a):
 @numba.njit(cache=True, inline="always")
 def _ldexp32(b, n):
     """Bits of value(b) · 2^n (b: 32-bit pattern in an int64, 0 ≤ b < 2^32); exact when
-    representable, sticky below the smallest normal (as ``_block.ldexp_bits``)."""
+    representable, sticky below the smallest normal (as ``_layout.ldexp_bits``)."""
     s = b & 0x80000000
     a = b & 0x7FFFFFFF
     if a >= 0x7F800000 or a == 0:
@@ -180,7 +187,7 @@ def _pow2_block_scale(amax, C):
     zero = amax == 0
     rule = C[_RULE]
     # even: round amax to the element precision first (carries into the exponent field)
-    aa = amax + ((np.int64(1) << max(22 - C[_MB], 0)) if (rule == 3 and C[_MB] < 23) else 0)
+    aa = amax + ((np.int64(1) << max(22 - C[_MB], 0)) if (rule == _RULE_EVEN and C[_MB] < 23) else 0)
     aa = np.int64(0x800000) if zero else aa
     E = aa >> 23
     F = aa & 0x7FFFFF
@@ -190,7 +197,7 @@ def _pow2_block_scale(amax, C):
     k_floor = e - C[_EMAX]
     k_ceil = k_floor + (1 if sig != 0x800000 else 0)
     k_rceil = e - C[_EM] + (1 if sig > C[_SIGM] else 0)
-    k = k_ceil if rule == 1 else (k_rceil if rule == 2 else k_floor)
+    k = k_ceil if rule == _RULE_CEIL else (k_rceil if rule == _RULE_RCEIL else k_floor)
     k = np.int64(-(1 << 20)) if zero else k
     kmax = C[_KMAX]
     nan_scale = C[_HASNAN] != 0 and (bad or k > kmax)
@@ -252,7 +259,7 @@ def _pow2_loop(fast: bool, BSC: int, kind: int, stoch: bool, flush: bool):
     codes, then the elements. With ``fast`` the full blocks that the branch-free conversion
     (constants ``FS``, :func:`fast_spec`) does exactly take it; the others (and every block
     without ``fast``) take the scalar codec's kernel (``P``) on the exactly scaled bits
-    (``_ldexp32``, as ``_block.ldexp_bits``). ``kind`` 0 writes codes, 1 values. ``BSC``: the
+    (``_ldexp32``, as ``_layout.ldexp_bits``). ``kind`` 0 writes codes, 1 values. ``BSC``: the
     block size as a compile-time constant, or 0 to read it from ``C`` at run time. ``P`` and
     ``FS`` are run-time arguments, so one compiled loop serves every element format."""
     key = ("pow2", fast, BSC, kind, stoch, flush)
@@ -519,9 +526,9 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
         if key is not None:
             raise ValueError("key is only used with rounding='stochastic'")
         rand = np.zeros((0, 0, 0), np.uint32)
-    cdt = mf.code_dtype(fmt.element.bits)
+    cdt = code_dtype(fmt.element.bits)
     codes = np.empty((rows, nbg, bs) if do_codes else (0, 0, 0), cdt)
-    scales = np.empty((rows, nbg), mf.code_dtype(fmt.scale.bits))
+    scales = np.empty((rows, nbg), code_dtype(fmt.scale.bits))
     vals = np.empty((rows, Lg) if do_vals else (0, 0), np.uint32)
     tbl = _value_bits(fmt.element)
     flush = int(opts.flush_subnormals)
@@ -552,25 +559,26 @@ def _run(x, fmt: BlockFormat, opts, key, ts_user, do_codes: bool, do_vals: bool)
             ts = max(ts, np.float32(TS_MIN))
             from ..core._codec import quantize
 
+            assert fmt.tensor_scale is not None  # two-level
             ts = np.float32(np.asarray(quantize(np.asarray([ts], np.float32), fmt.tensor_scale,
                                                 overflow="saturate"))[0])
             ts_out = np.asarray(ts, np.float32)
         else:
             ts = np.float32(1.0)
         PS = params(s, "float32", make_options(s, rounding="nearest_even", overflow="saturate"))
-        CF = np.array([fmt.element_max, s.min_normal, s.max, ts], np.float32)
-        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.has_nan else 0), bs], np.int64)
+        CF = np.array([fmt.element_max, s.smallest_normal, s.max, ts], np.float32)
+        C = np.array([int(two), int(s.has_nan), int(s.nan_code if s.nan_code is not None else 0), bs], np.int64)
         stbl = np.asarray(_values(s), dtype=np.float32)
         SS = scale_spec(s) if _FAST else None
         _amax_loop(FS is not None, SS is not None, bsc, kind, rand.size > 0, bool(flush))(
             src, codes, scales, vals, rand, stbl, CF, C, P, PS, FS or _NOFS, SS or _NOSS)
     else:
-        rule = {"floor": 0, "ceil": 1, "rceil": 2, "even": 3}[fmt.scale_rule]
+        rule = SCALE_RULE_IDS[fmt.scale_rule]
         kmin, kmax = fmt.scale_exponent_range
         eM, sigM = _sig_exp(fmt.element_max, 32)
         nmin, nmax = _n_range(fmt)
         C = np.array([rule, fmt.element_emax, fmt.element_exp, kmin, kmax, int(s.has_nan),
-                      int(s.nan_code if s.has_nan else 0), s.bias, s.mantissa_bits, s.emin,
+                      int(s.nan_code if s.nan_code is not None else 0), s.bias, s.mantissa_bits, s.emin,
                       int(s.subnormals and s.mantissa_bits > 0), fmt.element_mantissa_bits, eM, sigM, bs,
                       nmax, nmin], np.int64)
         _pow2_loop(FS is not None, bsc, kind, rand.size > 0, bool(flush))(

@@ -10,25 +10,22 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..core._backend import backend_of, bitcast, code_dtype, divide, namespace
 from ..core._codec import decode as _decode
 from ..core._codec import encode as _encode
 from ..core._codec import quantize as _quantize
-from ..core._codec import register_codec
-from ..core._options import backend_of, make_random_bits
+from ..core._dispatch import register_codec
+from ..core._options import make_random_bits
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format
 from ..core._registry import register
-from ..scalar import _minifloat as mf
-from ._block import (
+from ._layout import (
     _F,
     FLOAT32,
     ScaledCodec,
-    bitcast,
     bits_like,
     check_blocked,
-    div,
     from_blocks,
-    get_xp,
     jax_float,
     ldexp_bits,
     normalize_axis,
@@ -220,7 +217,7 @@ class _CodebookCodec(ScaledCodec):
 def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str, static=None) -> QArray:
     if opts.overflow == "error":
         raise ValueError("overflow='error' is not supported by codebook formats (they saturate)")
-    xp = get_xp(backend)
+    xp = namespace(backend)
     shape = tuple(x.shape)
     src = work_dtype(x)
     wd = src if backend == "numpy" else jax_float(src)
@@ -256,11 +253,11 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str, static=None) -> 
         U_ = xp.dtype(U)
         ABS = U_.type((1 << (W - 1)) - 1)
         INF = U_.type(((1 << (W - 1 - MI)) - 1) << MI)
-        a = bitcast(xp, xb, U) & ABS
+        a = bitcast(xb, U) & ABS
         amax = xp.max(xp.where(a < INF, a, U_.type(0)), axis=-1)
         e, _ = split_exponent(xp, xp.where(amax == 0, U_.type(1 << MI), amax), W)
         p = -e
-        xb = bitcast(xp, ldexp_bits(xp, bitcast(xp, xb, U), p[..., None], W), wd)
+        xb = bitcast(ldexp_bits(xp, bitcast(xb, U), p[..., None], W), wd)
     finite = xp.isfinite(xb)
     af = xp.where(finite, xp.abs(xb), fdt.type(0))
     scodes = None
@@ -282,9 +279,9 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str, static=None) -> 
                 cnt[-1] = L - (xb.shape[-2] - 1) * n
             real = xp.asarray(np.arange(n)[None, :] < cnt[:, None])
             nfin = xp.sum(finite & real, axis=-1)
-            s = div(xp, xp.sum(af, axis=-1), xp.maximum(nfin, 1).astype(fdt))
+            s = divide(xp.sum(af, axis=-1), xp.maximum(nfin, 1).astype(fdt))
         if p is not None:  # back to the true amax (exact: it is one of the inputs)
-            s = bitcast(xp, ldexp_bits(xp, bitcast(xp, s, U), -p, W), wd)
+            s = bitcast(ldexp_bits(xp, bitcast(s, U), -p, W), wd)
         pos = _positive(xp, s, U, W)  # (bit tests: XLA would flush a subnormal s to 0)
         s = xp.where(pos, s, fdt.type(1))
         flat = s.reshape(-1)
@@ -293,8 +290,8 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str, static=None) -> 
         scodes = _encode(sv, fmt.scale).codes.reshape(s.shape)
         s = sv.reshape(s.shape).astype(fdt)
         if p is not None:
-            s = bitcast(xp, ldexp_bits(xp, bitcast(xp, s, U), p, W), wd)
-        t = div(xp, xb, s[..., None])
+            s = bitcast(ldexp_bits(xp, bitcast(s, U), p, W), wd)
+        t = divide(xb, s[..., None])
     codes = _nearest(xp, t, fmt, opts, key, backend, fdt)
     if fmt.block_size is None:
         codes = codes.reshape(shape)
@@ -306,7 +303,7 @@ def _encode_cb(x, fmt: CodebookFormat, opts, key, backend: str, static=None) -> 
 
 def _positive(xp, v, U, W):
     """v > 0 on the bit patterns (subnormals count as positive on every backend)."""
-    b = bitcast(xp, v, U)
+    b = bitcast(v, U)
     return ((b >> (W - 1)) == 0) & (b != 0) & ~xp.isnan(v)
 
 
@@ -327,7 +324,7 @@ def _nearest(xp, t, fmt, opts, key, backend, fdt):
     if rnd == "stochastic":
         R = opts.random_bits
         r = make_random_bits(key, tt.shape, backend, R)
-        f = div(xp, tt - lo, hi - lo)
+        f = divide(tt - lo, hi - lo)
         up = f * fdt.type(2.0 ** R) > r.astype(fdt)
     else:
         if key is not None:
@@ -356,12 +353,12 @@ def _nearest(xp, t, fmt, opts, key, backend, fdt):
     idx = xp.where(up, i_hi, i)
     zero_idx = int(np.argmin(np.abs(np.asarray(fmt.levels))))
     idx = xp.where(nan, zero_idx, idx)
-    return idx.astype(mf.code_dtype(fmt.bits))
+    return idx.astype(code_dtype(fmt.bits))
 
 
 def _decode_cb(q: QArray, dtype, backend: str):
     fmt = q.format
-    xp = get_xp(backend)
+    xp = namespace(backend)
     src = source_meta(q.meta)
     out_dt = np.dtype(dtype).name if dtype is not None else (jax_float(src) if backend == "jax" else src)
     wd = "float64" if out_dt == "float64" else "float32"

@@ -11,27 +11,27 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..core._backend import backend_of, divide, namespace
 from ..core._codec import decode as _decode
 from ..core._codec import encode as _encode
 from ..core._codec import quantize as _quantize
-from ..core._codec import register_codec
-from ..core._options import backend_of
+from ..core._dispatch import register_codec
+from ..core._options import randomness
 from ..core._qarray import QArray
 from ..core._records import FloatFormat, Format, IntFormat
 from ..core._registry import resolve
-from ._block import (
+from ._layout import (
     FLOAT32,
     ScaledCodec,
     bits_like,
     check_axis,
     check_blocked,
-    div,
     from_blocks,
-    get_xp,
     jax_float,
     normalize_axis,
     source_meta,
@@ -97,8 +97,8 @@ class ScaledIntFormat(Format):
     def __post_init__(self):
         if not isinstance(self.element, IntFormat):
             raise ValueError(f"element must be an IntFormat, got {type(self.element).__name__}")
-        if self.element.width > 24:
-            raise ValueError(f"element width must be <= 24 bits (exact in float32), got {self.element.width}")
+        if self.element.bits > 24:
+            raise ValueError(f"element width must be <= 24 bits (exact in float32), got {self.element.bits}")
         if self.granularity not in GRANULARITIES:
             raise ValueError(f"granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
         if self.granularity == "group":
@@ -136,6 +136,7 @@ class ScaledIntFormat(Format):
         if self.granularity != "group":
             return float(self.element.bits)
         extra = self.scale.bits + (0 if self.symmetric else self.element.bits)
+        assert self.group_size is not None  # granularity "group" has one (checked in __post_init__)
         return self.element.bits + extra / self.group_size
 
     @property
@@ -252,7 +253,7 @@ class _ScaledIntCodec(ScaledCodec):
 
 
 def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str, static=None) -> QArray:
-    xp = get_xp(backend)
+    xp = namespace(backend)
     shape = tuple(x.shape)
     src = work_dtype(x)
     wd = src if backend == "numpy" else jax_float(src)
@@ -285,26 +286,26 @@ def _encode_scaled(x, fmt: ScaledIntFormat, opts, key, backend: str, static=None
                                          else xp.minimum(xp.min(xf, axis=-1), fdt.type(0)))
     elif fmt.symmetric:
         amax = xp.zeros(xb.shape[:-1], fdt) if empty else xp.max(xp.abs(xf), axis=-1)
-        s = div(xp, amax, fdt.type(qmax))
+        s = divide(amax, fdt.type(qmax))
         lo = None
     else:
         lo = xp.zeros(xb.shape[:-1], fdt) if empty else xp.minimum(xp.min(xf, axis=-1), fdt.type(0))
         hi = xp.zeros(xb.shape[:-1], fdt) if empty else xp.maximum(xp.max(xf, axis=-1), fdt.type(0))
-        s = div(xp, hi - lo, fdt.type(qmax - qmin))
+        s = divide(hi - lo, fdt.type(qmax - qmin))
     s = xp.where(s > 0, s, fdt.type(1))  # all-zero groups: scale 1
     s_codes, s_val, ts = _store_scale(xp, s, fmt, wd)
     if not fmt.symmetric:
         if zp_static is not None:
             zp = zp_static
         else:
-            zp = fdt.type(qmin) - _quantize(div(xp, lo, s_val), _INT32, rounding="nearest_even")
+            zp = fdt.type(qmin) - _quantize(divide(lo, s_val), _INT32, rounding="nearest_even")
             zp = xp.clip(zp, fdt.type(qmin), fdt.type(qmax))
         zp_codes = _encode(zp, fmt.element).codes
     else:
         zp = None
         zp_codes = None
-    t = div(xp, xb, s_val[..., None])
-    r = _quantize(t, _INT32, rounding=opts.rounding, key=key,
+    t = divide(xb, s_val[..., None])
+    r = _quantize(t, _INT32, rounding=opts.rounding, **randomness(key),
                   random_bits=opts.random_bits if opts.rounding == "stochastic" else None)
     if zp is not None:
         r = r + zp[..., None]
@@ -341,9 +342,9 @@ def _store_scale(xp, s, fmt, wd):
         return codes.reshape(s.shape), sv.reshape(s.shape), None
     # two-level: integer scales times a float32 tensor scale
     smax = xp.max(flat) if flat.size else fdt.type(1)
-    ts = div(xp, smax, fdt.type(fmt.scale.max)).astype(xp.float32).astype(fdt)
+    ts = divide(smax, fdt.type(fmt.scale.max)).astype(xp.float32).astype(fdt)
     ts = xp.maximum(ts, fdt.type(np.finfo(np.float32).tiny))
-    c = _quantize(div(xp, flat, ts), fmt.scale, rounding="nearest_even", overflow="saturate")
+    c = _quantize(divide(flat, ts), fmt.scale, rounding="nearest_even", overflow="saturate")
     c = xp.maximum(c, fdt.type(1))
     codes = _encode(c, fmt.scale).codes
     sv = (c * ts).astype(fdt)
@@ -353,7 +354,7 @@ def _store_scale(xp, s, fmt, wd):
 
 def _scale_values(q, fmt, include_tensor_scale=True, dtype=None):
     backend = backend_of(q.codes)
-    xp = get_xp(backend)
+    xp = namespace(backend)
     wd = dtype or (jax_float(source_meta(q.meta)) if backend == "jax" else source_meta(q.meta))
     s_codes = q.scales[0]
     sv = _decode(QArray(codes=s_codes, format=fmt.scale, shape=s_codes.shape), dtype=wd)
@@ -362,7 +363,7 @@ def _scale_values(q, fmt, include_tensor_scale=True, dtype=None):
     return sv
 
 
-def zero_points(q: QArray):
+def zero_points(q: QArray) -> Any:
     """Integer zero points of a scaled-integer QArray (zeros when symmetric), shaped like the
     scale codes, as a float array of the QArray's array library.
 
@@ -372,7 +373,7 @@ def zero_points(q: QArray):
     if not isinstance(q, QArray) or not isinstance(q.format, ScaledIntFormat):
         raise TypeError("zero_points needs a QArray of a ScaledIntFormat")
     backend = backend_of(q.codes)
-    xp = get_xp(backend)
+    xp = namespace(backend)
     wd = jax_float(source_meta(q.meta)) if backend == "jax" else source_meta(q.meta)
     s_codes, zp_codes = q.scales
     if zp_codes is None:
@@ -382,7 +383,7 @@ def zero_points(q: QArray):
 
 def _decode_scaled(q: QArray, dtype, backend: str):
     fmt = q.format
-    xp = get_xp(backend)
+    xp = namespace(backend)
     src = source_meta(q.meta)
     out_dt = np.dtype(dtype).name if dtype is not None else (jax_float(src) if backend == "jax" else src)
     wd = "float64" if out_dt == "float64" else "float32"
@@ -413,7 +414,7 @@ register_codec(ScaledIntFormat, _ScaledIntCodec())
 
 
 # ------------------------------------------------------------------------------ dyadic
-def dyadic(multiplier, *, bits: int = 31) -> tuple[int, int]:
+def dyadic(multiplier: float, *, bits: int = 31) -> tuple[int, int]:
     """The dyadic number b / 2^c nearest to ``multiplier`` with a ``bits``-bit significand.
 
     Integer-only inference (Jacob et al., CVPR 2018, §2.2; gemmlowp/TFLite
@@ -458,7 +459,8 @@ def dyadic(multiplier, *, bits: int = 31) -> tuple[int, int]:
 _REQ_ROUNDINGS = ("nearest_even", "nearest_away", "toward_zero", "up", "down")
 
 
-def requantize(acc, b: int, c: int, *, zero_point: int = 0, out="int8", rounding: str = "nearest_away"):
+def requantize(acc: ArrayLike, b: int, c: int, *, zero_point: int = 0, out: Format | str = "int8",
+               rounding: str = "nearest_away") -> np.ndarray:
     """Integer-only requantization: clamp(round(acc · b / 2^c) + zero_point) into ``out``.
 
     The product acc · b is exact (int64, or Python ints when it might not fit) and rounded once

@@ -7,78 +7,53 @@ NumPy out, JAX in → JAX out.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 
-from ..scalar import _minifloat as mf
+from ._backend import backend_of
+from ._dispatch import codec_for as _codec_for
+from ._dispatch import register_codec
+from ._modes import Overflow, Rounding
 from ._options import (
-    Options,
-    backend_of,
     check_float_input,
+    check_key,
     check_random_bits,
     explicit_bits_width,
-    is_explicit_bits,
     make_options,
-    make_random_bits,
 )
 from ._qarray import QArray
-from ._records import FloatFormat, IntFormat
+from ._records import Format
 from ._registry import resolve
 
-__all__ = ["quantize", "encode", "decode", "values", "register_codec", "Codec", "NUMBA_THRESHOLD",
-           "DECODE_DTYPES"]
-
-#: NumPy inputs with at least this many elements run through the (parallel) Numba kernels.
-NUMBA_THRESHOLD = 1 << 15
+__all__ = ["quantize", "encode", "decode", "values", "decode_dtype", "register_codec", "DECODE_DTYPES"]
 
 
-class Codec(Protocol):
-    """What a format family provides. ``opts`` is a validated :class:`Options`; ``extra`` holds
-    family-specific keyword options (validated by the family)."""
-
-    def quantize(self, x, fmt, opts: Options, key, backend: str, **extra): ...
-
-    def encode(self, x, fmt, opts: Options, key, backend: str, **extra) -> QArray: ...
-
-    def decode(self, q: QArray, dtype, backend: str): ...
-
-    def values(self, fmt) -> np.ndarray: ...
-
-
-_CODECS: dict[type, Codec] = {}
-
-
-def register_codec(record_cls: type, codec: Codec) -> None:
-    """Register the codec of a format family (one per record class)."""
-    _CODECS[record_cls] = codec
-
-
-def _codec_for(fmt) -> Codec:
-    for cls in type(fmt).__mro__:
-        if cls in _CODECS:
-            return _CODECS[cls]
-    raise TypeError(f"no codec registered for {type(fmt).__name__}")
-
-
-def _prepare(x, fmt, rounding, overflow, axis, key, random_bits, flush_subnormals):
+def _prepare(x, fmt, rounding, overflow, axis, key, srbits, random_bits, flush_subnormals):
     """What every verb does first, for every family: resolve the format, check the input (lists
-    and scalars become arrays, non-native byte order becomes native), validate the options and
-    explicit random bits. Returns (x, fmt, opts, key, backend, the dtype to give results back in
-    or None)."""
+    and scalars become arrays, non-native byte order becomes native), validate the options, the
+    key and the explicit random bits. Returns (x, fmt, opts, key, backend, the dtype to give
+    results back in or None); ``key`` is what the families draw from: None, a seed, a generator,
+    a typed JAX key, or the validated ``srbits`` (uint32, broadcast to x's shape)."""
     fmt = resolve(fmt)
     backend = backend_of(x)
     back = None
     if isinstance(x, np.ndarray) and not x.dtype.isnative:
         back = x.dtype
     x = check_float_input(x, backend)
-    explicit = rounding == "stochastic" and is_explicit_bits(key)
-    if explicit and random_bits is None:
-        random_bits = explicit_bits_width(key)
+    key = check_key(key)
+    if srbits is not None:
+        if rounding != "stochastic":
+            raise ValueError(f"srbits is only used with rounding='stochastic', got rounding={rounding!r}")
+        if key is not None:
+            raise ValueError("pass either key= (a seed, generator or JAX key to draw random bits from) or "
+                             "srbits= (the random bits themselves), not both")
+        if random_bits is None and hasattr(srbits, "dtype"):
+            random_bits = explicit_bits_width(srbits)
     opts = make_options(fmt, rounding=rounding, overflow=overflow, axis=axis, random_bits=random_bits,
                         flush_subnormals=flush_subnormals)
-    if explicit:
-        key = check_random_bits(key, x.shape, backend, opts.random_bits)
+    if srbits is not None:
+        key = check_random_bits(srbits, x.shape, backend, opts.random_bits)
     return x, fmt, opts, key, backend, back
 
 
@@ -92,8 +67,9 @@ def _with_scale(extra: dict, scale, zero_point) -> dict:
     return extra
 
 
-def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
-             flush_subnormals=False, scale=None, zero_point=None, **extra):
+def quantize(x: Any, fmt: Format | str, *, rounding: Rounding = "nearest_even", overflow: Overflow | None = None,
+             axis: int = -1, key: Any = None, srbits: Any = None, random_bits: int | None = None,
+             flush_subnormals: bool = False, scale: Any = None, zero_point: Any = None, **extra: Any) -> Any:
     """The values ``fmt`` holds nearest to ``x`` under the rounding mode: fake quantization.
 
     Args:
@@ -110,18 +86,20 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
             to ±max where IEEE says so (toward_zero always, up for negatives, down for
             positives). ``error`` raises OverflowError.
         axis: blocking axis for block formats (ignored by scalar formats).
-        key: the randomness of ``stochastic`` rounding — an int seed, a
-            ``numpy.random.Generator`` or a JAX PRNG key (``jax.random.key``), from which
-            ``random_bits`` uniform bits per element are drawn; or the random bits themselves:
-            an unsigned integer array (NumPy or JAX) broadcastable to ``x``, values below
-            ``2**random_bits``, one per element, used as they are (the same bits give gfloat's
-            ``round_ndarray(..., RoundMode.Stochastic, srbits=bits, srnumbits=random_bits)``
-            results for float formats). Block formats use the bit of each element of ``x`` for
-            that element. A NumPy integer scalar is a seed; a legacy JAX key from
-            ``jax.random.PRNGKey`` is a uint32 array, so it would be read as bits: use
-            ``jax.random.key``.
-        random_bits: random bits per element for ``stochastic`` (1..32); default 32 for drawn
-            bits, the dtype's width for explicit bits (uint8: 8, uint16: 16, uint32/64: 32).
+        key: where ``stochastic`` rounding draws its ``random_bits`` uniform bits per element
+            from: an int seed (a NumPy integer scalar included), a ``numpy.random.Generator``
+            (NumPy inputs) or a JAX PRNG key — ``jax.random.key(seed)`` or the legacy
+            ``jax.random.PRNGKey(seed)`` (JAX inputs; an int seed works there too). Never an
+            array of bits: those go to ``srbits``.
+        srbits: the random bits themselves, instead of ``key``: an unsigned integer array (NumPy
+            or JAX) broadcastable to ``x``, one integer per element, below
+            ``2**random_bits``, used as they are — named and defined as in gfloat's
+            ``round_ndarray(fi, x, RoundMode.Stochastic, srbits=..., srnumbits=...)``, whose
+            results the same bits reproduce for float formats. Block, scaled and codebook
+            formats use the integer of each element of ``x`` for that element.
+        random_bits: random bits per element for ``stochastic`` (1..32; gfloat's
+            ``srnumbits``); default 32 for drawn bits, the dtype's width for ``srbits`` (uint8:
+            8, uint16: 16, uint32/64: 32).
         flush_subnormals: treat subnormal inputs as zero and flush subnormal results to zero,
             like hardware without subnormal support.
         scale: static scales instead of the ones the format would compute from ``x`` — what
@@ -146,13 +124,15 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
     ``saturate``, else the smallest value).
 
     Raises:
-        ValueError: a bad option (the message names it and the allowed values), or explicit
-            random bits of the wrong shape or range (naming ``key``).
-        TypeError: an unsupported input dtype, or explicit random bits that are not unsigned
+        ValueError: a bad option (the message names it and the allowed values), ``srbits`` of
+            the wrong shape or range or beside ``key`` or without ``rounding='stochastic'``
+            (naming ``srbits``).
+        TypeError: an unsupported input dtype; a ``key`` that is no seed, generator or JAX key
+            (an array of bits, naming ``key`` and ``srbits``); ``srbits`` that are not unsigned
             integers.
         OverflowError: an out-of-range value with ``overflow='error'``.
     """
-    x, fmt, opts, key, backend, back = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
+    x, fmt, opts, key, backend, back = _prepare(x, fmt, rounding, overflow, axis, key, srbits, random_bits,
                                                 flush_subnormals)
     out = _codec_for(fmt).quantize(x, fmt, opts, key, backend, **_with_scale(extra, scale, zero_point))
     if backend == "jax":
@@ -161,8 +141,9 @@ def quantize(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=Non
     return out if back is None else out.astype(back)
 
 
-def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None, random_bits=None,
-           flush_subnormals=False, scale=None, zero_point=None, **extra) -> QArray:
+def encode(x: Any, fmt: Format | str, *, rounding: Rounding = "nearest_even", overflow: Overflow | None = None,
+           axis: int = -1, key: Any = None, srbits: Any = None, random_bits: int | None = None,
+           flush_subnormals: bool = False, scale: Any = None, zero_point: Any = None, **extra: Any) -> QArray:
     """Encode ``x`` to codes of ``fmt``; same inputs and options as :func:`quantize`.
 
     ``scale=`` / ``zero_point=`` need a format whose QArray stores scales (block, scaled-integer,
@@ -172,7 +153,7 @@ def encode(x, fmt, *, rounding="nearest_even", overflow=None, axis=-1, key=None,
         :class:`QArray` whose ``codes`` are unsigned integers (native byte order), one per
         element.
     """
-    x, fmt, opts, key, backend, _ = _prepare(x, fmt, rounding, overflow, axis, key, random_bits,
+    x, fmt, opts, key, backend, _ = _prepare(x, fmt, rounding, overflow, axis, key, srbits, random_bits,
                                              flush_subnormals)
     return _codec_for(fmt).encode(x, fmt, opts, key, backend, **_with_scale(extra, scale, zero_point))
 
@@ -193,7 +174,7 @@ def _decode_dtype(dtype):
     return dt
 
 
-def decode(q: QArray, dtype=None):
+def decode(q: QArray, dtype: Any = None) -> Any:
     """Values of a :class:`QArray`, as an array of ``dtype`` in the QArray's array library.
 
     Args:
@@ -222,7 +203,7 @@ def decode(q: QArray, dtype=None):
         if backend == "jax":
             import jax
 
-            wide = "float64" if jax.config.jax_enable_x64 else "float32"
+            wide = "float64" if jax.config.read("jax_enable_x64") else "float32"
         v = codec.decode(q, wide, backend)
         out = quantize(v, dt.name, overflow="inf")
     else:
@@ -232,7 +213,29 @@ def decode(q: QArray, dtype=None):
     return np.asarray(out).astype(dt, copy=False)
 
 
-def values(fmt) -> np.ndarray:
+def decode_dtype(fmt: Format | str) -> str:
+    """The dtype :func:`decode` gives a QArray of ``fmt`` when no ``dtype`` is asked for (NumPy;
+    JAX without x64 uses float32 where this says float64): ``"float32"`` when every value of the
+    format is exactly a float32, else ``"float64"``.
+
+    Args:
+        fmt: a format record or a registered name, of a family whose default dtype is a
+            property of the format: scalar (:class:`FloatFormat`, :class:`IntFormat`), posit or
+            LNS.
+
+    Raises:
+        ValueError: for families whose default follows the encoded data instead (block, scaled,
+            codebook and lattice formats decode to the dtype they were encoded from).
+    """
+    fmt = resolve(fmt)
+    fn = getattr(_codec_for(fmt), "default_dtype", None)
+    if fn is None:
+        raise ValueError(f"fmt: {fmt} has no fixed default decode dtype (formats of its family decode "
+                         "to the dtype they were encoded from)")
+    return fn(fmt)
+
+
+def values(fmt: Format | str) -> np.ndarray:
     """The value of every code of ``fmt``, indexed by code (NumPy float64 array).
 
     Unused codes — codes of the format's width that encoding never produces, listed by the
@@ -251,98 +254,3 @@ def values(fmt) -> np.ndarray:
         v = np.array(v, dtype=np.float64)
         v[np.fromiter(unused, dtype=np.int64)] = np.nan
     return v
-
-
-# ------------------------------------------------------------------------ scalar formats
-class _ScalarCodec:
-    """FloatFormat and IntFormat: NumPy (vectorized / Numba above NUMBA_THRESHOLD) and JAX."""
-
-    def _rand(self, x, opts, key, backend):
-        if opts.rounding != "stochastic":
-            if key is not None:
-                raise ValueError("key is only used with rounding='stochastic'")
-            return None
-        return (make_random_bits(key, x.shape, backend, opts.random_bits), opts.random_bits)
-
-    def _check_extra(self, extra):
-        if extra:
-            raise TypeError(f"unexpected option(s) for scalar formats: {', '.join(sorted(extra))}")
-
-    def quantize(self, x, fmt, opts, key, backend, **extra):
-        scale, zp = extra.pop("scale", None), extra.pop("zero_point", None)
-        self._check_extra(extra)
-        x = check_float_input(x, backend)
-        if scale is not None or zp is not None:
-            from ._static import scaled_scalar_quantize
-
-            return scaled_scalar_quantize(self, x, fmt, opts, key, backend, scale, zp)
-        rand = self._rand(x, opts, key, backend)
-        if backend == "jax":
-            from ..scalar._jax import quantize_jax
-
-            return quantize_jax(x, fmt, opts, rand)
-        if x.size >= NUMBA_THRESHOLD:
-            from ..scalar._numba_kernels import quantize_array
-
-            return quantize_array(x, fmt, opts, rand)
-        return np.asarray(mf.quantize_xp(np, _contiguous(x), fmt, opts, rand))
-
-    def encode(self, x, fmt, opts, key, backend, **extra):
-        if "scale" in extra or "zero_point" in extra:
-            raise TypeError(f"scale=/zero_point=: a QArray of the scalar format {fmt} holds codes only, no "
-                            "scales; use quantize(x, fmt, scale=...), or a format that stores its scales "
-                            "(formats.ScaledIntFormat, a BlockFormat)")
-        self._check_extra(extra)
-        x = check_float_input(x, backend)
-        rand = self._rand(x, opts, key, backend)
-        if backend == "jax":
-            from ..scalar._jax import encode_jax
-
-            codes = encode_jax(x, fmt, opts, rand)
-        elif x.size >= NUMBA_THRESHOLD:
-            from ..scalar._numba_kernels import encode_array
-
-            codes = encode_array(x, fmt, opts, rand)
-        else:
-            codes = np.asarray(mf.encode_xp(np, _contiguous(x), fmt, opts, rand))
-        return QArray(codes=codes, format=fmt, shape=x.shape)
-
-    def decode(self, q, dtype, backend):
-        fmt = q.format
-        if backend == "jax":
-            from ..scalar._jax import decode_jax
-
-            return decode_jax(q.codes, fmt, dtype)
-        dt = np.dtype(dtype or mf.default_decode_dtype(fmt))
-        codes = np.asarray(q.codes)
-        if fmt.bits <= 16:
-            return np.asarray(_value_table(fmt, dt.name)[codes])
-        return np.asarray(mf.decode_xp(np, codes, fmt, dt))
-
-    def values(self, fmt):
-        if fmt.bits > 24:
-            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
-        return _value_table(fmt, "float64").copy()
-
-
-def _contiguous(x: np.ndarray) -> np.ndarray:
-    """C-contiguous view/copy of ``x`` with its shape (np.ascontiguousarray makes 0-d arrays 1-d)."""
-    return np.ascontiguousarray(x).reshape(x.shape)
-
-
-_TABLES: dict = {}
-
-
-def _value_table(fmt, dtype: str) -> np.ndarray:
-    key = (fmt, dtype)
-    t = _TABLES.get(key)
-    if t is None:
-        codes = np.arange(fmt.num_codes, dtype=mf.code_dtype(fmt.bits))
-        t = mf.decode_xp(np, codes, fmt, np.dtype(dtype))
-        t.setflags(write=False)
-        _TABLES[key] = t
-    return t
-
-
-register_codec(FloatFormat, _ScalarCodec())
-register_codec(IntFormat, _ScalarCodec())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._qarray import QArray
+from ._records import Format
 from ._registry import resolve
 
 __all__ = ["to_ml_dtypes", "from_ml_dtypes"]
@@ -49,7 +50,7 @@ def to_ml_dtypes(q: QArray) -> np.ndarray:
     return codes.astype(f"u{dt.itemsize}").view(dt).reshape(q.shape)
 
 
-def from_ml_dtypes(a: np.ndarray, fmt=None) -> QArray:
+def from_ml_dtypes(a: np.ndarray, fmt: Format | str | None = None) -> QArray:
     """A QArray holding the codes of ml_dtypes array ``a`` (no rounding: the bits are kept).
 
     Args:

@@ -13,6 +13,9 @@ trit least significant), the last byte padded with zero trits.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from ._backend import code_dtype
 
 __all__ = ["pack_codes", "unpack_codes", "pack_trits", "unpack_trits", "pack_format_codes"]
 
@@ -22,7 +25,7 @@ def _check_width(bits):
         raise ValueError(f"bits must be an int in [1, 64], got {bits!r}")
 
 
-def pack_codes(codes, bits: int) -> np.ndarray:
+def pack_codes(codes: ArrayLike, bits: int) -> np.ndarray:
     """Pack unsigned ``codes`` (any integer array, flattened) of width ``bits`` into uint8.
 
     Returns:
@@ -54,7 +57,7 @@ def _pack_generic(c: np.ndarray, bits: int) -> np.ndarray:
     return np.packbits(stream, bitorder="little")
 
 
-def unpack_codes(data, bits: int, count: int) -> np.ndarray:
+def unpack_codes(data: ArrayLike, bits: int, count: int) -> np.ndarray:
     """Inverse of :func:`pack_codes`: ``count`` codes of width ``bits`` from bytes ``data``.
 
     Returns:
@@ -70,7 +73,7 @@ def unpack_codes(data, bits: int, count: int) -> np.ndarray:
     need = -(-count * bits // 8)
     if data.size < need:
         raise ValueError(f"data holds {data.size} bytes, {need} needed for {count} codes of {bits} bits")
-    out_dtype = np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32 if bits <= 32 else np.uint64
+    out_dtype = code_dtype(bits)
     if bits in (8, 16, 32, 64):
         return data[:need].view(f"<u{bits // 8}").astype(out_dtype)
     stream = np.unpackbits(data[:need], bitorder="little")[: count * bits].reshape(count, bits)
@@ -81,7 +84,7 @@ def unpack_codes(data, bits: int, count: int) -> np.ndarray:
 _POW3 = np.array([1, 3, 9, 27, 81], dtype=np.uint8)
 
 
-def pack_trits(codes) -> np.ndarray:
+def pack_trits(codes: ArrayLike) -> np.ndarray:
     """Pack ternary ``codes`` (integers 0, 1, 2; flattened) five per byte, base 3.
 
     Returns:
@@ -100,7 +103,7 @@ def pack_trits(codes) -> np.ndarray:
     return (t * _POW3).sum(axis=1, dtype=np.uint8)
 
 
-def unpack_trits(data, count: int) -> np.ndarray:
+def unpack_trits(data: ArrayLike, count: int) -> np.ndarray:
     """Inverse of :func:`pack_trits`: ``count`` ternary codes (uint8) from bytes ``data``.
 
     Raises:

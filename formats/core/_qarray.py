@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from ._backend import backend_of, code_dtype
+from ._dispatch import codec_for
+
 __all__ = ["QArray", "check_codes", "check_shape_of", "check_float_scalar"]
 
 _JAX_REGISTERED = False
@@ -103,9 +106,7 @@ class QArray:
             raise ValueError(f"shape must be a tuple of non-negative ints, got {self.shape!r}")
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "codes", check_codes("codes", self.codes, self.format.bits, self.format))
-        from ._codec import _codec_for
-
-        validate = getattr(_codec_for(self.format), "validate", None)
+        validate = getattr(codec_for(self.format), "validate", None)
         if validate is None:  # a family without its own layout: one code per element
             check_shape_of("codes", self.codes, shape, self.format)
             for name in ("scales", "tensor_scale"):
@@ -165,9 +166,8 @@ class QArray:
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def __array__(self, dtype=None, copy=None):
-        from ._codec import decode
-
-        out = np.asarray(decode(self))
+        # decode(self), through the codec registry (the verbs sit above QArray)
+        out = np.asarray(codec_for(self.format).decode(self, None, backend_of(self.codes)))
         return out if dtype is None else out.astype(dtype)
 
     def __repr__(self) -> str:
@@ -175,11 +175,7 @@ class QArray:
 
 
 def _is_jax(a) -> bool:
-    if "jax" not in sys.modules:
-        return False
-    import jax
-
-    return isinstance(a, jax.Array)  # tracers included
+    return backend_of(a) == "jax"  # tracers included
 
 
 def check_codes(name: str, codes, bits: int, fmt=None, limit: int | None = None):
@@ -213,8 +209,6 @@ def check_codes(name: str, codes, bits: int, fmt=None, limit: int | None = None)
             rng = f"2**{bits}) (the {bits}-bit codes{what})" if limit is None else f"{limit}){what}"
             raise ValueError(f"{name} must be in [0, {rng}, got {bad}")
     if a.dtype.kind == "i":
-        from ..scalar._minifloat import code_dtype
-
         a = a.astype(code_dtype(bits))
     return a
 

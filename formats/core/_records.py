@@ -1,6 +1,6 @@
 """Format records: frozen, hashable descriptions of scalar number formats.
 
-A record is data. Every derived quantity (``max``, ``min_normal``, ``eps``, the NaN codes, ...)
+A record is data. Every derived quantity (``max``, ``smallest_normal``, ``eps``, the NaN codes, ...)
 is a property computed from the fields; nothing is typed in per format. Records are usable as
 dict keys and as ``jax.jit`` static arguments.
 """
@@ -10,21 +10,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
-__all__ = ["Format", "FloatFormat", "IntFormat", "SPECIALS", "CodeSet"]
+from ._modes import SPECIALS
 
-#: Special-value families of :class:`FloatFormat` (``specials`` field).
-#:
-#: ``"ieee"``  the top exponent field holds ±Inf (mantissa 0) and NaNs (mantissa ≠ 0), as IEEE 754.
-#: ``"fn"``    finite: no Inf; the all-ones magnitude code (S.111…1) is NaN (OCP E4M3, E8M0).
-#: ``"fnuz"``  finite, unsigned zero: no Inf, no −0; the −0 code (1000…0) is the single NaN.
-#: ``"p3109"`` IEEE P3109, extended-real domain. Signed: the −0 code is the single NaN and the
-#:             top magnitude code of each sign is ±Inf. Unsigned: the top code (all ones) is the
-#:             NaN and the code below it +Inf. (P3109's finite domain is ``"fnuz"`` when signed,
-#:             ``"fn"`` when unsigned: see :func:`formats.p3109`.)
-#: ``"none"``  every code is a finite number (OCP FP6/FP4).
-SPECIALS = ("ieee", "fn", "fnuz", "p3109", "none")
+__all__ = ["NumberFormat", "Format", "FloatFormat", "IntFormat", "SPECIALS", "CodeSet"]
 
 
 class CodeSet(tuple):
@@ -81,25 +71,121 @@ def _require_int(name: str, value, lo: int, hi: int | None = None) -> None:
         raise ValueError(f"{name} must be {rng}, got {value}")
 
 
-class Format:
-    """Base of every format record (scalar, block, posit, LNS, codebook, lattice).
+@runtime_checkable
+class NumberFormat(Protocol):
+    """The declared contract of a format record: what every record of every family provides
+    (``isinstance(record, NumberFormat)`` checks it at run time; every record class derives
+    from :class:`Format`, which supplies the defaults).
 
-    Subclasses are frozen dataclasses. ``name`` is informational: two records with the same
-    fields but different names compare unequal only by name, so the registry's records are the
-    canonical instances.
+    Names follow ``numpy.finfo`` / ``numpy.iinfo``: ``bits`` is the total width of one code on
+    every record — there is no ``width`` or ``nbits``.
+
+    Attributes:
+        name: registry name (informational; ``""`` for unnamed records).
+        family: the family tag (``"float"``, ``"int"``, ``"block"``, ``"scaled"``,
+            ``"codebook"``, ``"posit"``, ``"lns"``, ``"luq"``, ``"lattice"``).
+        bits: width of one code, in bits (for block and scaled formats: of one element code).
+        bits_per_element: storage bits per element, every scale included (MXFP4: 4.25).
+        max: largest finite value, or None when the format alone does not fix it (a per-tensor
+            scale or a lattice's shaping decides).
+        min: most negative finite value (0 for unsigned formats), or None likewise.
+        smallest_normal: smallest positive normal value (``numpy.finfo.smallest_normal``), or
+            None where the format has no normal/subnormal distinction of its own.
+        smallest_subnormal: smallest positive subnormal value, None when the format has none.
+        eps: distance from 1.0 to the next larger value, or None where 1.0 is not a value or
+            the gap is not a property of the format alone.
+        has_inf, has_nan: whether some code decodes to ±Inf / NaN.
+        unused_codes: codes of the format's width that encoding never produces (a
+            :class:`CodeSet`, usually empty).
+    """
+
+    name: str
+    family: str
+
+    @property
+    def bits(self) -> int: ...
+
+    @property
+    def bits_per_element(self) -> float: ...
+
+    @property
+    def max(self) -> float | None: ...
+
+    @property
+    def min(self) -> float | None: ...
+
+    @property
+    def smallest_normal(self) -> float | None: ...
+
+    @property
+    def smallest_subnormal(self) -> float | None: ...
+
+    @property
+    def eps(self) -> float | None: ...
+
+    @property
+    def has_inf(self) -> bool: ...
+
+    @property
+    def has_nan(self) -> bool: ...
+
+    @property
+    def unused_codes(self) -> CodeSet: ...
+
+
+class Format:
+    """Base of every format record (scalar, block, posit, LNS, codebook, lattice): the defaults
+    of :class:`NumberFormat` (None for the quantities a family does not define by itself).
+
+    Subclasses are frozen dataclasses with a ``bits`` field or property. ``name`` is
+    informational: two records with the same fields but different names compare unequal only by
+    name, so the registry's records are the canonical instances.
     """
 
     #: Family tag used by the codec dispatcher (one entry per record class).
     family: ClassVar[str] = "abstract"
 
-    @property
-    def bits(self) -> int:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    if TYPE_CHECKING:  # every subclass has these as dataclass fields or properties
+        name: str
+
+        @property
+        def bits(self) -> int: ...
 
     @property
     def bits_per_element(self) -> float:
         """Storage bits per element, scales included (equals ``bits`` for scalar formats)."""
         return float(self.bits)
+
+    @property
+    def max(self) -> float | None:
+        """Largest finite value; None when the format alone does not fix it."""
+        return None
+
+    @property
+    def min(self) -> float | None:
+        """Most negative finite value; None when the format alone does not fix it."""
+        return None
+
+    @property
+    def smallest_normal(self) -> float | None:
+        """Smallest positive normal value; None where the family has no such notion."""
+        return None
+
+    @property
+    def min_normal(self) -> float | None:
+        """Alias of :attr:`smallest_normal` (the name of earlier lowbit versions; ``numpy.finfo``
+        keeps ``tiny`` the same way)."""
+        return self.smallest_normal
+
+    @property
+    def smallest_subnormal(self) -> float | None:
+        """Smallest positive subnormal value; None when the format has none."""
+        return None
+
+    @property
+    def eps(self) -> float | None:
+        """Distance from 1.0 to the next larger value; None where not defined by the format."""
+        return None
 
     @property
     def unused_codes(self) -> CodeSet:
@@ -126,7 +212,7 @@ class FloatFormat(Format):
 
     Ranges wider than float64's are allowed when they contain 1 (P3109 formats with k − p ≥ 11,
     up to 2^±32767): every float64 input lies inside them, ``value_of_code`` is exact, and the
-    float properties (``max``, ``min_normal``, ...) and decoded values are float64 roundings
+    float properties (``max``, ``smallest_normal``, ...) and decoded values are float64 roundings
     (±inf / 0 beyond float64's range).
 
     Args:
@@ -145,7 +231,7 @@ class FloatFormat(Format):
 
     exponent_bits: int
     mantissa_bits: int
-    bias: int | None = None
+    bias: int = None  # type: ignore[assignment]  # None: the IEEE bias, set in __post_init__
     signed: bool = True
     subnormals: bool = True
     specials: str = "ieee"
@@ -257,7 +343,7 @@ class FloatFormat(Format):
         return self.subnormals or self.mantissa_bits > 0
 
     @property
-    def min_normal(self) -> float:
+    def smallest_normal(self) -> float:
         """Smallest positive normal value, 2^emin; for formats without subnormals whose code 0
         is zero, the smallest positive value (code 1). (0.0 when below float64's range.)"""
         if self.subnormals or self.mantissa_bits == 0:
@@ -275,7 +361,7 @@ class FloatFormat(Format):
     def smallest_positive(self) -> float:
         """Smallest positive value (subnormal if the format has them)."""
         s = self.smallest_subnormal
-        return self.min_normal if s is None else s
+        return self.smallest_normal if s is None else s
 
     @property
     def eps(self) -> float:
@@ -374,7 +460,7 @@ class IntFormat(Format):
     """A fixed-width integer format (two's complement when signed).
 
     Args:
-        width: width in bits, 1..32.
+        bits: width in bits, 1..32.
         signed: two's complement (True) or unsigned.
         narrow: symmetric range: the most negative code (1 followed by zeros, −2^(w−1) in two's
             complement) is unused (:attr:`unused_codes`), so the range is ±(2^(w−1) − 1), as
@@ -386,7 +472,7 @@ class IntFormat(Format):
         ValueError: naming the field.
     """
 
-    width: int
+    bits: int
     signed: bool = True
     narrow: bool = False
     name: str = dataclasses.field(default="", compare=False)
@@ -394,36 +480,32 @@ class IntFormat(Format):
     family: ClassVar[str] = "int"
 
     def __post_init__(self):
-        _require_int("width", self.width, 1, 32)
+        _require_int("bits", self.bits, 1, 32)
         if not isinstance(self.signed, bool):
             raise ValueError(f"signed must be a bool, got {self.signed!r}")
         if not isinstance(self.narrow, bool):
             raise ValueError(f"narrow must be a bool, got {self.narrow!r}")
         if self.narrow and not self.signed:
             raise ValueError("narrow=True needs signed=True")
-        if self.narrow and self.width < 2:
-            raise ValueError("narrow=True needs width >= 2")
-
-    @property
-    def bits(self) -> int:
-        return self.width
+        if self.narrow and self.bits < 2:
+            raise ValueError("narrow=True needs bits >= 2")
 
     @property
     def num_codes(self) -> int:
-        return 1 << self.width
+        return 1 << self.bits
 
     @property
     def max(self) -> int:
-        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
 
     @property
     def min(self) -> int:
         if not self.signed:
             return 0
-        return -self.max if self.narrow else -(1 << (self.width - 1))
+        return -self.max if self.narrow else -(1 << (self.bits - 1))
 
     @property
-    def min_normal(self) -> int:
+    def smallest_normal(self) -> int:
         return 1
 
     @property
@@ -447,7 +529,7 @@ class IntFormat(Format):
         """The most negative code of a ``narrow`` format; empty otherwise."""
         if not self.narrow:
             return CodeSet()
-        c = 1 << (self.width - 1)
+        c = 1 << (self.bits - 1)
         return CodeSet([range(c, c + 1)])
 
     has_zero: ClassVar[bool] = True
@@ -467,8 +549,8 @@ class IntFormat(Format):
         """
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < self.num_codes:
             raise ValueError(f"code must be an int in [0, {self.num_codes}), got {code!r}")
-        if self.narrow and code == 1 << (self.width - 1):
+        if self.narrow and code == 1 << (self.bits - 1):
             return math.nan
-        if self.signed and code >> (self.width - 1):
-            code -= 1 << self.width
+        if self.signed and code >> (self.bits - 1):
+            code -= 1 << self.bits
         return Fraction(code)

@@ -147,16 +147,19 @@ class UnknownFormatError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
-def get(name: str) -> Format:
-    """The registered format called ``name`` (or one of its aliases).
+def get(name: str | Format) -> Format:
+    """The format ``name`` names: a registered name (or one of its aliases), or a format record,
+    which is returned as it is (so every function that takes a format takes either).
 
     Raises:
         UnknownFormatError: (a ValueError and a KeyError) naming the unknown format and listing
             close matches.
-        TypeError: ``name`` is not a str.
+        TypeError: if ``name`` is neither a str nor a format record.
     """
+    if isinstance(name, Format):
+        return name
     if not isinstance(name, str):
-        raise TypeError(f"format name must be a str, got {type(name).__name__}")
+        raise TypeError(f"format must be a registered name (a str) or a format record, got {type(name).__name__}")
     table = _table()
     key = _ALIASES.get(name, name)
     if key not in table:

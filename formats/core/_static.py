@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from ._backend import divide
 from ._options import as_numpy_array
 
 __all__ = ["static_array", "scaled_scalar_quantize", "work_float"]
@@ -104,14 +105,13 @@ def scaled_scalar_quantize(codec, x, fmt, opts, key, backend: str, scale, zero_p
         raise ValueError("zero_point= needs scale= (a static zero point belongs to a static scale)")
     if zero_point is not None and not isinstance(fmt, IntFormat):
         raise ValueError(f"zero_point= applies to integer formats; {fmt} is symmetric about 0")
-    from ..block._block import div
 
     xp = _xp(backend)
     wd = work_float(x, backend)
     shape = tuple(x.shape)
     s = static_array(scale, "scale", shape, backend, wd, layout=f"the input (scalar format {fmt})")
     xw = x.astype(xp.dtype(wd))
-    t = div(xp, xw, s)
+    t = divide(xw, s)
     if opts.overflow is None:
         opts = dataclasses.replace(opts, overflow="saturate")
     if zero_point is None:

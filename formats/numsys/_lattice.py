@@ -31,13 +31,14 @@ import dataclasses
 import functools
 import math
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..core import _registry
-from ..core._codec import register_codec
-from ..core._options import backend_of, check_float_input
+from ..core._backend import namespace, straight_through
+from ..core._dispatch import register_codec
+from ..core._options import check_float_input
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
 
@@ -143,7 +144,7 @@ def _generator_inv(lat: Lattice) -> np.ndarray:
 _NAME = re.compile(r"^([ZDAE])(\d+)$")
 
 
-def get_lattice(lattice) -> Lattice:
+def get_lattice(lattice: Lattice | str) -> Lattice:
     """A :class:`Lattice` from a record or a name such as ``"Z8"``, ``"D4"``, ``"E8"``, ``"A2"``.
 
     Raises:
@@ -217,15 +218,7 @@ def nearest_xp(xp, x, lat: Lattice):
     return _nearest_A(xp, x)
 
 
-def _xp(x):
-    if backend_of(x) == "jax":
-        import jax.numpy as jnp
-
-        return jnp
-    return np
-
-
-def nearest(x, lattice, *, scale=1.0):
+def nearest(x: Any, lattice: Lattice | str, *, scale: float = 1.0) -> Any:
     """The point of ``scale``·Λ nearest to each vector of ``x`` (Conway & Sloane).
 
     Args:
@@ -243,7 +236,7 @@ def nearest(x, lattice, *, scale=1.0):
         TypeError: for non-float inputs.
     """
     lat = get_lattice(lattice)
-    xp = _xp(x)
+    xp = namespace(x)
     back = x.dtype if isinstance(x, np.ndarray) and not x.dtype.isnative else None
     x = check_float_input(x, "jax" if xp is not np else "numpy")
     if x.ndim == 0 or x.shape[-1] != lat.ambient_dim:
@@ -256,7 +249,7 @@ def nearest(x, lattice, *, scale=1.0):
     return (nearest_xp(xp, xw / s, lat) * s).astype(back or dt)
 
 
-def normalized_second_moment(lattice, *, samples: int = 200_000, seed: int = 0) -> float:
+def normalized_second_moment(lattice: Lattice | str, *, samples: int = 200_000, seed: int = 0) -> float:
     """Monte Carlo normalised second moment G = E‖x − Q(x)‖² / (n · V^(2/n)).
 
     x is uniform over a fundamental parallelepiped (x = uᵀG, u uniform in [0, 1)^n), hence
@@ -323,7 +316,7 @@ def _check_q(q):
         raise ValueError(f"q must be an int in [2, 256], got {q!r}")
 
 
-def voronoi_encode(x, lattice, q: int):
+def voronoi_encode(x: Any, lattice: Lattice | str, q: int) -> Any:
     """Nested-lattice code of each vector of ``x``: z mod q where λ = Q_Λ(x) = zᵀG.
 
     Args:
@@ -340,12 +333,12 @@ def voronoi_encode(x, lattice, q: int):
     lat = get_lattice(lattice)
     _check_q(q)
     lam = nearest(x, lat)
-    xp = _xp(lam)
+    xp = namespace(lam)
     lam = lam.astype(xp.float32) if lam.dtype.name in ("float16", "bfloat16") else lam
     return voronoi_encode_xp(xp, lam, lat, q).astype(xp.uint8)
 
 
-def voronoi_decode(codes, lattice, q: int, dtype="float32"):
+def voronoi_decode(codes: Any, lattice: Lattice | str, q: int, dtype: Any = "float32") -> Any:
     """The point of Λ ∩ qV represented by ``codes``: Gᵀc − q·Q_Λ(Gᵀc/q).
 
     Args:
@@ -373,7 +366,7 @@ def voronoi_decode(codes, lattice, q: int, dtype="float32"):
         name = None
     if name not in DECODE_DTYPES:
         raise ValueError(f"dtype must be a float dtype, one of {DECODE_DTYPES}, got {dtype!r}")
-    xp = _xp(codes)
+    xp = namespace(codes)
     codes = check_codes("codes", codes, 8, limit=q)
     if codes.ndim == 0 or codes.shape[-1] != lat.n:
         raise ValueError(f"codes must have shape (..., {lat.n}) for {lat.name}, got {tuple(codes.shape)}")
@@ -418,7 +411,7 @@ class NestedLatticeFormat(Format):
 
     lattice: str = "E8"
     q: int = 16
-    betas: tuple | None = None
+    betas: tuple = None  # type: ignore[assignment]  # None: the default, set in __post_init__
     scale: str = "tensor"
     name: str = dataclasses.field(default="", compare=False)
 
@@ -528,7 +521,7 @@ class _NestedCodec:
 
     def validate(self, q):
         """QArray layout of a nested-lattice format (see :class:`NestedLatticeFormat`)."""
-        from ..block._block import check_blocked
+        from ..block._layout import check_blocked
         from ..core._qarray import check_codes, check_float_scalar, check_shape_of
 
         fmt = q.format
@@ -554,9 +547,7 @@ class _NestedCodec:
         dt = x.dtype.name if np.dtype(x.dtype).name in ("float32", "float64") else "float32"
         out = self.decode(qa, dt, backend).astype(x.dtype)
         if backend == "jax":
-            from ._numsys_jax import ste
-
-            return ste(x, out)
+            return straight_through(x, out)
         return out
 
     def values(self, fmt):

@@ -35,47 +35,24 @@ Inf × nonzero gives ±Inf, Inf × 0 gives NaN.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 
+from ..core._backend import backend_of, code_dtype, raise_if, use_numba
 from ..core._codec import encode
-from ..core._options import backend_of, make_options
+from ..core._options import make_options
 from ..core._qarray import QArray
-from ..core._records import FloatFormat
+from ..core._records import FloatFormat, Format
 from ..core._registry import resolve
+from ._lmul_spec import lmul_offset, lmul_spec
 
 __all__ = ["lmul", "lmul_codes", "lmul_offset", "LMUL_VARIANTS"]
 
 #: Variants of :func:`lmul`.
 LMUL_VARIANTS = ("bits", "formula")
 
-#: NumPy results with at least this many elements use the parallel Numba kernel.
-NUMBA_THRESHOLD = 1 << 16
-
-
-def lmul_offset(mantissa_bits: int) -> int:
-    """l(m) of arXiv 2410.00907 (Eq. 4): m for m ≤ 3, 3 for m = 4, 4 for m > 4."""
-    m = mantissa_bits
-    return m if m <= 3 else 3 if m == 4 else 4
-
-
-@functools.cache
-def _spec(fmt: FloatFormat):
-    m = fmt.mantissa_bits
-    ell = lmul_offset(m)
-    top = (1 << fmt.exponent_bits) - 1
-    return dict(
-        m=m, bias=fmt.bias, off=1 << (m - ell),
-        C=(fmt.bias << m) - (1 << (m - ell)),                 # the paper's constant (0x3F780000 for fp32)
-        mmask=(1 << m) - 1, magmask=fmt.magnitude_mask, sign=fmt.sign_mask, top=top,
-        maxmag=fmt.max_code & fmt.magnitude_mask, specials=fmt.specials,
-        negzero=fmt.has_negative_zero, nan_code=-1 if fmt.nan_code is None else fmt.nan_code,
-        pinf=fmt.inf_codes[0] if fmt.inf_codes else -1, ninf=fmt.inf_codes[1] if fmt.inf_codes else -1,
-        bits=fmt.bits,
-    )
-
-
-def _check_fmt(fmt):
+def _check_fmt(fmt: Format | str) -> FloatFormat:
     fmt = resolve(fmt)
     if not isinstance(fmt, FloatFormat):
         raise TypeError(f"fmt must be a FloatFormat (or its name), got {type(fmt).__name__}")
@@ -105,7 +82,7 @@ def _specials(xp, c, mag, E, M, s):
 
 def lmul_codes_xp(xp, ca, cb, fmt, variant: str, overflow: str):
     """L-Mul on codes (any broadcastable unsigned arrays) → codes; ``overflow`` resolved."""
-    s = _spec(fmt)
+    s = lmul_spec(fmt)
     U = xp.uint32 if s["bits"] <= 32 else xp.uint64
     a = ca.astype(U)
     b = cb.astype(U)
@@ -148,9 +125,7 @@ def lmul_codes_xp(xp, ca, cb, fmt, variant: str, overflow: str):
     elif overflow == "nan":
         nan_out = nan_out | over
     else:
-        from ._posit import _raise_if
-
-        _raise_if(xp, over, OverflowError(f"L-Mul result out of range of {fmt} (overflow='error'; max {fmt.max})"))
+        raise_if(xp, over, OverflowError(f"L-Mul result out of range of {fmt} (overflow='error'; max {fmt.max})"))
     R = xp.where(zero, U(0), R)
     code = R | sign
     if not s["negzero"]:
@@ -159,7 +134,7 @@ def lmul_codes_xp(xp, ca, cb, fmt, variant: str, overflow: str):
         code = xp.where(inf_out, xp.where(sign != 0, U(s["ninf"]), U(s["pinf"])), code)
     if s["nan_code"] >= 0:
         code = xp.where(nan_out, U(s["nan_code"]), code)
-    return code.astype(_code_dtype(xp, s["bits"]))
+    return code.astype(code_dtype(s["bits"], xp))
 
 
 def _lmul_codes_jax(ca, cb, fmt, variant, overflow):
@@ -168,15 +143,12 @@ def _lmul_codes_jax(ca, cb, fmt, variant, overflow):
     return lmul_codes_xp(jnp, ca, cb, fmt, variant, overflow)
 
 
-def _code_dtype(xp, bits):
-    return xp.uint8 if bits <= 8 else xp.uint16 if bits <= 16 else xp.uint32 if bits <= 32 else xp.uint64
-
-
 def _resolve_overflow(fmt, overflow):
     return make_options(fmt, overflow=overflow).resolved_overflow(fmt)
 
 
-def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = None):
+def lmul_codes(ca: Any, cb: Any, fmt: Format | str, *, variant: str = "bits",
+               overflow: str | None = None) -> Any:
     """L-Mul on code arrays of ``fmt`` (broadcasting); returns codes of ``fmt``.
 
     The building block for emulated L-Mul dot products: encode the operands once, broadcast
@@ -198,7 +170,7 @@ def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = Non
     fmt = _check_fmt(fmt)
     _check_variant(variant)
     ov = _resolve_overflow(fmt, overflow)
-    jax_in = "jax" in (backend_of(ca), backend_of(cb))
+    jax_in = backend_of(ca, cb) == "jax"
     if jax_in:
         import jax.numpy as jnp
 
@@ -212,7 +184,7 @@ def lmul_codes(ca, cb, fmt, *, variant: str = "bits", overflow: str | None = Non
     # integer codes below 2^bits, native byte order (a code out of range would be masked silently)
     ca, cb = check_codes("ca", ca, fmt.bits, fmt), check_codes("cb", cb, fmt.bits, fmt)
     size = int(np.prod(np.broadcast_shapes(ca.shape, cb.shape)))
-    if size >= NUMBA_THRESHOLD and ov != "error" and fmt.bits <= 32:
+    if use_numba("lmul", size) and ov != "error" and fmt.bits <= 32:
         from ._lmul_numba import lmul_codes_numba
 
         return lmul_codes_numba(ca, cb, fmt, variant, ov)
@@ -228,7 +200,7 @@ def _operand_codes(v, fmt, name):
     return q.codes.reshape(q.shape)
 
 
-def lmul(a, b, fmt, *, variant: str = "bits", overflow: str | None = None):
+def lmul(a: Any, b: Any, fmt: Format | str, *, variant: str = "bits", overflow: str | None = None) -> Any:
     """Elementwise L-Mul product of ``a`` and ``b`` in the float format ``fmt``.
 
     Operands are first rounded to ``fmt`` (round-to-nearest-even, the format's natural overflow
@@ -270,8 +242,8 @@ def lmul(a, b, fmt, *, variant: str = "bits", overflow: str | None = None):
     if out_dt is not None and out_dt.kind != "f":
         out_dt = None
     shape = tuple(np.broadcast_shapes(tuple(np.shape(ca)), tuple(np.shape(cb))))
-    jax_in = "jax" in (backend_of(ca), backend_of(cb))
-    if not jax_in and fmt.bits <= 16 and int(np.prod(shape)) >= NUMBA_THRESHOLD:
+    jax_in = backend_of(ca, cb) == "jax"
+    if not jax_in and fmt.bits <= 16 and use_numba("lmul", int(np.prod(shape))):
         ov = _resolve_overflow(fmt, overflow)
         if ov != "error":
             from ..scalar import _minifloat as mf

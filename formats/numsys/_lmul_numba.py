@@ -8,19 +8,22 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ._lmul import _spec
+from ..core._backend import code_dtype
+from ..core._modes import OVERFLOW_IDS, SPECIAL_IDS
+from ._lmul_spec import lmul_spec as _spec
 
 __all__ = ["lmul_codes_numba", "lmul_values_numba"]
 
-_SPECIALS = {"ieee": 0, "fn": 1, "fnuz": 2, "p3109": 3, "none": 4}
-_OVERFLOW = {"saturate": 0, "inf": 1, "nan": 2}
+# mode IDs (compile-time constants of the kernel), from the one table in core._modes
+_IEEE, _FN, _FNUZ, _P3109 = SPECIAL_IDS["ieee"], SPECIAL_IDS["fn"], SPECIAL_IDS["fnuz"], SPECIAL_IDS["p3109"]
+_SAT, _INF = OVERFLOW_IDS["saturate"], OVERFLOW_IDS["inf"]
 
 
 def _params(fmt, variant: str, overflow: str) -> np.ndarray:
     s = _spec(fmt)
     return np.array([s["m"], s["mmask"], s["magmask"], s["sign"], s["top"], s["maxmag"], s["C"], s["off"],
-                     s["bias"], _SPECIALS[s["specials"]], int(s["negzero"]), s["nan_code"], s["pinf"],
-                     s["ninf"], int(variant == "bits"), _OVERFLOW[overflow]], dtype=np.int64)
+                     s["bias"], SPECIAL_IDS[s["specials"]], int(s["negzero"]), s["nan_code"], s["pinf"],
+                     s["ninf"], int(variant == "bits"), OVERFLOW_IDS[overflow]], dtype=np.int64)
 
 
 @nb.njit(inline="always", cache=True)
@@ -37,18 +40,18 @@ def _lmul_one(a, b, P):
     nan_b = False
     inf_a = False
     inf_b = False
-    if SP == 0:
+    if SP == _IEEE:
         nan_a = Ea == TOP and Ma != 0
         nan_b = Eb == TOP and Mb != 0
         inf_a = Ea == TOP and Ma == 0
         inf_b = Eb == TOP and Mb == 0
-    elif SP == 1:
+    elif SP == _FN:
         nan_a = ma == MAG
         nan_b = mb == MAG
-    elif SP == 2:
+    elif SP == _FNUZ:
         nan_a = a == SIGN
         nan_b = b == SIGN
-    elif SP == 3:
+    elif SP == _P3109:
         nan_a = a == SIGN
         nan_b = b == SIGN
         inf_a = ma == MAG
@@ -84,9 +87,9 @@ def _lmul_one(a, b, P):
             Er = TOP + 1
         R = (Er << M) | (N & MM)
     if R > MAXMAG:
-        if OV == 0:
+        if OV == _SAT:
             R = MAXMAG
-        elif OV == 1:
+        elif OV == _INF:
             return NINF if sign != 0 else PINF
         else:
             return NAN
@@ -145,8 +148,7 @@ def lmul_codes_numba(ca, cb, fmt, variant, overflow):
     shape, A, B, astr, bstr, outer, inner = _layout(ca, cb, _ct(fmt))
     out = np.empty(int(np.prod(shape)), dtype=_ct(fmt))
     _run(A, B, astr, bstr, outer, inner, _params(fmt, variant, overflow), np.zeros(0, np.float32), out)
-    ct = np.uint8 if fmt.bits <= 8 else np.uint16 if fmt.bits <= 16 else np.uint32
-    return out.astype(ct, copy=False).reshape(full)
+    return out.astype(code_dtype(fmt.bits), copy=False).reshape(full)
 
 
 def lmul_values_numba(ca, cb, fmt, variant, overflow, table):

@@ -49,9 +49,11 @@ from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..core import _registry
-from ..core._codec import register_codec
+from ..core._backend import backend_of, code_dtype, namespace, raise_if, straight_through
+from ..core._dispatch import register_codec
 from ..core._options import check_float_input, make_options, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
@@ -82,7 +84,7 @@ class LNSFormat(Format):
     int_bits: int
     frac_bits: int
     signed: bool = True
-    bias: int | None = None
+    bias: int = None  # type: ignore[assignment]  # None: the default bias, set in __post_init__
     name: str = dataclasses.field(default="", compare=False)
 
     family: ClassVar[str] = "lns"
@@ -104,13 +106,14 @@ class LNSFormat(Format):
 
     # ------------------------------------------------------------------ fields
     @property
-    def width(self) -> int:
-        """Width w of the field F (int_bits + frac_bits)."""
+    def log_bits(self) -> int:
+        """Width w of the log field F (int_bits + frac_bits); the total width :attr:`bits` adds
+        the sign bit."""
         return self.int_bits + self.frac_bits
 
     @property
     def bits(self) -> int:
-        return int(self.signed) + self.width
+        return int(self.signed) + self.log_bits
 
     @property
     def num_codes(self) -> int:
@@ -118,11 +121,11 @@ class LNSFormat(Format):
 
     @property
     def sign_mask(self) -> int:
-        return (1 << self.width) if self.signed else 0
+        return (1 << self.log_bits) if self.signed else 0
 
     @property
     def field_max(self) -> int:
-        return (1 << self.width) - 1
+        return (1 << self.log_bits) - 1
 
     @property
     def log2_max(self) -> Fraction:
@@ -155,7 +158,7 @@ class LNSFormat(Format):
         return _pow2_float(self.log2_min)
 
     @property
-    def min_normal(self) -> float:
+    def smallest_normal(self) -> float:
         """LNS has no subnormals: the smallest positive value."""
         return self.smallest_positive
 
@@ -200,7 +203,7 @@ class LNSFormat(Format):
     def max_code(self) -> int:
         return self.field_max
 
-    def log2_of_code(self, code: int):
+    def log2_of_code(self, code: int) -> Fraction | float | None:
         """Exact L of ``code`` as a Fraction; None for zero, nan for NaN.
 
         Raises:
@@ -313,14 +316,6 @@ def _minpos_consts(fmt: LNSFormat, dtype_name: str):
 
 
 # ----------------------------------------------------------------------------- kernels
-def _xp_of(backend):
-    if backend == "jax":
-        import jax.numpy as jnp
-
-        return jnp
-    return np
-
-
 def _search(xp, table, v):
     """Number of entries of sorted ``table`` that are ≤ v."""
     if table.size == 0:
@@ -330,13 +325,9 @@ def _search(xp, table, v):
     return xp.searchsorted(xp.asarray(table), v, side="right").astype(xp.int32)
 
 
-def _code_dtype(xp, bits):
-    return xp.uint8 if bits <= 8 else xp.uint16 if bits <= 16 else xp.uint32
-
-
 def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, rand):
     """LNS codes of float array ``x``. ``overflow`` is resolved (saturate/nan/error)."""
-    from ._posit import _bits_of, _decompose, _raise_if, _work_types
+    from ._posit import _bits_of, _decompose, _work_types
 
     FT, U, I, MI, BI = _work_types(xp, x)
     W = 64 if MI == 52 else 32
@@ -438,11 +429,11 @@ def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, 
         if overflow == "nan":
             nan_out = nan_out | rest
         elif overflow == "error":
-            _raise_if(xp, rest, OverflowError(f"value out of range of {fmt} (overflow='error'; max {fmt.max})"))
+            raise_if(xp, rest, OverflowError(f"value out of range of {fmt} (overflow='error'; max {fmt.max})"))
     if not fmt.signed:
         if overflow == "error":
-            _raise_if(xp, neg & (F != 0), OverflowError(f"negative value for unsigned format {fmt} (overflow='error')"))
-            _raise_if(xp, isnan, ValueError(f"NaN input but {fmt} has no NaN (overflow='error')"))
+            raise_if(xp, neg & (F != 0), OverflowError(f"negative value for unsigned format {fmt} (overflow='error')"))
+            raise_if(xp, isnan, ValueError(f"NaN input but {fmt} has no NaN (overflow='error')"))
         F = xp.where(neg | isnan, 0, F)
         neg = xp.zeros_like(neg)
         nan_out = xp.zeros_like(nan_out)
@@ -451,7 +442,7 @@ def encode_xp(xp, x, fmt: LNSFormat, rounding: str, domain: str, overflow: str, 
     code = F.astype(UC) | xp.where(neg & (F != 0), UC(fmt.sign_mask), UC(0))
     if fmt.signed:
         code = xp.where(nan_out, UC(fmt.nan_code), code)
-    return code.astype(_code_dtype(xp, fmt.bits))
+    return code.astype(code_dtype(fmt.bits, xp))
 
 
 def decode_xp(xp, codes, fmt: LNSFormat, dtype):
@@ -520,10 +511,14 @@ class _LNSCodec:
         codes = _encode_any(x, fmt, opts.rounding, domain, opts.resolved_overflow(fmt), rand, backend)
         out_dt = x.dtype.name if x.dtype.name in ("float16", "float32", "float64") else "float32"
         if backend == "jax":
-            from ._numsys_jax import jitted, ste
+            from ._numsys_jax import jitted
 
-            return ste(x, jitted(_decode_jax, (1, 2))(codes, fmt, out_dt).astype(x.dtype))
+            return straight_through(x, jitted(_decode_jax, (1, 2))(codes, fmt, out_dt).astype(x.dtype))
         return decode_xp(np, codes, fmt, np.dtype(out_dt)).astype(x.dtype)
+
+    def default_dtype(self, fmt):
+        """The dtype ``decode`` gives without ``dtype=`` (NumPy)."""
+        return default_decode_dtype(fmt)
 
     def decode(self, q, dtype, backend):
         return _decode_any(q.format, q.codes, dtype, backend)
@@ -552,7 +547,7 @@ def _encode_any(x, fmt, rounding, domain, overflow, rand, backend):
 
         r, R = rand if rand is not None else (None, 0)
         return jitted(_encode_jax, (1, 2, 3, 4, 6))(x, fmt, rounding, domain, overflow, r, R)
-    return encode_xp(_xp_of(backend), x, fmt, rounding, domain, overflow, rand)
+    return encode_xp(namespace(backend), x, fmt, rounding, domain, overflow, rand)
 
 
 def _decode_any(fmt, codes, dtype, backend):
@@ -646,7 +641,7 @@ class _LUQCodec:
     def encode(self, x, fmt, opts, key, backend, **extra):
         self._check(opts, extra)
         x = check_float_input(x, backend)
-        xp = _xp_of(backend)
+        xp = namespace(backend)
         xw = x.astype(xp.float32) if x.dtype.name in ("float16", "bfloat16") else x
         if backend == "numpy" and not np.all(np.isfinite(xw)):
             raise ValueError("LUQ needs finite inputs (its scale is max|x|)")
@@ -685,9 +680,7 @@ class _LUQCodec:
         dt = x.dtype if np.dtype(x.dtype).name in ("float32", "float64") else "float32"
         out = self.decode(q, dt, backend).astype(x.dtype)
         if backend == "jax":
-            from ._numsys_jax import ste
-
-            return ste(x, out)
+            return straight_through(x, out)
         return out
 
     def values(self, fmt):
@@ -722,28 +715,24 @@ def _fields(xp, codes, fmt):
 
 
 def _assemble(xp, fmt, F, sign, nan, overflow):
-    from ._posit import _raise_if
-
     ovf = F > fmt.field_max
     if overflow == "saturate":
         F = xp.where(ovf, fmt.field_max, F)
     elif overflow == "nan":
         nan = nan | ovf
     else:
-        _raise_if(xp, ovf & ~nan, OverflowError(f"LNS result out of range of {fmt} (overflow='error')"))
+        raise_if(xp, ovf & ~nan, OverflowError(f"LNS result out of range of {fmt} (overflow='error')"))
     F = xp.where(F < 1, 0, F)          # underflow to zero
     F = xp.where(ovf & nan, 0, F)
     UC = xp.uint32
     code = F.astype(UC) | xp.where(sign & (F != 0), UC(fmt.sign_mask), UC(0))
     if fmt.signed:
         code = xp.where(nan, UC(fmt.nan_code), code)
-    return code.astype(_code_dtype(xp, fmt.bits))
+    return code.astype(code_dtype(fmt.bits, xp))
 
 
 def _backend2(a, b):
-    from ..core._options import backend_of
-
-    return "jax" if "jax" in (backend_of(a.codes), backend_of(b.codes)) else "numpy"
+    return backend_of(a.codes, b.codes)
 
 
 def lns_multiply(a: QArray, b: QArray, *, overflow: str = "saturate") -> QArray:
@@ -842,7 +831,8 @@ def _essential_zero(frac_bits: int) -> float:
     return float(frac_bits + 4)
 
 
-def gaussian_log(d, kind: str, *, method: str = "exact", frac_bits: int = 8, lut_size: int = 64):
+def gaussian_log(d: ArrayLike, kind: str, *, method: str = "exact", frac_bits: int = 8,
+                 lut_size: int = 64) -> np.ndarray:
     """The Gaussian logarithm sb(d) = log2(1 + 2^d) or db(d) = log2(1 − 2^d), d ≤ 0, by a method.
 
     Args:
@@ -986,7 +976,7 @@ def _addsub_codes(xp, ca, cb, fmt, method, lut_size, overflow, negate_b):
     return _assemble(xp, fmt, F, sign, na | nb, overflow)
 
 
-def lns_add_error(fmt, *, method: str = "exact", lut_size: int = 64) -> dict:
+def lns_add_error(fmt: Format | str, *, method: str = "exact", lut_size: int = 64) -> dict:
     """Maximum error of an LNS add/subtract method against the exact Gaussian logarithms.
 
     Every reachable difference d = −j·2^−f (j = 1 … where sb, db round to 0; j = 0 for sb) is
@@ -1029,7 +1019,7 @@ def lns_add_error(fmt, *, method: str = "exact", lut_size: int = 64) -> dict:
     }
 
 
-def mitchell_multiply(a, b):
+def mitchell_multiply(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     """Mitchell's (1962) logarithmic multiplication of float arrays (NumPy).
 
     |a| = 2^ka(1 + x), |b| = 2^kb(1 + y) with x, y in [0, 1): log2 ≈ k + x (Mitchell's

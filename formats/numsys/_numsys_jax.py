@@ -1,4 +1,5 @@
-"""JAX helpers shared by the posit, LNS, L-Mul and lattice codecs (imported only for JAX inputs)."""
+"""JAX helper shared by the posit, LNS, L-Mul and lattice codecs (imported only for JAX inputs);
+the straight-through gradient is ``core._backend.straight_through``."""
 
 from __future__ import annotations
 
@@ -6,20 +7,7 @@ import functools
 
 import jax
 
-__all__ = ["ste", "jitted"]
-
-
-@jax.custom_jvp
-def ste(x, q):
-    """Return ``q`` (the quantized ``x``) with a straight-through gradient: d/dx = identity."""
-    return q
-
-
-@ste.defjvp
-def _ste_jvp(primals, tangents):
-    x, q = primals
-    tx, _ = tangents
-    return q, tx
+__all__ = ["jitted"]
 
 
 @functools.cache

@@ -29,7 +29,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..core import _registry
-from ..core._codec import register_codec
+from ..core._backend import bitcast, code_dtype, namespace, raise_if, straight_through
+from ..core._dispatch import register_codec
 from ..core._options import check_float_input, make_random_bits
 from ..core._qarray import QArray
 from ..core._records import Format, _require_int
@@ -43,7 +44,7 @@ class PositFormat(Format):
     """An n-bit posit with ``es`` exponent bits.
 
     Args:
-        nbits: width n, 2..32.
+        bits: width n, 2..32.
         es: exponent field width, 0..5 (the 2022 standard uses 2 for every width; SoftPosit's
             classic posit8 uses 0 and posit16 uses 1).
         name: registry name (informational).
@@ -52,24 +53,20 @@ class PositFormat(Format):
         ValueError: naming the field, when out of range.
     """
 
-    nbits: int
+    bits: int
     es: int = 2
     name: str = dataclasses.field(default="", compare=False)
 
     family: ClassVar[str] = "posit"
 
     def __post_init__(self):
-        _require_int("nbits", self.nbits, 2, 32)
+        _require_int("bits", self.bits, 2, 32)
         _require_int("es", self.es, 0, 5)  # maxpos ≤ 2^(32·30) = 2^960: inside float64
 
     # ------------------------------------------------------------------ fields
     @property
-    def bits(self) -> int:
-        return self.nbits
-
-    @property
     def num_codes(self) -> int:
-        return 1 << self.nbits
+        return 1 << self.bits
 
     @property
     def useed(self) -> int:
@@ -79,7 +76,7 @@ class PositFormat(Format):
     @property
     def max_scale(self) -> int:
         """log2(maxpos) = 2^es · (n − 2)."""
-        return (1 << self.es) * (self.nbits - 2)
+        return (1 << self.es) * (self.bits - 2)
 
     @property
     def max(self) -> float:
@@ -101,7 +98,7 @@ class PositFormat(Format):
         return self.minpos
 
     @property
-    def min_normal(self) -> float:
+    def smallest_normal(self) -> float:
         """Posits have no subnormals: the smallest positive value, minpos."""
         return self.minpos
 
@@ -112,14 +109,14 @@ class PositFormat(Format):
     @property
     def fraction_bits_at_one(self) -> int:
         """Fraction bits of the posits in [1, 2): max(n − 3 − es, 0)."""
-        return max(self.nbits - 3 - self.es, 0)
+        return max(self.bits - 3 - self.es, 0)
 
     @property
     def eps(self) -> float | None:
         """Distance from 1 to the next larger posit (None for n = 2, where 1 is maxpos)."""
-        if self.nbits == 2:  # 1 is maxpos: nothing above it
+        if self.bits == 2:  # 1 is maxpos: nothing above it
             return None
-        nxt = self.value_of_code((1 << (self.nbits - 2)) + 1)
+        nxt = self.value_of_code((1 << (self.bits - 2)) + 1)
         return float(nxt - 1)
 
     @property
@@ -145,7 +142,7 @@ class PositFormat(Format):
 
     @property
     def nar_code(self) -> int:
-        return 1 << (self.nbits - 1)
+        return 1 << (self.bits - 1)
 
     @property
     def nan_code(self) -> int:
@@ -161,16 +158,16 @@ class PositFormat(Format):
 
     @property
     def max_code(self) -> int:
-        return (1 << (self.nbits - 1)) - 1
+        return (1 << (self.bits - 1)) - 1
 
     # ------------------------------------------------------------ exact values
-    def value_of_code(self, code: int):
+    def value_of_code(self, code: int) -> Fraction | float:
         """Exact value of ``code`` as a Fraction (NaR → nan), decoded bit by bit.
 
         Raises:
             ValueError: if ``code`` is not in ``[0, 2^n)``.
         """
-        n = self.nbits
+        n = self.bits
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < (1 << n):
             raise ValueError(f"code must be an int in [0, {1 << n}), got {code!r}")
         if code == 0:
@@ -218,7 +215,7 @@ def _work_types(xp, x):
 
 
 def _bits_of(xp, x, U):
-    return x.view(U) if xp is np else _bitcast(x, U)
+    return bitcast(x, U)
 
 
 def _decompose(xp, b, U, I, MI, BI):
@@ -235,15 +232,9 @@ def _decompose(xp, b, U, I, MI, BI):
     return E, frac
 
 
-def _bitcast(x, dtype):
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, dtype)
-
-
 def _pattern_value(xp, pat, fmt, FT, U, I):
     """Values (in FT) of non-negative posit magnitude patterns ``pat`` (n−1 bits, nonzero)."""
-    n, es = fmt.nbits, fmt.es
+    n, es = fmt.bits, fmt.es
     w = n - 1
     first = (pat >> U(w - 1)) & U(1)
     mask = U((1 << w) - 1)
@@ -271,7 +262,7 @@ def _pattern_value(xp, pat, fmt, FT, U, I):
 
 def decode_xp(xp, codes, fmt, dtype):
     """Values of posit ``codes`` as ``dtype`` (exact in float64 for every width ≤ 32)."""
-    n = fmt.nbits
+    n = fmt.bits
     if xp is np:
         FT, U, I = np.float64, np.uint64, np.int64
     else:
@@ -295,7 +286,7 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     ``overflow``: 'standard' (saturate finite, NaR for ±Inf), 'saturate' (±Inf too),
     'nan' (|x| > maxpos → NaR), 'error'.
     """
-    n, es = fmt.nbits, fmt.es
+    n, es = fmt.bits, fmt.es
     FT, U, I, MI, BI = _work_types(xp, x)
     W = 64 if MI == 52 else 32
     xw = x.astype(FT)
@@ -354,7 +345,7 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     elif overflow == "nan":
         nar = nar | isinf | over
     elif overflow == "error":
-        _raise_if(xp, isinf | over, OverflowError(f"value out of range of {fmt} (overflow='error'; maxpos {fmt.max})"))
+        raise_if(xp, isinf | over, OverflowError(f"value out of range of {fmt} (overflow='error'; maxpos {fmt.max})"))
         nar = nar | isinf
     else:  # pragma: no cover
         raise ValueError(overflow)
@@ -364,26 +355,7 @@ def encode_xp(xp, x, fmt, rounding, overflow, rand):
     full = U((1 << n) - 1)
     code = xp.where(neg, (U(0) - pat) & full, pat)
     code = xp.where(nar, U(fmt.nar_code), code)
-    return code.astype(_code_dtype(xp, n))
-
-
-def _raise_if(xp, mask, exc):
-    if xp is np:
-        if np.any(mask):
-            raise exc
-        return
-    import jax
-
-    try:
-        hit = bool(xp.any(mask))
-    except jax.errors.ConcretizationTypeError:
-        raise ValueError("overflow='error' needs concrete values; it cannot be used inside jax.jit") from None
-    if hit:
-        raise exc
-
-
-def _code_dtype(xp, bits):
-    return xp.uint8 if bits <= 8 else xp.uint16 if bits <= 16 else xp.uint32
+    return code.astype(code_dtype(n, xp))
 
 
 def default_decode_dtype(fmt) -> str:
@@ -399,7 +371,7 @@ def _table(fmt, dtype: str) -> np.ndarray:
     key = (fmt, dtype)
     t = _TABLES.get(key)
     if t is None:
-        codes = np.arange(1 << fmt.nbits, dtype=np.uint32)
+        codes = np.arange(1 << fmt.bits, dtype=np.uint32)
         t = decode_xp(np, codes, fmt, np.dtype(dtype))
         t.setflags(write=False)
         _TABLES[key] = t
@@ -446,20 +418,13 @@ class _PositCodec:
             rand = None
         return x, rand
 
-    def _xp(self, backend):
-        if backend == "jax":
-            import jax.numpy as jnp
-
-            return jnp
-        return np
-
     def _codes(self, x, fmt, opts, rand, backend):
         if backend == "jax" and _policy(opts) != "error":
             from ._numsys_jax import jitted
 
             r, R = rand if rand is not None else (None, 0)
             return jitted(_encode_jax, (1, 2, 3, 5))(x, fmt, opts.rounding, _policy(opts), r, R)
-        return encode_xp(self._xp(backend), x, fmt, opts.rounding, _policy(opts), rand)
+        return encode_xp(namespace(backend), x, fmt, opts.rounding, _policy(opts), rand)
 
     def encode(self, x, fmt, opts, key, backend, **extra):
         x, rand = self._prep(x, opts, key, backend, extra)
@@ -472,13 +437,17 @@ class _PositCodec:
         if backend == "jax":
             import jax.numpy as jnp
 
-            from ._numsys_jax import jitted, ste
+            from ._numsys_jax import jitted
 
             wdt = "float64" if x.dtype == jnp.float64 else "float32"
-            return ste(x, jitted(_decode_jax, (1, 2))(codes, fmt, wdt).astype(x.dtype))
-        v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
+            return straight_through(x, jitted(_decode_jax, (1, 2))(codes, fmt, wdt).astype(x.dtype))
+        v = _table(fmt, "float64")[codes] if fmt.bits <= 16 else decode_xp(np, codes, fmt, np.float64)
         with np.errstate(over="ignore"):  # a posit beyond x's dtype (float16: > 65504) becomes ±inf
             return v.astype(x.dtype)
+
+    def default_dtype(self, fmt):
+        """The dtype ``decode`` gives without ``dtype=`` (NumPy)."""
+        return default_decode_dtype(fmt)
 
     def decode(self, q, dtype, backend):
         fmt = q.format
@@ -494,14 +463,14 @@ class _PositCodec:
             return jitted(_decode_jax, (1, 2))(jnp.asarray(q.codes), fmt, jnp.dtype(dt).name)
         dt = np.dtype(dtype or default_decode_dtype(fmt))
         codes = np.asarray(q.codes)
-        v = _table(fmt, "float64")[codes] if fmt.nbits <= 16 else decode_xp(np, codes, fmt, np.float64)
+        v = _table(fmt, "float64")[codes] if fmt.bits <= 16 else decode_xp(np, codes, fmt, np.float64)
         with np.errstate(over="ignore"):
             return v.astype(dt)
 
     def values(self, fmt):
-        if fmt.nbits > 24:
-            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.nbits}")
-        return decode_xp(np, np.arange(1 << fmt.nbits, dtype=np.uint32), fmt, np.float64)
+        if fmt.bits > 24:
+            raise ValueError(f"values() enumerates at most 2**24 codes; {fmt} has 2**{fmt.bits}")
+        return decode_xp(np, np.arange(1 << fmt.bits, dtype=np.uint32), fmt, np.float64)
 
 
 register_codec(PositFormat, _PositCodec())

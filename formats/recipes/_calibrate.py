@@ -33,9 +33,6 @@ import numpy as np
 
 from ..block._block import (
     BlockFormat,
-    bitcast,
-    div,
-    get_xp,
     jax_float,
     ldexp_bits,
     normalize_axis,
@@ -44,8 +41,9 @@ from ..block._block import (
 )
 from ..block._codebook import CodebookFormat
 from ..block._scaled import ScaledIntFormat, _scale_shape, _stat_view, _store_scale
+from ..core._backend import backend_of, bitcast, divide, namespace
 from ..core._codec import quantize
-from ..core._options import ROUNDINGS, backend_of, check_float_input
+from ..core._options import ROUNDINGS, check_float_input
 from ..core._records import FloatFormat, IntFormat
 from ..core._registry import resolve
 
@@ -122,7 +120,7 @@ class _Layout:
 
     def __init__(self, fmt, x, axis, backend):
         self.fmt, self.backend = fmt, backend
-        self.xp = xp = get_xp(backend)
+        self.xp = xp = namespace(backend)
         self.shape = tuple(x.shape)
         wd = "float64" if x.dtype.name == "float64" else "float32"
         self.wd = jax_float(wd) if backend == "jax" else wd
@@ -292,7 +290,7 @@ def _tensor_scale(L):
     finite_block = xp.all(L.valid | ~L.view(xp.ones(L.work_shape, dtype=bool)), axis=-1)
     amax = xp.where(finite_block, _absmax(L), 0)
     t = xp.max(amax) if amax.size else fdt.type(0)
-    ts = xp.maximum(div(xp, t, fdt.type(fmt.element_max * fmt.scale.max)), fdt.type(TS_MIN))
+    ts = xp.maximum(divide(t, fdt.type(fmt.element_max * fmt.scale.max)), fdt.type(TS_MIN))
     return quantize(ts.reshape(1), fmt.tensor_scale, rounding="nearest_even", overflow="saturate").reshape(())
 
 
@@ -304,39 +302,39 @@ def _scales(L, t, lo, hi, ts):
     if L.kind == "block":
         U = "uint64" if L.W == 64 else "uint32"
         if fmt.scale_rule == "amax":
-            s = div(xp, t, fdt.type(fmt.element_max))
+            s = divide(t, fdt.type(fmt.element_max))
             if ts is not None:
-                s = div(xp, s, ts.astype(fdt))
-            s = xp.clip(s, fdt.type(fmt.scale.min_normal), fdt.type(fmt.scale.max))
+                s = divide(s, ts.astype(fdt))
+            s = xp.clip(s, fdt.type(fmt.scale.smallest_normal), fdt.type(fmt.scale.max))
             return quantize(s, fmt.scale, rounding="nearest_even", overflow="saturate"), None  # as stored
         kmin, kmax = fmt.scale_exponent_range
-        k = xp.clip(pow2_scale_exponents(xp, bitcast(xp, t, U), fmt, L.W), kmin, kmax)
-        one = bitcast(xp, xp.ones(t.shape, fdt), U)
-        return bitcast(xp, ldexp_bits(xp, one, k, L.W), L.wd), None
+        k = xp.clip(pow2_scale_exponents(xp, bitcast(t, U), fmt, L.W), kmin, kmax)
+        one = bitcast(xp.ones(t.shape, fdt), U)
+        return bitcast(ldexp_bits(xp, one, k, L.W), L.wd), None
     if L.kind == "codebook":
         return xp.where(t > 0, t, fdt.type(1)), None
     if L.kind == "scalar":
         if L.symmetric:
-            s = div(xp, t, fdt.type(fmt.max))
+            s = divide(t, fdt.type(fmt.max))
             return xp.where(s > 0, s, fdt.type(1)), None
         qmin, qmax = fmt.min, fmt.max
         lo, hi = xp.minimum(lo, 0), xp.maximum(hi, 0)
-        s = div(xp, hi - lo, fdt.type(qmax - qmin))
+        s = divide(hi - lo, fdt.type(qmax - qmin))
         s = xp.where(s > 0, s, fdt.type(1))
         return s, _zero_point(xp, lo, s, qmin, qmax, fdt)
     qmin, qmax = fmt.qmin, fmt.qmax  # scaled integers, as _scaled._encode_scaled
     if fmt.symmetric:
-        s = div(xp, t, fdt.type(qmax))
+        s = divide(t, fdt.type(qmax))
         return xp.where(s > 0, s, fdt.type(1)), None
     lo, hi = xp.minimum(lo, 0), xp.maximum(hi, 0)
-    s = div(xp, hi - lo, fdt.type(qmax - qmin))
+    s = divide(hi - lo, fdt.type(qmax - qmin))
     s = xp.where(s > 0, s, fdt.type(1))
     _, s_val, _ = _store_scale(xp, s, fmt, L.wd)  # the zero point is taken against the stored scale
     return s, _zero_point(xp, lo, s_val, qmin, qmax, fdt)
 
 
 def _zero_point(xp, lo, s, qmin, qmax, fdt):
-    zp = fdt.type(qmin) - quantize(div(xp, lo, s), "int32", rounding="nearest_even")
+    zp = fdt.type(qmin) - quantize(divide(lo, s), "int32", rounding="nearest_even")
     return xp.clip(zp, fdt.type(qmin), fdt.type(qmax))
 
 
@@ -355,7 +353,7 @@ def _grid(grid):
 
 
 # ------------------------------------------------------------------------------ calibrate
-def calibrate(x, fmt, *, method: str = "absmax", axis: int | None = None, **options) -> Calibration:
+def calibrate(x: Any, fmt: Any, *, method: str = "absmax", axis: int | None = None, **options: Any) -> Calibration:
     """Static scales (and zero points) of ``fmt`` for data like ``x``.
 
     Args:

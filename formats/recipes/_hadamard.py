@@ -32,11 +32,12 @@ from __future__ import annotations
 import functools
 import math
 import pathlib
+from typing import Any
 
 import numpy as np
 
-from ..block._block import get_xp
-from ..core._options import as_numpy_array, backend_of
+from ..core._backend import backend_of, namespace
+from ..core._options import as_numpy_array
 
 __all__ = ["hadamard", "fwht", "hadamard_factors", "random_signs"]
 
@@ -240,7 +241,7 @@ def random_signs(n: int, key, backend: str | None = None):
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
             return jax.random.rademacher(key, (n,), dtype=jax.numpy.int8)
     if isinstance(key, np.ndarray) or kb == "jax":
-        xp = get_xp(kb)
+        xp = namespace(kb)
         if tuple(key.shape) != (n,):
             raise ValueError(f"key: explicit signs must have shape ({n},), got {tuple(key.shape)}")
         if np.dtype(key.dtype).kind not in "fiu":
@@ -261,7 +262,7 @@ def random_signs(n: int, key, backend: str | None = None):
 
 
 # ------------------------------------------------------------------------------ public verbs
-def hadamard(n: int, *, key=None, normalized: bool = True, dtype=None):
+def hadamard(n: int, *, key: Any = None, normalized: bool = True, dtype: Any = None) -> Any:
     """An orthonormal Hadamard matrix of order n: H/√n with H ∈ {±1}^(n×n), H·Hᵀ = n·I.
 
     H = H_m ⊗ H_(2^k) (:func:`hadamard_factors`): Sylvester's matrix for powers of two (natural
@@ -291,7 +292,7 @@ def hadamard(n: int, *, key=None, normalized: bool = True, dtype=None):
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized must be a bool, got {normalized!r}")
     backend = "jax" if key is not None and backend_of(key) == "jax" else "numpy"
-    xp = get_xp(backend)
+    xp = namespace(backend)
     if dtype is None:
         dt = xp.dtype(xp.float64) if backend == "numpy" else xp.zeros(()).dtype
     else:
@@ -311,7 +312,7 @@ def hadamard(n: int, *, key=None, normalized: bool = True, dtype=None):
     return H
 
 
-def fwht(x, *, axis: int = -1, key=None, normalized: bool = True):
+def fwht(x: Any, *, axis: int = -1, key: Any = None, normalized: bool = True) -> Any:
     """The fast Walsh–Hadamard transform along ``axis``: ``x @ hadamard(n, key=key)`` in
     O(n log n) (n = x.shape[axis]).
 
@@ -341,7 +342,7 @@ def fwht(x, *, axis: int = -1, key=None, normalized: bool = True):
         TypeError: complex, boolean or object input; integer input with ``normalized=True``.
     """
     backend = backend_of(x)
-    xp = get_xp(backend)
+    xp = namespace(backend)
     x = xp.asarray(x) if backend == "jax" else as_numpy_array(x, "x")
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized must be a bool, got {normalized!r}")

@@ -6,11 +6,12 @@ better.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from ..block._block import get_xp
-from ..core._options import as_numpy_array, backend_of
+from ..core._backend import backend_of, divide, namespace
+from ..core._options import as_numpy_array
 from ..core._static import _concrete_all
 from ._hadamard import fwht
 
@@ -24,7 +25,7 @@ _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 def _float_array(x, name):
     backend = backend_of(x)
-    xp = get_xp(backend)
+    xp = namespace(backend)
     a = xp.asarray(x) if backend == "jax" else as_numpy_array(x, name)
     if a.dtype.name not in _FLOATS:
         raise TypeError(f"{name} must be a float16/bfloat16/float32/float64 array, got dtype {a.dtype}")
@@ -41,7 +42,7 @@ def _check_axis(axis, ndim, name="axis") -> int:
     return int(axis) % ndim
 
 
-def rotate(x, rotation, *, axis: int = -1, key=None):
+def rotate(x: Any, rotation: Any, *, axis: int = -1, key: Any = None) -> Any:
     """``x`` rotated along ``axis``: x @ R with R orthogonal.
 
     Args:
@@ -94,7 +95,7 @@ def check_orthogonal(R, n: int, backend: str, work: str):
     Raises:
         ValueError: wrong shape or not orthogonal. TypeError: not real numbers.
     """
-    xp = get_xp(backend)
+    xp = namespace(backend)
     Ra = xp.asarray(R) if backend == "jax" else as_numpy_array(R, "rotation")
     if np.dtype(Ra.dtype).kind not in "fiu":
         raise TypeError(f"rotation must be a real matrix, got dtype {Ra.dtype}")
@@ -113,7 +114,7 @@ def check_orthogonal(R, n: int, backend: str, work: str):
     return Ra
 
 
-def random_orthogonal(n: int, *, key, dtype=None):
+def random_orthogonal(n: int, *, key: Any, dtype: Any = None) -> Any:
     """A Haar-random n×n orthogonal matrix: the Q of a QR factorization of a standard normal
     matrix, its columns multiplied by the signs of R's diagonal (F. Mezzadri, "How to generate
     random matrices from the classical compact groups", Notices AMS 54, 2007). QuaRot
@@ -153,7 +154,7 @@ def random_orthogonal(n: int, *, key, dtype=None):
     raise TypeError(f"key must be an int seed, a numpy.random.Generator or a JAX PRNG key, got {type(key).__name__}")
 
 
-def smooth_scales(x, weight, *, alpha: float = 0.5, w_axis: int = -1, pow2: bool = False):
+def smooth_scales(x: Any, weight: Any, *, alpha: float = 0.5, w_axis: int = -1, pow2: bool = False) -> Any:
     """SmoothQuant's per-input-channel smoothing factors s_j = max|X_j|^α / max|W_j|^(1−α)
     (Xiao et al., arXiv 2211.10438, Eq. 4; α = 0.5 is the paper's default for most models).
 
@@ -204,7 +205,7 @@ def smooth_scales(x, weight, *, alpha: float = 0.5, w_axis: int = -1, pow2: bool
     return s.astype(work)
 
 
-def smooth(x, weight, scales, *, w_axis: int = -1):
+def smooth(x: Any, weight: Any, scales: Any, *, w_axis: int = -1) -> tuple[Any, Any]:
     """Fold SmoothQuant factors: (X·diag(s)⁻¹, diag(s)·W) — x's last axis divided by s, the
     input channels of ``weight`` (along ``w_axis``) multiplied by it.
 
@@ -228,13 +229,12 @@ def smooth(x, weight, scales, *, w_axis: int = -1):
     K = x.shape[-1] if x.ndim else 0
     if w.shape[wa] != K:
         raise ValueError(f"weight has {w.shape[wa]} input channels along w_axis={w_axis}, x has K = {K}")
-    from ..block._block import div
     from ..core._static import static_array
 
     s = static_array(scales, "scales", (K,), backend, "float64" if "float64" in (x.dtype.name, w.dtype.name)
                      and (backend == "numpy" or _x64()) else "float32", layout="x's last axis (K,)")
     xw, ww = _work(x.dtype), _work(w.dtype)
-    xs = div(xp, x.astype(xw), s.astype(xw)).astype(x.dtype)
+    xs = divide(x.astype(xw), s.astype(xw)).astype(x.dtype)
     sw = s if wa == 1 else s[:, None]
     ws = (w.astype(ww) * sw.astype(ww)).astype(w.dtype)
     return xs, ws

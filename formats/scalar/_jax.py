@@ -8,6 +8,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from ..core._backend import straight_through
 from . import _minifloat as mf
 
 __all__ = ["quantize_jax", "encode_jax", "decode_jax"]
@@ -18,17 +19,9 @@ def _check_width(x):
         raise TypeError("float64 JAX arrays need jax_enable_x64")
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 4))
 def _quantize_ste(x, fmt, opts, rand_r, R):
     rand = None if rand_r is None else (rand_r, R)
-    return mf.quantize_xp(jnp, x, fmt, opts, rand)
-
-
-@_quantize_ste.defjvp
-def _quantize_ste_jvp(fmt, opts, R, primals, tangents):
-    x, rand_r = primals
-    tx, _ = tangents
-    return _quantize_ste(x, fmt, opts, rand_r, R), tx
+    return straight_through(x, mf.quantize_xp(jnp, x, fmt, opts, rand))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 4))

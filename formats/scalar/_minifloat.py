@@ -24,14 +24,11 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..core._backend import bitcast, code_dtype, raise_if
 from ..core._records import FloatFormat, IntFormat
 
-__all__ = ["Spec", "spec_for", "round_bits", "quantize_xp", "encode_xp", "decode_xp", "code_dtype",
-           "default_decode_dtype", "ROUNDING_IDS", "OVERFLOW_IDS"]
-
-ROUNDING_IDS = {"nearest_even": 0, "nearest_away": 1, "toward_zero": 2, "up": 3, "down": 4, "odd": 5,
-                "stochastic": 6}
-OVERFLOW_IDS = {"saturate": 0, "inf": 1, "nan": 2, "error": 3}
+__all__ = ["Spec", "spec_for", "round_bits", "quantize_xp", "encode_xp", "decode_xp",
+           "default_decode_dtype"]
 
 _INPUTS = {  # W, MI (mantissa bits), BI (bias)
     "float32": (32, 23, 127),
@@ -98,7 +95,7 @@ def spec_for(fmt, dtype: str) -> Spec:
     """The :class:`Spec` of ``fmt`` for inputs of float ``dtype`` ('float32' or 'float64')."""
     W, MI, BI = _INPUTS[dtype]
     if isinstance(fmt, IntFormat):
-        w = fmt.width
+        w = fmt.bits
         return Spec(W, MI, BI, 1, w, w, 0, int(fmt.signed), 1,
                     _float_bits(fmt.max, dtype, round_down=True), 0,
                     _float_bits(1, dtype, round_down=False), 0, 0, 0, 0, w,
@@ -129,49 +126,19 @@ def spec_for(fmt, dtype: str) -> Spec:
     )
 
 
-def code_dtype(bits: int):
-    return np.uint8 if bits <= 8 else np.uint16 if bits <= 16 else np.uint32 if bits <= 32 else np.uint64
-
-
 def default_decode_dtype(fmt) -> str:
     """float32 when every value of ``fmt`` is exactly a float32, else float64."""
     if isinstance(fmt, IntFormat):
-        return "float32" if fmt.width <= 24 else "float64"
+        return "float32" if fmt.bits <= 24 else "float64"
     ok = fmt.mantissa_bits <= 23 and fmt.emax <= 127 and fmt.emin - fmt.mantissa_bits >= -149
     return "float32" if ok else "float64"
 
 
 # --------------------------------------------------------------------------- helpers per backend
-def _bitcast(xp, x, dtype):
-    if xp is np:
-        return x.view(dtype)
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, dtype)
-
-
 def _true_exponent(xp, sig, fdt, MI, BI):
     """floor(log2(sig)) + (1 − BI − MI) for subnormal inputs (sig < 2^MI, exact in fdt)."""
     _, e = xp.frexp(sig.astype(fdt))
     return e.astype(xp.int32 if fdt == xp.float32 else xp.int64) - 1 + (1 - BI - MI)
-
-
-def _raise_if(xp, mask, exc):
-    if xp is np:
-        if np.any(mask):
-            raise exc
-        return
-    import jax
-
-    try:
-        hit = bool(xp.any(mask))
-    except jax.errors.ConcretizationTypeError:
-        raise ValueError(
-            "overflow='error' needs concrete values; it cannot be used inside jax.jit "
-            "(use 'saturate', 'inf' or 'nan' there)"
-        ) from None
-    if hit:
-        raise exc
 
 
 def round_increment(xp, rounding: str, rbit, sticky, odd, neg):
@@ -214,7 +181,7 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
     INF = ((1 << (W - 1 - MI)) - 1) << MI
     MM = (1 << MI) - 1
 
-    b = _bitcast(xp, x, U)
+    b = bitcast(x, U)
     neg = (b >> (W - 1)) != 0
     a = b & U(ABS)
     isnan = a > U(INF)
@@ -276,13 +243,13 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
     elif overflow == "nan":
         nan_out = rest
     elif overflow == "error":
-        _raise_if(xp, rest, OverflowError(f"value out of range of {fmt} (overflow='error'; max {fmt.max})"))
+        raise_if(xp, rest, OverflowError(f"value out of range of {fmt} (overflow='error'; max {fmt.max})"))
 
     if s.has_nan:
         nan_out = nan_out | isnan
     else:
         if overflow == "error":
-            _raise_if(xp, isnan, ValueError(f"NaN input but {fmt} has no NaN (overflow='error')"))
+            raise_if(xp, isnan, ValueError(f"NaN input but {fmt} has no NaN (overflow='error')"))
         # documented rule: NaN → +0 for formats without NaN
         qa = xp.where(isnan, U(0), qa)
         neg = neg & ~isnan
@@ -295,7 +262,7 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
     if not s.signed:
         bad = neg & ~isnan & ((qa != 0) | (s.has_zero == 0) | isinf)
         if overflow == "error":
-            _raise_if(xp, bad, OverflowError(f"negative value for unsigned format {fmt} (overflow='error')"))
+            raise_if(xp, bad, OverflowError(f"negative value for unsigned format {fmt} (overflow='error')"))
         if s.has_nan and overflow != "saturate":
             nan_out = nan_out | bad
         else:
@@ -307,7 +274,7 @@ def round_bits(xp, x, fmt, spec: Spec, rounding: str, overflow: str, flush: bool
         # no zero (E8M0): tiny inputs round to the smallest value; an exact zero is out of range
         zero_in = (a == 0) & ~isnan
         if overflow == "error":
-            _raise_if(xp, zero_in, OverflowError(f"zero is not representable in {fmt} (overflow='error')"))
+            raise_if(xp, zero_in, OverflowError(f"zero is not representable in {fmt} (overflow='error')"))
         if s.has_nan and overflow != "saturate":
             nan_out = nan_out | zero_in
         qa = xp.where(qa == 0, U(s.minb), qa)
@@ -348,7 +315,7 @@ def assemble_float(xp, x, spec, qa, neg, nan_out, inf_out):
     out = xp.where(inf_out, U(INF), qa)
     out = xp.where(nan_out, U(INF | (1 << (MI - 1))), out)
     out = out | xp.where(neg, U(1 << (W - 1)), U(0))
-    return _bitcast(xp, out, x.dtype)
+    return bitcast(out, x.dtype)
 
 
 def assemble_codes(xp, x, fmt, spec, qa, neg, nan_out, inf_out, sat):
@@ -366,11 +333,11 @@ def assemble_codes(xp, x, fmt, spec, qa, neg, nan_out, inf_out, sat):
     UC = xp.uint64 if wide else xp.uint32
     IC = xp.int64 if wide else xp.int32
     if s.is_int:
-        v = _bitcast(xp, qa, x.dtype).astype(UC)
+        v = bitcast(qa, x.dtype).astype(UC)
         mask = UC((1 << s.bits) - 1) if s.bits < 64 else UC(-1)
         code = xp.where(neg, (UC(0) - v) & mask, v)
         code = xp.where(sat, xp.where(neg, UC(s.min_code), UC(s.max_code)), code)
-        return code.astype(code_dtype(s.bits))
+        return code.astype(code_dtype(s.bits, xp))
     e_q = qa >> MI
     sig = (qa & U((1 << MI) - 1)) | xp.where(e_q > 0, U(1 << MI), U(0))
     lsb = xp.maximum(e_q, U(1)).astype(I) - (BI + MI)
@@ -398,7 +365,7 @@ def assemble_codes(xp, x, fmt, spec, qa, neg, nan_out, inf_out, sat):
         if s.signed_nan:
             nan_c = nan_c | xp.where(neg, UC(s.sign_mask), UC(0))
         code = xp.where(nan_out, nan_c, code)
-    return code.astype(code_dtype(s.bits))
+    return code.astype(code_dtype(s.bits, xp))
 
 
 def _prepare(xp, x, flush=False):
@@ -498,7 +465,7 @@ def decode_xp(xp, codes, fmt, dtype):
         with np.errstate(over="ignore", under="ignore"):
             return decode_xp(np, codes, fmt, np.float64).astype(fdt)
     if isinstance(fmt, IntFormat):
-        w = fmt.width
+        w = fmt.bits
         if fmt.signed:
             IC = xp.int64 if (wide or w == 32) and (xp is np) else (xp.int64 if wide else xp.int32)
             v = c.astype(xp.int64 if xp is np else IC)

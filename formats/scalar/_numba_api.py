@@ -8,6 +8,7 @@ import numpy as _np
 from ..core._numba_bits import bits_float, float_bits
 from ..core._options import make_options as _make_options
 from ..core._records import FloatFormat as _FloatFormat
+from ..core._records import Format as _Format
 from ..core._records import IntFormat as _IntFormat
 from ..core._registry import resolve as _resolve
 from ._numba_kernels import decode_code as _decode_code
@@ -19,7 +20,8 @@ from ._numba_kernels import quantize_bits as _quantize_bits
 __all__ = ["params", "decode_params", "quantize_scalar", "encode_scalar", "decode_scalar"]
 
 
-def params(fmt, *, rounding="nearest_even", overflow=None, flush_subnormals=False, random_bits=None):
+def params(fmt: _Format | str, *, rounding: str = "nearest_even", overflow: str | None = None,
+           flush_subnormals: bool = False, random_bits: int | None = None) -> tuple[int, ...]:
     """Parameter tuple of ``fmt`` (a FloatFormat/IntFormat or its name) and options for
     :func:`quantize_scalar` / :func:`encode_scalar` (float64 inputs).
 
@@ -35,7 +37,7 @@ def params(fmt, *, rounding="nearest_even", overflow=None, flush_subnormals=Fals
     return _params(fmt, "float64", opts)
 
 
-def decode_params(fmt):
+def decode_params(fmt: _Format | str) -> tuple[int, ...]:
     """Parameter tuple of ``fmt`` for :func:`decode_scalar`."""
     fmt = _resolve(fmt)
     if not isinstance(fmt, (_FloatFormat, _IntFormat)):

@@ -13,10 +13,18 @@ import math
 import numba
 import numpy as np
 
+from ..core._backend import code_dtype, use_numba
+from ..core._modes import OVERFLOW_IDS, ROUNDING_IDS, SPECIAL_IDS
 from . import _minifloat as mf
 
 __all__ = ["params", "decode_params", "quantize_bits", "encode_bits", "decode_code",
            "quantize_array", "encode_array"]
+
+# mode IDs (compile-time constants of the kernels), from the one table in core._modes
+_RNE, _RNA, _RTZ = ROUNDING_IDS["nearest_even"], ROUNDING_IDS["nearest_away"], ROUNDING_IDS["toward_zero"]
+_RUP, _RDN, _ROD = ROUNDING_IDS["up"], ROUNDING_IDS["down"], ROUNDING_IDS["odd"]
+_SAT, _INF, _NAN = OVERFLOW_IDS["saturate"], OVERFLOW_IDS["inf"], OVERFLOW_IDS["nan"]
+_IEEE, _FN, _FNUZ, _P3109 = SPECIAL_IDS["ieee"], SPECIAL_IDS["fn"], SPECIAL_IDS["fnuz"], SPECIAL_IDS["p3109"]
 
 # indices into the parameter tuple
 (_W, _MI, _BI, _ISINT, _M, _EMIN, _BIAS, _SIGNED, _HASZERO, _MAXB, _MINB, _MINNB, _NEEDSUB,
@@ -33,7 +41,7 @@ def params(fmt, dtype: str, opts) -> tuple:
     P = (s.W, s.MI, s.BI, s.is_int, s.m, s.emin, s.bias, s.signed, s.has_zero, s.maxb, s.minb,
             s.min_normal_b, s.need_sub, s.has_nan, s.has_inf, s.has_negzero, s.bits, s.max_code,
             s.min_code, s.nan_code, s.pinf_code, s.ninf_code, s.sign_mask, s.signed_nan,
-            mf.ROUNDING_IDS[opts.rounding], mf.OVERFLOW_IDS[ovf], int(opts.flush_subnormals),
+            ROUNDING_IDS[opts.rounding], OVERFLOW_IDS[ovf], int(opts.flush_subnormals),
             opts.random_bits, s.maxb if s.nmaxb == -1 else s.nmaxb)
     # codes of 64-bit formats reach 2^63: keep their bit patterns as two's-complement int64
     return tuple(v - (1 << 64) if v >= (1 << 63) else v for v in P)
@@ -85,17 +93,17 @@ def _round_core(b, r, P):
     else:
         code_odd = kept != 0 and ((q_exp + P[_BIAS]) & 1) != 0
     rnd = P[_ROUND]
-    if rnd == 0:
+    if rnd == _RNE:
         inc = rbit and (sticky or code_odd)
-    elif rnd == 1:
+    elif rnd == _RNA:
         inc = rbit
-    elif rnd == 2:
+    elif rnd == _RTZ:
         inc = False
-    elif rnd == 3:
+    elif rnd == _RUP:
         inc = inexact and not neg
-    elif rnd == 4:
+    elif rnd == _RDN:
         inc = inexact and neg
-    elif rnd == 5:
+    elif rnd == _ROD:
         inc = inexact and not code_odd
     else:
         R = P[_R]
@@ -123,25 +131,25 @@ def _round_core(b, r, P):
     finite = not (isnan or isinf)
     lim = P[_NMAXB] if neg else P[_MAXB]  # signed ints reach one further below zero
     ovf = finite and qa > lim
-    if rnd == 2:
+    if rnd == _RTZ:
         clamp_dir = ovf
-    elif rnd == 3:
+    elif rnd == _RUP:
         clamp_dir = ovf and neg
-    elif rnd == 4:
+    elif rnd == _RDN:
         clamp_dir = ovf and not neg
     else:
         clamp_dir = False
     pol = P[_OVF]
     nan_out = False
     inf_out = False
-    if pol == 0:
+    if pol == _SAT:
         sat = ovf or isinf
     else:
         sat = clamp_dir
         rest = (ovf and not clamp_dir) or isinf
-        if pol == 1:
+        if pol == _INF:
             inf_out = rest
-        elif pol == 2:
+        elif pol == _NAN:
             nan_out = rest
     if P[_HASNAN]:
         nan_out = nan_out or isnan
@@ -155,7 +163,7 @@ def _round_core(b, r, P):
     if not P[_SIGNED]:
         bad = neg and not isnan and (qa != 0 or P[_HASZERO] == 0 or isinf)
         if bad:
-            if P[_HASNAN] and pol != 0:
+            if P[_HASNAN] and pol != _SAT:
                 nan_out = True
             else:
                 qa = P[_MINB]
@@ -163,7 +171,7 @@ def _round_core(b, r, P):
                 inf_out = False
         neg = False
     if not P[_HASZERO]:
-        if a == 0 and not isnan and P[_HASNAN] and pol != 0:
+        if a == 0 and not isnan and P[_HASNAN] and pol != _SAT:
             nan_out = True
         if qa == 0:
             qa = P[_MINB]
@@ -236,9 +244,6 @@ def encode_bits(b, r, P):
     return (mag | P[_SIGNM]) if neg else mag
 
 
-#: inputs with at least this many elements get a loop specialized to their format and options
-SPECIALIZE_THRESHOLD = 1 << 20
-
 _LOOPS: dict = {}
 
 
@@ -303,7 +308,7 @@ def _lut_for(kind, fmt, opts, spec):
 def _run(kind, P, src, out, rand):
     """Run the generic loop (one compiled kernel for all formats) or, for large inputs, the
     loop specialized to ``P``."""
-    if src.size >= SPECIALIZE_THRESHOLD:
+    if use_numba("specialize", src.size):
         _loop(kind, P)(src, out, rand)
     elif kind == "quantize":
         _generic_quantize_loop(src, out, rand, P)
@@ -371,7 +376,7 @@ def encode_array(x: np.ndarray, fmt, opts, rand=None) -> np.ndarray:
     if opts.resolved_overflow(fmt) == "error":
         return mf.encode_xp(np, np.ascontiguousarray(x), fmt, opts, rand)
     dt, xw, P, r = _prep(x, fmt, opts, rand)
-    out = np.empty(xw.size, mf.code_dtype(fmt.bits))
+    out = np.empty(xw.size, code_dtype(fmt.bits))
     lut = _lut_for("encode", fmt, opts, mf.spec_for(fmt, xw.dtype.name))
     if lut is not None:
         _lut_loop(xw.view(np.int32), out, *lut)
@@ -386,8 +391,8 @@ def decode_params(fmt) -> tuple:
     from ..core._records import IntFormat
 
     if isinstance(fmt, IntFormat):
-        return (1, fmt.width, int(fmt.narrow), 0, int(fmt.signed), 0, 0, 0, 0, 0)
-    sp = {"ieee": 0, "fn": 1, "fnuz": 2, "p3109": 3, "none": 4}[fmt.specials]
+        return (1, fmt.bits, int(fmt.narrow), 0, int(fmt.signed), 0, 0, 0, 0, 0)
+    sp = SPECIAL_IDS[fmt.specials]
     return (0, fmt.bits, fmt.exponent_bits, fmt.mantissa_bits, int(fmt.signed), fmt.bias,
             int(fmt.subnormals), sp, fmt.sign_mask, fmt.magnitude_mask)
 
@@ -415,20 +420,20 @@ def decode_code(code, D):
     M = mag & ((np.int64(1) << m) - 1)
     top = (np.int64(1) << e) - 1
     sp = D[7]
-    if sp == 0 and E == top:
+    if sp == _IEEE and E == top:
         if M == 0:
             return -math.inf if negative else math.inf
         return math.nan
-    if sp == 1 and mag == magm:
+    if sp == _FN and mag == magm:
         return math.nan
-    if sp == 3 and D[4] == 0:  # unsigned P3109: NaN at the top code, +Inf below it
+    if sp == _P3109 and D[4] == 0:  # unsigned P3109: NaN at the top code, +Inf below it
         if c == magm:
             return math.nan
         if c == magm - 1:
             return math.inf
-    elif (sp == 2 or sp == 3) and c == signm:
+    elif (sp == _FNUZ or sp == _P3109) and c == signm:
         return math.nan
-    if sp == 3 and D[4] != 0 and mag == magm:
+    if sp == _P3109 and D[4] != 0 and mag == magm:
         return -math.inf if negative else math.inf
     if E == 0 and D[6]:
         v = math.ldexp(float(M), 1 - bias - m)

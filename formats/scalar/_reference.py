@@ -130,6 +130,7 @@ def ref_encode(x: float, fmt, rounding: str = "nearest_even", overflow=None, srb
         negative = False
     if r == 0 and not fmt.has_zero:
         r = vals[0]
+    assert r is not None
     return _code_of(fmt, r, negative)
 
 

@@ -30,7 +30,9 @@ import dataclasses
 import functools
 import itertools
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from lowbit.formats import MULTIPLIERS, default_accumulator
 
 from .._loader import register_kind
 from .._operand import Operand, operand, resolve_accumulator, resolve_format
@@ -284,7 +286,7 @@ def energy_table(name: str = "horowitz-45nm") -> EnergyTable:
     Raises:
         ValueError: naming ``energy_table`` and the built-in names, for an unknown name.
     """
-    from ..presets import _load_builtin, check_builtin
+    from .._builtin import _load_builtin, check_builtin
 
     check_builtin("energy_table", "energy-", name)
     return _load_builtin(f"energy-{name}", kind="energy_table")
@@ -296,7 +298,7 @@ def tech_scaling(name: str = "stillmaker-baas-2017") -> TechScaling:
     Raises:
         ValueError: naming ``tech_scaling`` and the built-in names, for an unknown name.
     """
-    from ..presets import _load_builtin, check_builtin
+    from .._builtin import _load_builtin, check_builtin
 
     check_builtin("tech_scaling", "tech-", name)
     return _load_builtin(f"tech-{name}", kind="tech_scaling")
@@ -340,23 +342,6 @@ class MacEnergy:
         return self.mac_pj + self.scale_pj + self.table_pj
 
 
-MULTIPLIERS = ("exact", "lmul")
-
-
-def default_accumulator(a: Operand, b: Operand, a_record=None):
-    """The accumulator record used when none is given: int32 for integer × integer, the LNS
-    format of ``a_record`` for LNS × LNS (its element format when it is scaled, as LUQ: the
-    sums carry no scale), float32 otherwise."""
-    from lowbit import formats
-
-    if a.kind == "lns" and b.kind == "lns" and a_record is not None:
-        element = getattr(a_record, "element", None)
-        return a_record if element is None else element
-    if a.kind == "int" and b.kind == "int" and not a.is_block and not b.is_block:
-        return formats.get("int32")
-    return formats.get("float32")
-
-
 def _multiply(table: EnergyTable, a: Operand, b: Operand, multiplier: str) -> tuple[float, float]:
     """(multiply pJ, table pJ) of one product of an ``a`` and a ``b`` element."""
     if multiplier == "lmul":
@@ -366,6 +351,9 @@ def _multiply(table: EnergyTable, a: Operand, b: Operand, multiplier: str) -> tu
         # Luo & Sun, arXiv 2410.00907, §3: one integer addition of the exponent+mantissa fields.
         w = max(a.exponent_bits + a.significand_bits - 1, b.exponent_bits + b.significand_bits - 1)
         return table.int_add(w), 0.0
+    if multiplier == "lns" and (a.kind != "lns" or b.kind != "lns"):
+        raise ValueError(f"multiplier='lns' needs LNS operands (it adds their log fields); got {a.kind} "
+                         f"and {b.kind}")
     if a.kind == "lns" and b.kind == "lns":
         # LNS multiply = add of the log fields (sign by XOR).
         return table.int_add(max(a.bits, b.bits) - 1), 0.0
@@ -464,16 +452,18 @@ def _mac_energy_cached(a, b, acc, multiplier, table):
     return MacEnergy(mul, add, scale, t1 + t2, _decode(table, oa), _decode(table, ob))
 
 
-def mac_energy(a_format, b_format, accumulator=None, *, multiplier: str = "exact",
+def mac_energy(a_format: Any, b_format: Any, accumulator: Any = None, *, multiplier: str = "exact",
                table: EnergyTable | None = None, node_nm: float | None = None) -> MacEnergy:
     """Energy of one multiply-accumulate ``acc += a * b`` in the given formats.
 
     Args:
         a_format, b_format: format records or registered names (any family; block formats
             add per-block scale handling, codebooks add a per-element decode lookup).
-        accumulator: accumulator format; None = int32 for integer × integer, float32 otherwise.
-        multiplier: ``"exact"`` or ``"lmul"`` (L-Mul, Luo & Sun arXiv 2410.00907: the product is
-            one integer add of the exponent+mantissa fields).
+        accumulator: accumulator format; None = :func:`formats.default_accumulator` (int32 for
+            integer × integer, float32 otherwise: the rule ``simulator.matmul`` uses too).
+        multiplier: one of :data:`formats.MULTIPLIERS`: ``"exact"``, ``"lmul"`` (L-Mul, Luo &
+            Sun arXiv 2410.00907: the product is one integer add of the exponent+mantissa
+            fields) or ``"lns"`` (LNS operands: one add of the log fields).
         table: energy table; default Horowitz 45 nm.
         node_nm: rescale the table to this technology node first.
 
@@ -492,7 +482,7 @@ def mac_energy(a_format, b_format, accumulator=None, *, multiplier: str = "exact
         raise ValueError("a_format and b_format must be given")
     acc = resolve_accumulator(accumulator, "accumulator")
     if acc is None:
-        acc = default_accumulator(operand(a), operand(b), a)
+        acc = default_accumulator(a, b, multiplier)
     t = table if table is not None else energy_table()
     if node_nm is not None:
         t = t.at_node(node_nm)

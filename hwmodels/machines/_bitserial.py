@@ -39,6 +39,7 @@ from .._loader import register_kind
 from .._operand import operand
 from ..energy._energy import EnergyTable
 from ._common import (
+    FormatSpec,
     ceil_div,
     check_dims,
     check_fields,
@@ -149,8 +150,8 @@ class BitSerialArray:
                     dram_bit=self.dram_pj_per_bit if self.dram_pj_per_bit is not None
                     else t.dram_access(1))
 
-    def gemm(self, m: int, k: int, n: int, *, a_format=None, b_format=None,
-             accumulator=None) -> Cost:
+    def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+             accumulator: FormatSpec = None) -> Cost:
         """Cost of (m×k)@(k×n) (``a`` activations, ``b`` weights); see the class docstring.
 
         Returns:
@@ -191,7 +192,8 @@ class BitSerialArray:
                     accesses={"a_sram_reads": a_reads, "b_sram_reads": b_reads,
                               "c_sram_writes": c_writes, "dram_bytes": dram_bytes})
 
-    def roofline_cycles(self, m, k, n, *, a_format=None, b_format=None, accumulator=None) -> float:
+    def roofline_cycles(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+                        accumulator: FormatSpec = None) -> float:
         """max(MACs / peak rate at these precisions, compulsory DRAM bytes / bandwidth)."""
         check_dims(m, k, n)
         a, b, _ = resolve_operands(a_format, b_format, accumulator, self.native_format,

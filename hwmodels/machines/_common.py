@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -11,6 +12,12 @@ from .._validate import check_fields, check_number, check_positive  # noqa: F401
 from ..energy._energy import EnergyTable, MacEnergy, default_accumulator, energy_table, mac_energy
 
 DATAFLOWS = ("os", "ws", "is")
+
+#: What the ``a_format``/``b_format``/``accumulator`` arguments of a machine take: a format
+#: record (``formats`` or another family's with ``bits``), a registered name, or None (native).
+FormatSpec: TypeAlias = Any
+#: A GEMM dimension: an int, or an integer array for the vectorised entry points.
+IntLike: TypeAlias = "int | np.ndarray"
 
 
 def check_dims(m, k, n, *, arrays: bool = False):
@@ -71,7 +78,7 @@ def _resolve_operands(a_format, b_format, accumulator, native_a, native_b, nativ
                                  and not ob.is_block)):
             acc = nat
         else:
-            acc = default_accumulator(oa, ob, a)
+            acc = default_accumulator(a, b)
     return a, b, acc
 
 

@@ -29,7 +29,7 @@ from .._cost import Cost
 from .._loader import register_kind
 from .._operand import Operand, operand
 from ..energy._energy import EnergyTable
-from ._common import check_dims, check_fields, mac_terms, resolve_operands, scaled_table
+from ._common import FormatSpec, check_dims, check_fields, mac_terms, resolve_operands, scaled_table
 
 __all__ = ["GPU", "GPU_PRECISIONS"]
 
@@ -145,8 +145,8 @@ class GPU:
         return max(getattr(self, f) for f in GPU_PRECISIONS) / 2
 
     # ----------------------------------------------------------------- costs
-    def gemm(self, m: int, k: int, n: int, *, a_format=None, b_format=None,
-             accumulator=None) -> Cost:
+    def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+             accumulator: FormatSpec = None) -> Cost:
         """Roofline cost of (m×k)@(k×n) (``a`` activations, ``b`` weights).
 
         None formats default to bfloat16 operands with float32 accumulation. HBM traffic reads
@@ -193,7 +193,8 @@ class GPU:
                     accesses={"dram_bytes": hbm_bytes, "flops": flops,
                               "compute_seconds": t_compute, "memory_seconds": t_memory})
 
-    def roofline_seconds(self, m, k, n, *, a_format=None, b_format=None) -> float:
+    def roofline_seconds(self, m: int, k: int, n: int, *, a_format: FormatSpec = None,
+                         b_format: FormatSpec = None) -> float:
         """The roofline itself: max(FLOPs / peak, compulsory bytes / bandwidth), seconds."""
         return self.gemm(m, k, n, a_format=a_format, b_format=b_format).seconds
 

@@ -34,6 +34,7 @@ from .._loader import register_kind
 from .._operand import operand
 from ..energy._energy import EnergyTable
 from ._common import (
+    FormatSpec,
     ceil_div,
     check_dims,
     check_fields,
@@ -154,8 +155,8 @@ class LutGemmUnit:
             dram_bit=self.dram_pj_per_bit if self.dram_pj_per_bit is not None else t.dram_access(1),
         )
 
-    def gemm(self, m: int, k: int, n: int, *, a_format=None, b_format=None,
-             accumulator=None) -> Cost:
+    def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+             accumulator: FormatSpec = None) -> Cost:
         """Cost of (m×k)@(k×n), ``a`` activations, ``b`` the low-bit weights (b bit planes).
 
         Returns:
@@ -198,7 +199,8 @@ class LutGemmUnit:
                               "lookups": c["lookups"], "b_sram_reads": b_reads,
                               "dram_bytes": dram_bytes})
 
-    def roofline_cycles(self, m, k, n, *, a_format=None, b_format=None, accumulator=None) -> float:
+    def roofline_cycles(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+                        accumulator: FormatSpec = None) -> float:
         """max(lookups / lookups_per_cycle, compulsory DRAM bytes / bandwidth)."""
         check_dims(m, k, n)
         a, b, _ = resolve_operands(a_format, b_format, accumulator, self.native_format,

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -48,6 +48,8 @@ from .._operand import operand
 from ..energy._energy import EnergyTable
 from ._common import (
     DATAFLOWS,
+    FormatSpec,
+    IntLike,
     ceil_div,
     check_dims,
     check_fields,
@@ -142,12 +144,12 @@ class SystolicArray:
             return k, n, m
         return k, m, n
 
-    def folds(self, m, k, n):
+    def folds(self, m: IntLike, k: IntLike, n: IntLike) -> IntLike:
         """Number of folds ⌈S_R/R⌉·⌈S_C/C⌉ (ints or integer arrays)."""
         sr, sc, _ = self._mapping(m, k, n)
         return ceil_div(sr, self.rows) * ceil_div(sc, self.cols)
 
-    def gemm_cycles(self, m, k, n):
+    def gemm_cycles(self, m: IntLike, k: IntLike, n: IntLike) -> IntLike:
         """Compute cycles (no stalls) of (m×k)@(k×n); vectorised over integer arrays.
 
         Equals SCALE-Sim 3.0.0's "Total Cycles" − "Stall Cycles" with ``fold_model="scalesim"``.
@@ -165,13 +167,13 @@ class SystolicArray:
             return folds * fold
         return folds * fold - 1
 
-    def mapping_efficiency(self, m, k, n):
+    def mapping_efficiency(self, m: IntLike, k: IntLike, n: IntLike) -> Any:
         """Mean over folds of the fraction of PEs mapped (SCALE-Sim's "Mapping Efficiency")."""
         sr, sc, _ = self._mapping(m, k, n)
         R, C = self.rows, self.cols
         return (sr / (R * ceil_div(sr, R))) * (sc / (C * ceil_div(sc, C)))
 
-    def sram_accesses(self, m, k, n) -> dict:
+    def sram_accesses(self, m: IntLike, k: IntLike, n: IntLike) -> dict:
         """Element accesses: ``a_sram_reads``, ``b_sram_reads`` (= SCALE-Sim's ifmap/filter
         reads), ``c_sram_writes`` (once per row fold) and ``c_sram_reads`` (partial sums read
         back)."""
@@ -247,8 +249,8 @@ class SystolicArray:
                     scale=scale_pj, table=table_pj, a_dram=a_dram, b_dram=b_dram,
                     c_dram=c_dram, accesses=acc_)
 
-    def gemm(self, m: int, k: int, n: int, *, a_format=None, b_format=None,
-             accumulator=None) -> Cost:
+    def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+             accumulator: FormatSpec = None) -> Cost:
         """Cost of (m×k)@(k×n) with ``a`` = activations (m×k), ``b`` = weights (k×n).
 
         Args:
@@ -281,7 +283,9 @@ class SystolicArray:
              "scale": float(t["scale"]), "table": float(t["table"])},
             float(t["macs"]), float(t["capacity"]), float(t["stall"]), accesses)
 
-    def gemm_batch(self, m, k, n, *, a_format=None, b_format=None, accumulator=None) -> dict:
+    def gemm_batch(self, m: IntLike, k: IntLike, n: IntLike, *, a_format: FormatSpec = None,
+                   b_format: FormatSpec = None,
+                   accumulator: FormatSpec = None) -> dict:
         """Vectorised :meth:`gemm` over integer arrays of shapes.
 
         Returns:
@@ -303,8 +307,8 @@ class SystolicArray:
         out["utilization"] = t["macs"] / t["capacity"]
         return out
 
-    def roofline_cycles(self, m: int, k: int, n: int, *, a_format=None, b_format=None,
-                        accumulator=None) -> float:
+    def roofline_cycles(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+                        accumulator: FormatSpec = None) -> float:
         """Lower bound on cycles: max(MACs / (R·C), compulsory DRAM bytes / bandwidth).
 
         Compulsory traffic reads each operand once and writes the output once.

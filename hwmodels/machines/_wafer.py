@@ -42,7 +42,7 @@ from .._cost import Cost
 from .._loader import register_kind
 from .._operand import operand
 from ..energy._energy import EnergyTable
-from ._common import check_dims, check_fields, check_number, mac_terms, resolve_operands, scaled_table
+from ._common import FormatSpec, check_dims, check_fields, check_number, mac_terms, resolve_operands, scaled_table
 
 __all__ = ["WaferMesh"]
 
@@ -183,8 +183,8 @@ class WaferMesh:
                     b_rd=t.sram_access(ob.storage_bits, self.core_sram_bytes),
                     c_rw=t.sram_access(oc.bits, self.core_sram_bytes))
 
-    def gemm(self, m: int, k: int, n: int, *, a_format=None, b_format=None,
-             accumulator=None) -> Cost:
+    def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+             accumulator: FormatSpec = None) -> Cost:
         """Cost of (m×k)@(k×n): MeshGEMV when m == 1, MeshGEMM otherwise.
 
         Returns:
@@ -222,7 +222,8 @@ class WaferMesh:
                     capacity_macs=self.peak_macs_per_cycle * cycles,
                     accesses={"grid_side": p, "network_byte_hops": byte_hops})
 
-    def roofline_cycles(self, m, k, n, *, a_format=None, b_format=None, accumulator=None) -> float:
+    def roofline_cycles(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
+                        accumulator: FormatSpec = None) -> float:
         """Compute roof of the whole wafer: MACs / (cores × MACs per core per cycle)."""
         check_dims(m, k, n)
         return m * k * n / self.peak_macs_per_cycle

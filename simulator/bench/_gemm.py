@@ -39,7 +39,7 @@ def _cases():
 
 
 def run(scale: float = 1.0, progress: Progress | None = None) -> list[dict]:
-    from ..emulate._matmul import matmul
+    from ..emulate._matmul_dispatch import matmul
 
     progress = progress or Progress()
     jax = peer("jax")

@@ -21,6 +21,7 @@ import math
 import numbers
 import sys
 import time
+from typing import Any
 
 #: suite name -> module
 SUITES = {
@@ -28,6 +29,7 @@ SUITES = {
     "blocks": "lowbit.simulator.bench._blocks",     # MX / NVFP4 quantization
     "gemm": "lowbit.simulator.bench._gemm",         # bit-exact GEMM emulation
     "hw": "lowbit.simulator.bench._hw",             # cost-model evaluations per second
+    "thresholds": "lowbit.simulator.bench._thresholds",  # formats.backend.NUMBA_THRESHOLDS
 }
 
 
@@ -153,7 +155,7 @@ def available_suites() -> dict:
     return out
 
 
-def check_scale(scale) -> float:
+def check_scale(scale: Any) -> float:
     """``scale`` as a float, if it is a positive finite number.
 
     Raises:
@@ -162,7 +164,7 @@ def check_scale(scale) -> float:
     """
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
         raise TypeError(f"scale must be a positive number, got {type(scale).__name__}")
-    if not (math.isfinite(scale) and scale > 0):
+    if not (math.isfinite(scale) and float(scale) > 0):
         raise ValueError(f"scale must be a positive finite number, got {scale!r}")
     return float(scale)
 

@@ -11,7 +11,7 @@ import shutil
 from ._display import exact
 
 #: properties shown in the table, in order (records lacking one show "")
-COLUMNS = ("family", "bits", "bits_per_element", "bias", "max", "min_normal", "smallest_subnormal",
+COLUMNS = ("family", "bits", "bits_per_element", "bias", "max", "smallest_normal", "smallest_subnormal",
            "eps", "has_inf", "has_nan")
 
 #: property names whose integers are codes or bit masks (shown in hex)

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
 from lowbit import formats
-from lowbit.formats.core._options import ROUNDINGS, make_options
-from lowbit.formats.core._records import FloatFormat, Format, IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import ROUNDINGS, FloatFormat, Format, IntFormat, get, make_options
+from lowbit.formats.backend import bitcast
 
 __all__ = ["Accumulator", "as_accumulator", "FP8_TENSOR_CORE_ACCUMULATOR", "INT_OVERFLOWS",
            "FLOAT_OVERFLOWS", "value_dtype"]
@@ -74,7 +74,7 @@ class Accumulator:
     def __post_init__(self):
         fmt = self.format
         if isinstance(fmt, str):
-            fmt = resolve(fmt)
+            fmt = get(fmt)
             object.__setattr__(self, "format", fmt)
         if isinstance(fmt, IntFormat):
             if self.overflow is None:
@@ -132,7 +132,7 @@ class Accumulator:
 
     @property
     def options(self):
-        """The :class:`formats._options.Options` of the rounding step (float accumulators)."""
+        """The :class:`formats.Options` of the rounding step (float accumulators)."""
         return make_options(self.format, rounding=self.rounding, overflow=self.overflow)
 
     def __str__(self) -> str:
@@ -156,7 +156,7 @@ def resolve_format(fmt, param: str) -> Format:
         return fmt
     if isinstance(fmt, str):
         try:
-            return resolve(fmt)
+            return get(fmt)
         except formats.UnknownFormatError as exc:
             raise formats.UnknownFormatError(f"{param}: {exc}") from None
     raise TypeError(f"{param} must be a format record or a registered name, got {type(fmt).__name__}")
@@ -199,29 +199,21 @@ def value_dtype(acc: Accumulator) -> np.dtype:
     """
     f = acc.format
     if isinstance(f, IntFormat):
-        if f.signed or f.width <= 31:
+        if f.signed or f.bits <= 31:
             return np.dtype(np.int32)
         return np.dtype(np.uint32)
-    from lowbit.formats.scalar._minifloat import default_decode_dtype
+    from lowbit import formats
 
-    return np.dtype(default_decode_dtype(f))
+    return np.dtype(formats.decode_dtype(f))
 
 
 # ============================================================================ array kernels
 def _bits64(xp, x):
-    if xp is np:
-        return x.view(np.int64)
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, xp.int64)
+    return bitcast(x, "int64")
 
 
 def _from_bits64(xp, b):
-    if xp is np:
-        return b.view(np.float64)
-    from jax import lax
-
-    return lax.bitcast_convert_type(b, xp.float64)
+    return bitcast(b, "float64")
 
 
 def two_sum(xp, a, b):
@@ -247,13 +239,10 @@ def sum_round_to_odd(xp, a, b):
 
 
 def _quantize(xp, x, fmt, opts):
-    """Round float64 ``x`` to ``fmt`` (values as float64). NumPy uses the public verb (Numba
-    kernels for large arrays); JAX the vectorized kernel."""
-    if xp is np:
-        return formats.quantize(x, fmt, rounding=opts.rounding, overflow=opts.overflow)
-    from lowbit.formats.scalar._minifloat import quantize_xp
-
-    return quantize_xp(xp, x, fmt, opts)
+    """Round float64 ``x`` to ``fmt`` (values as float64), with the public verb on both backends
+    (NumPy: Numba kernels for large arrays; JAX: the compiled kernel, inlined in the caller's
+    jit)."""
+    return formats.quantize(x, fmt, rounding=opts.rounding, overflow=opts.overflow)
 
 
 def round_to(xp, x, acc: Accumulator):
@@ -266,10 +255,10 @@ def round_to(xp, x, acc: Accumulator):
 
 
 def _int_fit(xp, x, acc: Accumulator):
-    f = acc.format
+    f: Any = acc.format  # an IntFormat (checked where the Accumulator is built)
     if acc.overflow == "saturate":
         return xp.clip(x, f.min, f.max)
-    w = f.width
+    w = f.bits
     mask = (1 << w) - 1
     if w == 64:  # pragma: no cover - IntFormat is at most 32 bits
         return x

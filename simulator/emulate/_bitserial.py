@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from lowbit.formats.core._qarray import QArray
-from lowbit.formats.core._records import IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import IntFormat, QArray, get
 
 __all__ = ["BitSerialCounts", "BitSerialResult", "bitserial_matmul", "bitserial_counts", "SERIAL_MODES"]
 
@@ -81,9 +79,9 @@ def _int_operand(v, fmt, name):
         if not isinstance(f, IntFormat):
             raise ValueError(f"{name} must be a QArray of an IntFormat, got {f}")
         c = np.asarray(v.codes).astype(np.int64).reshape(v.shape)
-        vals = np.where(c >= (1 << (f.width - 1)), c - (1 << f.width), c) if f.signed else c
+        vals = np.where(c >= (1 << (f.bits - 1)), c - (1 << f.bits), c) if f.signed else c
         return vals, f
-    f = resolve(fmt)
+    f = get(fmt)
     if not isinstance(f, IntFormat):
         raise ValueError(f"{name}_format must be an IntFormat, got {f}")
     x = np.asarray(v)
@@ -97,9 +95,9 @@ def _int_operand(v, fmt, name):
 
 def bit_planes(x, fmt: IntFormat):
     """Planes (p, ...) in {0, 1} of the codes of ``x`` and their weights (±2^i)."""
-    codes = x & ((1 << fmt.width) - 1)
-    planes = np.stack([(codes >> i) & 1 for i in range(fmt.width)])
-    weights = [(-(1 << i) if (fmt.signed and i == fmt.width - 1) else (1 << i)) for i in range(fmt.width)]
+    codes = x & ((1 << fmt.bits) - 1)
+    planes = np.stack([(codes >> i) & 1 for i in range(fmt.bits)])
+    weights = [(-(1 << i) if (fmt.signed and i == fmt.bits - 1) else (1 << i)) for i in range(fmt.bits)]
     return planes, weights
 
 
@@ -111,7 +109,8 @@ def _exact_gemm(a, b):
     return a @ b
 
 
-def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a", accumulator=None,
+def bitserial_matmul(a: Any, b: Any, *, a_format: IntFormat | str = "int8", b_format: IntFormat | str = "int8",
+                     serial: str = "a", accumulator: IntFormat | str | None = None,
                      lanes: int | None = None) -> BitSerialResult:
     """a @ b on a bit-serial datapath: plane by plane, with shift-add accumulation.
 
@@ -142,14 +141,14 @@ def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a
         raise ValueError(f"a must be (M, K) and b (K, N); got {av.shape} and {bv.shape}")
     M, K = av.shape
     N = bv.shape[1]
-    acc_fmt = None if accumulator is None else resolve(accumulator)
+    acc_fmt = None if accumulator is None else get(accumulator)
     if acc_fmt is not None and not isinstance(acc_fmt, IntFormat):
         raise ValueError(f"accumulator must be an IntFormat or None, got {acc_fmt}")
 
     def wrap(v):
         if acc_fmt is None:
             return v
-        w = acc_fmt.width
+        w = acc_fmt.bits
         if acc_fmt.signed:
             return ((v + (1 << (w - 1))) & ((1 << w) - 1)) - (1 << (w - 1))
         return v & ((1 << w) - 1)
@@ -162,22 +161,22 @@ def bitserial_matmul(a, b, *, a_format="int8", b_format="int8", serial: str = "a
     if serial in ("b", "both"):
         pb, wb = bit_planes(bv, fb)
     if serial == "a":
-        for i in range(fa.width):
+        for i in range(fa.bits):
             zero += int(not pa[i].any())
             out = wrap(out + wa[i] * _exact_gemm(pa[i], bv))
             plane_ops += 1
     elif serial == "b":
-        for j in range(fb.width):
+        for j in range(fb.bits):
             zero += int(not pb[j].any())
             out = wrap(out + wb[j] * _exact_gemm(av, pb[j]))
             plane_ops += 1
     else:
-        for i in range(fa.width):
-            for j in range(fb.width):
+        for i in range(fa.bits):
+            for j in range(fb.bits):
                 zero += int(not (pa[i].any() and pb[j].any()))
                 out = wrap(out + (wa[i] * wb[j]) * _exact_gemm(pa[i], pb[j]))  # AND + popcount
                 plane_ops += 1
-    counts = _counts(M, K, N, fa.width, fb.width, serial, lanes, zero)
+    counts = _counts(M, K, N, fa.bits, fb.bits, serial, lanes, zero)
     assert counts.plane_ops == plane_ops
     return BitSerialResult(out, counts)
 

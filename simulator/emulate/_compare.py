@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["Metrics", "compare", "softmax", "kl_divergence", "flip_rate"]
 
@@ -85,7 +86,7 @@ def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
     return np.sum(t, axis=axis)
 
 
-def flip_rate(approx, reference, axis: int = -1) -> float:
+def flip_rate(approx: ArrayLike, reference: ArrayLike, axis: int = -1) -> float:
     """The fraction of rows whose arg-max along ``axis`` differs between ``approx`` and
     ``reference`` (ties: the first maximum, as ``numpy.argmax``).
 
@@ -102,7 +103,7 @@ def flip_rate(approx, reference, axis: int = -1) -> float:
     return float(np.mean(np.argmax(a, axis=axis) != np.argmax(r, axis=axis)))
 
 
-def compare(approx, reference, *, kl_axis: int | None = None, logits: bool = True,
+def compare(approx: ArrayLike, reference: ArrayLike, *, kl_axis: int | None = None, logits: bool = True,
             flip_axis: int | None = -1) -> Metrics:
     """Error metrics of ``approx`` against ``reference``.
 

@@ -27,13 +27,12 @@ row sum and one halving (``correction_adds``).
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from lowbit.formats.core._qarray import QArray
-from lowbit.formats.core._records import FloatFormat, IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import FloatFormat, IntFormat, QArray, get
 
 __all__ = ["LutCounts", "LutResult", "lut_gemm", "lut_gemm_bcq", "lut_gemm_codebook", "lut_gemm_counts"]
 
@@ -190,7 +189,7 @@ def _quantize_tables(T, table_format, cnt):
         return T, None
     from lowbit import formats
 
-    fmt = resolve(table_format)
+    fmt = get(table_format)
     Tf = T.astype(np.float64)
     if isinstance(fmt, FloatFormat):
         return formats.quantize(Tf, fmt), None
@@ -236,8 +235,8 @@ def _grouped_sum(T, P, symmetric, g, cnt, tscale):
 
 
 # ------------------------------------------------------------------------------ public
-def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool = True,
-             table_format=None) -> LutResult:
+def lut_gemm(x: ArrayLike, w: Any, *, w_format: IntFormat | str = "int4", group_size: int = 4,
+             sign_symmetry: bool = True, table_format: Any = None) -> LutResult:
     """x @ w with b-bit integer weights as b one-bit planes and activation lookup tables (T-MAC).
 
     Args:
@@ -263,7 +262,7 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
         fmt = w.format
         codes = np.asarray(w.codes).astype(np.int64)
     else:
-        fmt = resolve(w_format)
+        fmt = get(w_format)
         if not isinstance(fmt, IntFormat):
             raise ValueError(f"w_format must be an IntFormat, got {fmt}")
         wv = np.asarray(w)
@@ -272,7 +271,7 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
         wv = wv.astype(np.int64)
         if wv.size and (wv.min() < fmt.min or wv.max() > fmt.max):
             raise ValueError(f"w holds values outside {fmt} [{fmt.min}, {fmt.max}]")
-        codes = wv & ((1 << fmt.width) - 1)
+        codes = wv & ((1 << fmt.bits) - 1)
     if not isinstance(fmt, IntFormat):
         raise ValueError(f"w must be a QArray of an IntFormat, got {fmt}")
     xv = _as_float_or_int(x, "x")
@@ -280,7 +279,7 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
     if codes.ndim != 2 or codes.shape[0] != K:
         raise ValueError(f"w must have shape (K={K}, N), got {codes.shape}")
     N = codes.shape[1]
-    b, g = fmt.width, group_size
+    b, g = fmt.bits, group_size
     cnt = _Counter()
     xg = _groups(xv, g)
     T = _build_tables(xg, sign_symmetry, cnt)
@@ -311,11 +310,12 @@ def lut_gemm(x, w, *, w_format="int4", group_size: int = 4, sign_symmetry: bool 
             out = out + term
             cnt.add("plane_adds", M * N)
     entries = (1 << (g - 1)) if sign_symmetry else (1 << g)
+    assert out is not None  # b >= 1 planes
     return LutResult(out, _finish(cnt, M, K, N, b, g, entries))
 
 
-def lut_gemm_bcq(x, planes, alphas, *, group_size: int = 4, sign_symmetry: bool = True,
-                 table_format=None) -> LutResult:
+def lut_gemm_bcq(x: ArrayLike, planes: ArrayLike, alphas: ArrayLike, *, group_size: int = 4,
+                 sign_symmetry: bool = True, table_format: Any = None) -> LutResult:
     """x @ W with binary-coding quantized weights W = Σ_i α_i ∘ β_i, β_i ∈ {−1, +1} (LUT-GEMM).
 
     Args:
@@ -380,10 +380,11 @@ def lut_gemm_bcq(x, planes, alphas, *, group_size: int = 4, sign_symmetry: bool 
                 cnt.add("plane_adds", M * N)
             first = False
     entries = (1 << (g - 1)) if sign_symmetry else (1 << g)
+    assert out is not None  # b >= 1 planes
     return LutResult(out, _finish(cnt, M, K, N, b, g, entries))
 
 
-def lut_gemm_codebook(x, indices, codebook, *, table_format=None) -> LutResult:
+def lut_gemm_codebook(x: ArrayLike, indices: ArrayLike, codebook: ArrayLike, *, table_format: Any = None) -> LutResult:
     """x @ W with W built from a codebook of g-dimensional vectors (vector / scalar codebooks).
 
     For every activation row and group of g activations a table holds the dot product of the

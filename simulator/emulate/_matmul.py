@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
-from lowbit.formats.core._options import backend_of
-from lowbit.formats.core._qarray import QArray
-from lowbit.formats.core._records import FloatFormat, Format, IntFormat
-from lowbit.formats.core._registry import resolve
+from lowbit.formats import MULTIPLIERS, FloatFormat, IntFormat, QArray, get
+from lowbit.formats.backend import bitcast, use_numba
 
 from ._accumulate import (
     Accumulator,
@@ -39,15 +38,13 @@ from ._accumulate import (
     as_accumulator,
     log2_ceil,
     precision_bits,
-    resolve_format,
     round_to,
     tree_reduce,
     value_dtype,
 )
 
-__all__ = ["matmul", "MULTIPLIERS", "ORDERS", "BLOCK_REDUCES", "Bounds"]
+__all__ = ["MULTIPLIERS", "ORDERS", "BLOCK_REDUCES", "Bounds", "default_accumulator", "build"]
 
-MULTIPLIERS = ("exact", "lmul", "lns")
 ORDERS = ("sequential", "pairwise", "systolic")
 BLOCK_REDUCES = ("exact", "accumulator")
 BACKENDS = (None, "numpy", "jax", "reference")
@@ -97,15 +94,15 @@ class Operand:
     scalar or None; ``bounds``: value bounds of the (element) values; ``scale_bounds``.
     """
 
-    values: object
-    fmt: Format | None
-    bounds: Bounds
+    values: Any  # an array of the backend (NumPy or JAX)
+    fmt: Any  # the operand's format record (FloatFormat, IntFormat, BlockFormat, LNSFormat, ...)
+    bounds: Any  # Bounds, or None for LNS codes
     is_int: bool
     K: int
-    scales: object = None
-    scale_bounds: Bounds | None = None
-    tensor_scale: object = None
-    block_size: int | None = None
+    scales: Any = None
+    scale_bounds: Any = None
+    tensor_scale: Any = None
+    block_size: Any = None  # int, or None for scalar operands
     transposed: bool = False
 
     @property
@@ -141,15 +138,13 @@ def to_f64(xp, x):
     if xp is np:
         return np.asarray(x).astype(np.float64)
     if x.dtype in (xp.float32, xp.bfloat16):
-        from jax import lax
-
-        from lowbit.formats.scalar._minifloat import decode_xp
+        from lowbit import formats
 
         if x.dtype == xp.bfloat16:
-            bits = lax.bitcast_convert_type(x, xp.uint16).astype(xp.uint32) << 16
+            bits = bitcast(x, "uint16").astype(xp.uint32) << 16
         else:
-            bits = lax.bitcast_convert_type(x, xp.uint32)
-        return decode_xp(xp, bits, resolve("float32"), xp.float64)
+            bits = bitcast(x, "uint32")
+        return formats.decode(QArray(codes=bits, format=get("float32"), shape=bits.shape), dtype="float64")
     return x.astype(xp.float64)
 
 
@@ -221,7 +216,7 @@ def prepare_operand(xp, x, fmt, role: str, multiplier: str = "exact") -> Operand
 
     kaxis = -1 if role == "a" else -2
     if isinstance(x, QArray):
-        if fmt is not None and resolve(fmt) != x.format:
+        if fmt is not None and get(fmt) != x.format:
             raise ValueError(f"{role}_format={fmt} does not match the QArray's format {x.format}")
         fmt = x.format
         if _is_block_format(fmt):
@@ -245,7 +240,7 @@ def prepare_operand(xp, x, fmt, role: str, multiplier: str = "exact") -> Operand
                 raise TypeError(f"{role}: unsupported dtype {dn}; pass {role}_format")
             fmt = formats.get(_DTYPE_FORMATS[dn])
             q_input = True  # values taken as they are
-        fmt = resolve(fmt)
+        fmt = get(fmt)
     if x.ndim < 2:
         raise ValueError(f"{role} must have at least 2 dimensions after promotion, got shape {x.shape}")
     K = x.shape[kaxis]
@@ -316,7 +311,7 @@ class Plan:
     f64_gemm: bool             # the exact integer GEMMs fit float64 (|partial sums| < 2^53)
     out_dtype: str
     epilogue: bool             # NVFP4 tensor scales
-    mult_fmt: Format | None = None
+    mult_fmt: Any = None  # the format of L-Mul / LNS products (codes), else None
     lmul_variant: str = "bits"
 
 
@@ -333,7 +328,7 @@ def make_plan(A: Operand, B: Operand, *, multiplier, acc, chunk_acc, k_chunk, or
     K = A.K
     # operands arrive shaped by shape_operands: both blocked, or both scalar values
     is_block = A.is_block
-    bs = A.block_size if is_block else None
+    bs: int = A.block_size if is_block else 0  # elements per block (block operands only)
     was_block = _is_block_format(A.fmt) or _is_block_format(B.fmt)
     if was_block and multiplier != "exact":
         raise ValueError(f"multiplier={multiplier!r} is not defined for block formats; use 'exact'")
@@ -427,25 +422,17 @@ def multiply(xp, plan: Plan, a, b):
     from lowbit import formats
 
     if plan.terms == "lmul":
-        lmul_codes = getattr(formats, "lmul_codes", None)
-        if lmul_codes is None:  # pragma: no cover - until formats exports it
-            from lowbit.formats.numsys._lmul import lmul_codes
         fmt = plan.mult_fmt
-        pc = lmul_codes(a, b, fmt, variant=plan.lmul_variant)
+        pc = formats.lmul_codes(a, b, fmt, variant=plan.lmul_variant)
         if fmt.bits <= 16:
             return _take(xp, _element_table(fmt), pc)
-        from lowbit.formats.scalar._minifloat import decode_xp
-
-        return decode_xp(xp, pc, fmt, xp.float64)
+        return formats.decode(QArray(codes=pc, format=fmt, shape=tuple(pc.shape)), dtype="float64")
     if plan.terms == "lns":
-        lns_multiply = getattr(formats, "lns_multiply", None)
-        if lns_multiply is None:  # pragma: no cover - until formats exports it
-            from lowbit.formats.numsys._lns import lns_multiply
         shape = tuple(np.broadcast_shapes(a.shape, b.shape))
         a = xp.broadcast_to(a, shape)
         b = xp.broadcast_to(b, shape)
         fmt = plan.mult_fmt
-        qp = lns_multiply(QArray(codes=a, format=fmt, shape=shape), QArray(codes=b, format=fmt, shape=shape))
+        qp = formats.lns_multiply(QArray(codes=a, format=fmt, shape=shape), QArray(codes=b, format=fmt, shape=shape))
         return formats.decode(qp, dtype="float64")
     raise AssertionError(plan.terms)  # pragma: no cover
 
@@ -591,13 +578,13 @@ def make_term_fns(xp, A: Operand, B: Operand, plan: Plan):
         T = block_terms(xp, A, B)  # (J, ..., M, N)
         J = T.shape[0]
 
-        def term(j):
+        def block_term(j):
             return T[j]
 
-        def terms_range(j0, n):
+        def block_terms_range(j0, n):
             return xp.moveaxis(T[j0:j0 + n], 0, -1)
 
-        return term, terms_range, J
+        return block_term, block_terms_range, J
     if plan.terms in ("lmul", "lns"):  # operands are codes
         Av, Bv = A.values, B.values
     else:
@@ -665,7 +652,8 @@ def epilogue(xp, vals, A: Operand, B: Operand, plan: Plan):
     ta = one if A.tensor_scale is None else xp.asarray(A.tensor_scale).astype(xp.float64)
     tb = one if B.tensor_scale is None else xp.asarray(B.tensor_scale).astype(xp.float64)
     alpha = round_to(xp, ta * tb, Accumulator(f32))
-    if plan.acc.format.precision + 24 > 53:
+    acc_fmt: Any = plan.acc.format  # a float accumulator here (products of float scales)
+    if acc_fmt.precision + 24 > 53:
         raise ValueError("the tensor-scale epilogue needs an accumulator of at most 29 bits precision")
     return round_to(xp, vals.astype(xp.float64) * alpha, plan.acc)
 
@@ -675,113 +663,16 @@ def finish_numpy(vals, plan: Plan):
         return np.asarray(vals).astype(plan.out_dtype)
 
 
-# ============================================================================ public
-def matmul(a, b, *, a_format=None, b_format=None, multiplier="exact", accumulator=None,
-           k_chunk=None, chunk_accumulator=None, order="sequential", init=None,
-           block_reduce="exact", lmul_variant="bits", backend=None):
-    """The bit-exact result of a dot-product unit computing ``a @ b``.
-
-    Args:
-        a: left operand (..., M, K) — activations — as a float array (quantized to
-            ``a_format``), an integer array (values of an IntFormat), or a
-            :class:`formats.QArray` (block formats blocked along K = its last axis). 1-D is
-            promoted as in ``numpy.matmul``. Leading dimensions broadcast.
-        b: right operand (..., K, N) — weights — likewise (block QArrays blocked along axis -2).
-        a_format, b_format: the operand formats: a record or registered name (scalar
-            ``FloatFormat``/``IntFormat``, or a block format such as ``"mxfp8_e4m3"``,
-            ``"nvfp4"``). ``None``: take a QArray's format, or the values as they are in the
-            format of the array's dtype (float32 → ``float32``, int8 → ``int8``, ...).
-            Float inputs are quantized with round-to-nearest-even and the format's natural
-            overflow (``formats.quantize`` / ``formats.encode``).
-        multiplier: ``"exact"`` (products exact), ``"lmul"`` (``formats.lmul``, Luo & Sun
-            arXiv 2410.00907) or ``"lns"`` (logarithmic number system product).
-        accumulator: an :class:`Accumulator`, a format or a name; default ``int32`` (wrap)
-            when both operands are IntFormat and the multiplier exact, else ``float32``.
-        k_chunk: two-level accumulation: K is cut into chunks of ``k_chunk`` elements (a
-            multiple of the block size for block formats), each reduced from zero in
-            ``chunk_accumulator`` (default: ``accumulator``), then added into ``accumulator``.
-        chunk_accumulator: the inner accumulator of two-level accumulation.
-        order: ``"sequential"`` (((0 + t0) + t1) + ... — an output-stationary MAC),
-            ``"pairwise"`` (balanced binary adder tree, neighbours first; an odd last term
-            moves up), or ``"systolic"`` (a weight-stationary column of ``k_chunk`` PEs: each
-            column pass adds its products top to bottom from zero, the pass results are added
-            into the accumulator memory — the same numbers as ``sequential`` with that
-            ``k_chunk``; without ``k_chunk`` one pass covers K).
-        init: initial accumulator value (the GEMM's C), broadcast to the output; rounded into
-            the accumulator format first.
-        block_reduce: block formats: ``"exact"`` — OCP MX v1.0 ``Dot``: each block's element
-            products summed exactly, times both block scales, is one term; ``"accumulator"`` —
-            every scaled element product is added into the accumulator by itself.
-        lmul_variant: forwarded to ``formats.lmul(..., variant=)``.
-        backend: ``None`` (follow the arrays: JAX if either operand is a JAX array),
-            ``"numpy"``, ``"jax"``, or ``"reference"`` (exact Python fractions; slow).
-
-    Returns:
-        Array (..., M, N) of accumulator values, in the array library of the backend: float32
-        when every value of the accumulator format is a float32 (float64 otherwise), int32 for
-        signed integer accumulators (uint32 for ``uint32``). NVFP4 tensor scales are applied
-        after accumulation: ``round_acc(acc × round_f32(ts_a × ts_b))``.
-
-    Special values: NaN and ±Inf operands propagate as IEEE 754 (Inf × 0 = NaN); an overflowing
-    float accumulator follows its overflow policy at every addition.
-
-    Raises:
-        ValueError: bad parameter (named, with the allowed values), mismatched K, an integer
-            accumulator with non-integer products, or a configuration that cannot be emulated
-            exactly (JAX) / too large for the exact fallback (NumPy).
-        TypeError: unsupported operand dtype or parameter type.
-    """
-    _validate_choice("multiplier", multiplier, MULTIPLIERS)
-    _validate_choice("order", order, ORDERS)
-    _validate_choice("block_reduce", block_reduce, BLOCK_REDUCES)
-    _validate_choice("backend", backend, BACKENDS)
-    from lowbit.formats.numsys._lmul import LMUL_VARIANTS
-
-    _validate_choice("lmul_variant", lmul_variant, LMUL_VARIANTS)
-    if backend is None:
-        probe = [x.codes if isinstance(x, QArray) else x for x in (a, b)]
-        backend = "jax" if any(backend_of(p) == "jax" for p in probe) else "numpy"
-    a, b, a1, b1 = _promote_1d(a, b)
-    cfg = dict(a_format=None if a_format is None else resolve_format(a_format, "a_format"),
-               b_format=None if b_format is None else resolve_format(b_format, "b_format"), multiplier=multiplier,
-               accumulator=accumulator, k_chunk=k_chunk, chunk_accumulator=chunk_accumulator,
-               order=order, block_reduce=block_reduce, lmul_variant=lmul_variant)
-    if backend == "jax":
-        from ._matmul_jax import matmul_jax
-
-        out = matmul_jax(a, b, init, cfg)
-    else:
-        out = _matmul_numpy(a, b, init, cfg, reference=backend == "reference")
-    if b1:
-        out = out[..., 0]
-    if a1:
-        out = out[..., 0] if b1 else out[..., 0, :]
-    return out
-
-
-def _promote_1d(a, b):
-    """numpy.matmul's 1-D promotion: (K,) @ (K, N) → a as (1, K); (M, K) @ (K,) → b as (K, 1).
-    Lists and scalars become float64 arrays first (a TypeError naming the operand if they do
-    not hold real numbers)."""
-    from ._compare import as_real_array
-
-    a = a if isinstance(a, QArray) or hasattr(a, "ndim") else as_real_array(a, "a")
-    b = b if isinstance(b, QArray) or hasattr(b, "ndim") else as_real_array(b, "b")
-    a1 = not isinstance(a, QArray) and np.ndim(a) == 1
-    b1 = not isinstance(b, QArray) and np.ndim(b) == 1
-    if a1:
-        a = (a if hasattr(a, "ndim") else np.asarray(a))[None, :]
-    if b1:
-        b = (b if hasattr(b, "ndim") else np.asarray(b))[:, None]
-    return a, b, a1, b1
-
-
 def default_accumulator(a_format, b_format, multiplier: str = "exact") -> Accumulator:
-    """The accumulator :func:`matmul` uses when none is given: ``int32`` (wrap) when both
-    operand formats are IntFormat and the multiplier exact, else ``float32``."""
-    if isinstance(a_format, IntFormat) and isinstance(b_format, IntFormat) and multiplier == "exact":
-        return Accumulator(resolve("int32"))
-    return Accumulator(resolve("float32"))
+    """The accumulator :func:`matmul` uses when none is given: the one rule of
+    :func:`formats.default_accumulator` (``int32``, wrapping, for integer × integer with the
+    exact multiplier; ``float32`` otherwise), which the ``hwmodels`` cost models share.
+    Operands without a format (plain arrays) count as float."""
+    from lowbit import formats
+
+    a = a_format if a_format is not None else get("float32")
+    b = b_format if b_format is not None else get("float32")
+    return Accumulator(formats.default_accumulator(a, b, multiplier))
 
 
 def shape_operands(xp, A: Operand, B: Operand, block_reduce: str):
@@ -926,12 +817,6 @@ def _refine_native32(A: Operand, B: Operand, plan: Plan) -> Plan:
     return plan
 
 
-#: Work (output elements × terms) from which the NumPy backend runs sequential rounding
-#: accumulation in the compiled Numba kernel (:mod:`simulator._matmul_numba`) instead of
-#: stepping over K with array operations. Both give the same bits.
-NUMBA_MIN_WORK = 1 << 14
-
-
 def _numba_eligible(A, B, plan, shape) -> bool:
     if plan.order not in ("sequential", "systolic") or plan.native32 or plan.int_terms:
         return False
@@ -939,12 +824,14 @@ def _numba_eligible(A, B, plan, shape) -> bool:
         return False
     if plan.acc.is_int or (plan.chunk_acc is not None and plan.chunk_acc.is_int):
         return False
+    # work = output elements × terms; from formats.backend.NUMBA_THRESHOLDS["gemm"] the compiled
+    # kernel (_matmul_numba) accumulates instead of the array loop over K (the same bits)
+    J = A.values.shape[-2] if plan.terms == "block" else A.K
+    if not use_numba("gemm", math.prod(shape) * max(J, 1)):
+        return False
     from ._matmul_numba import supported
 
-    if not supported(plan.acc) or (plan.chunk_acc is not None and not supported(plan.chunk_acc)):
-        return False
-    J = A.values.shape[-2] if plan.terms == "block" else A.K
-    return math.prod(shape) * max(J, 1) >= NUMBA_MIN_WORK
+    return supported(plan.acc) and (plan.chunk_acc is None or supported(plan.chunk_acc))
 
 
 def _run_rows(A, B, plan, init_v, shape):
@@ -1011,7 +898,7 @@ def _matmul_reference(a, b, init, cfg):
         out[idx] = ref_matmul_terms(terms, plan.acc, chunk=plan.chunk, chunk_acc=plan.chunk_acc,
                                     order=plan.order, init=iv)
     if plan.epilogue:
-        f32 = Accumulator(resolve("float32"))
+        f32 = Accumulator(get("float32"))
         ta = exact(1) if A.tensor_scale is None else exact(float(A.tensor_scale))
         tb = exact(1) if B.tensor_scale is None else exact(float(B.tensor_scale))
         alpha = round_to_acc(mul_exact(ta, tb), f32)

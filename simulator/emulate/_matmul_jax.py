@@ -22,9 +22,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from lowbit.formats.core._options import make_options
-from lowbit.formats.core._registry import get
-from lowbit.formats.scalar._minifloat import encode_xp
+from lowbit import formats
+from lowbit.formats.backend import bitcast
 
 from . import _matmul as mm
 
@@ -39,9 +38,9 @@ def _fori(lo, hi, body, carry):
 
 def _to_out(vals, plan):
     if plan.out_dtype == "float32" and vals.dtype == jnp.float64:
-        f32 = get("float32")
-        codes = encode_xp(jnp, vals, f32, make_options(f32))
-        return lax.bitcast_convert_type(codes.astype(jnp.uint32), jnp.float32)
+        # float64 -> float32 through the codes (an arithmetic cast would flush subnormals)
+        codes = formats.encode(vals, "float32").codes
+        return bitcast(codes.astype(jnp.uint32), "float32")
     return vals.astype(plan.out_dtype)
 
 

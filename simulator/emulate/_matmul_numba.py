@@ -16,15 +16,18 @@ import math
 import numba
 import numpy as np
 
-from lowbit.formats.core._numba_bits import bits_float, float_bits
+from lowbit.formats import OVERFLOW_IDS, ROUNDING_IDS
+from lowbit.formats.numba import bits_float, float_bits
 
 __all__ = ["sequential_float"]
 
 KIND_F64, KIND_F32, KIND_IEEE = 1, 2, 3
 
 
-MODES = {"nearest_even": 0, "nearest_away": 1, "toward_zero": 2, "up": 3, "down": 4, "odd": 5}
-OVFS = {"inf": 0, "saturate": 1, "nan": 2}
+# Mode IDs of the rounder, from the one table of lowbit.formats (compile-time constants).
+_RNE, _RNA, _RTZ = ROUNDING_IDS["nearest_even"], ROUNDING_IDS["nearest_away"], ROUNDING_IDS["toward_zero"]
+_RUP, _RDN = ROUNDING_IDS["up"], ROUNDING_IDS["down"]
+_SAT, _NAN = OVERFLOW_IDS["saturate"], OVERFLOW_IDS["nan"]
 
 
 @numba.njit(cache=True)
@@ -35,9 +38,9 @@ def _round_ieee(x, R):
     if math.isnan(x):
         return x
     if math.isinf(x):
-        if ovf == 1:
+        if ovf == _SAT:
             return math.copysign(maxval, x)
-        if ovf == 2:
+        if ovf == _NAN:
             return math.nan
         return x
     if x == 0.0:
@@ -52,24 +55,24 @@ def _round_ieee(x, R):
     frac = q - fl
     if frac == 0.0:
         r = q
-    elif mode == 0:
+    elif mode == _RNE:
         r = fl + 1.0 if (frac > 0.5 or (frac == 0.5 and (np.int64(fl) & 1) == 1)) else fl
-    elif mode == 1:
+    elif mode == _RNA:
         r = fl + 1.0 if frac >= 0.5 else fl
-    elif mode == 2:
+    elif mode == _RTZ:
         r = fl
-    elif mode == 3:
+    elif mode == _RUP:
         r = fl if neg else fl + 1.0
-    elif mode == 4:
+    elif mode == _RDN:
         r = fl + 1.0 if neg else fl
     else:
         r = fl if (np.int64(fl) & 1) == 1 else fl + 1.0
     res = r * ulp
     if res > maxval:
-        directed = mode == 2 or (mode == 3 and neg) or (mode == 4 and not neg)
-        if ovf == 1 or directed:
+        directed = mode == _RTZ or (mode == _RUP and neg) or (mode == _RDN and not neg)
+        if ovf == _SAT or directed:
             res = maxval
-        elif ovf == 2:
+        elif ovf == _NAN:
             return math.nan
         else:
             res = math.inf
@@ -117,25 +120,25 @@ def _round_ieee_fast(x, R):
         kept_odd = ((sig >> shift) & 1) == 1
         if rem == 0:
             inc = 0
-        elif mode == 0:
+        elif mode == _RNE:
             inc = 1 if (rem > half or (rem == half and kept_odd)) else 0
-        elif mode == 1:
+        elif mode == _RNA:
             inc = 1 if rem >= half else 0
-        elif mode == 2:
+        elif mode == _RTZ:
             inc = 0
-        elif mode == 3:
+        elif mode == _RUP:
             inc = 0 if neg else 1
-        elif mode == 4:
+        elif mode == _RDN:
             inc = 1 if neg else 0
         else:
             inc = 0 if kept_odd else 1
         r = ((a >> shift) + inc) << shift
     res = bits_float(r)
     if res > maxval:
-        directed = mode == 2 or (mode == 3 and neg) or (mode == 4 and not neg)
-        if ovf == 1 or directed:
+        directed = mode == _RTZ or (mode == _RUP and neg) or (mode == _RDN and not neg)
+        if ovf == _SAT or directed:
             res = maxval
-        elif ovf == 2:
+        elif ovf == _NAN:
             return math.nan
         else:
             res = math.inf
@@ -195,8 +198,8 @@ def _kind(acc):
     """(kind, IEEE rounding parameters) of a supported accumulator."""
     f = acc.format
     ovf = acc.options.resolved_overflow(f)
-    R = (np.int64(f.emin), np.int64(f.mantissa_bits), float(f.max), np.int64(MODES[acc.rounding]),
-         np.int64(OVFS.get(ovf, 0)))
+    R = (np.int64(f.emin), np.int64(f.mantissa_bits), float(f.max), np.int64(ROUNDING_IDS[acc.rounding]),
+         np.int64(OVERFLOW_IDS[ovf if ovf in ("saturate", "nan") else "inf"]))
     if acc.is_float64:
         return KIND_F64, R
     if acc.is_float32_native:

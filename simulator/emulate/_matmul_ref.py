@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from lowbit.formats.core._records import FloatFormat, IntFormat
+from lowbit.formats import FloatFormat, IntFormat
 
 __all__ = ["round_fraction", "ref_matmul_terms", "exact", "add_exact", "mul_exact"]
 
@@ -121,7 +121,7 @@ def round_to_acc(x, acc):
         v = int(x)
         if acc.overflow == "saturate":
             return Fraction(min(max(v, f.min), f.max))
-        mod = 1 << f.width
+        mod = 1 << f.bits
         v %= mod
         if f.signed and v >= mod // 2:
             v -= mod

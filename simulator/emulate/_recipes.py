@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import sys
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def _array(a, name):
     return xp, a
 
 
-def outlier_columns(x, threshold: float = 6.0):
+def outlier_columns(x: Any, threshold: float = 6.0) -> Any:
     """LLM.int8()'s outlier feature dimensions: a (K,) boolean mask of the columns of x
     (..., K) holding any |x| ≥ ``threshold`` (arXiv 2208.07339 §3.2: 6.0).
 
@@ -77,7 +78,7 @@ def _count(fraction, n: int) -> int:
     return math.floor(n * Fraction(repr(float(fraction))))
 
 
-def sparse_outliers(w, *, fraction=None, mask=None):
+def sparse_outliers(w: Any, *, fraction: float | None = None, mask: Any = None) -> tuple[Any, Any, Any]:
     """Split ``w`` into a dense part and a sparse part: ``w = dense + sparse`` exactly.
 
     Args:
@@ -123,7 +124,8 @@ def _svd_r(xp, A, r):
     return U[:, :r] * rs[None, :], rs[:, None] * Vt[:r]
 
 
-def low_rank_residual(w, rank: int, *, quantizer=None, factor_format=None, iterations: int = 1):
+def low_rank_residual(w: Any, rank: int, *, quantizer: Any = None, factor_format: Any = None,
+                      iterations: int = 1) -> tuple[Any, Any, Any]:
     """LQ-LoRA's low-rank-plus-quantized decomposition W ≈ Q(W − L·R) + L·R.
 
     Args:

@@ -26,10 +26,12 @@ Then the output zero point is added and the result clamped to the output format'
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from lowbit.formats.core._records import IntFormat
-from lowbit.formats.core._registry import resolve
+import numpy as np
+from numpy.typing import ArrayLike
+
+from lowbit.formats import IntFormat, get
 
 __all__ = ["quantize_multiplier", "requantize", "int_gemm", "REQUANT_METHODS"]
 
@@ -38,7 +40,7 @@ REQUANT_METHODS = ("gemmlowp", "single_rounding", "exact")
 _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
 
 
-def quantize_multiplier(real_multiplier) -> tuple[np.ndarray, np.ndarray]:
+def quantize_multiplier(real_multiplier: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(m0, shift) with real ≈ m0 · 2^(shift − 31), m0 in [2^30, 2^31) or 0.
 
     TFLite ``QuantizeMultiplier`` (tensorflow/lite/kernels/internal/quantization_util.cc):
@@ -96,7 +98,8 @@ def _wrap32(x):
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
-def requantize(acc, multiplier=None, *, m0=None, shift=None, output_format="int8", zero_point=0,
+def requantize(acc: ArrayLike, multiplier: ArrayLike | None = None, *, m0: ArrayLike | None = None,
+               shift: ArrayLike | None = None, output_format: IntFormat | str = "int8", zero_point: ArrayLike = 0,
                method: str = "gemmlowp") -> np.ndarray:
     """Scale int32 accumulators to an integer output format by a dyadic multiplier.
 
@@ -119,7 +122,7 @@ def requantize(acc, multiplier=None, *, m0=None, shift=None, output_format="int8
     """
     if method not in REQUANT_METHODS:
         raise ValueError(f"method must be one of {REQUANT_METHODS}, got {method!r}")
-    out_fmt = resolve(output_format)
+    out_fmt = get(output_format)
     if not isinstance(out_fmt, IntFormat):
         raise ValueError(f"output_format must be an IntFormat, got {out_fmt}")
     if (multiplier is None) == (m0 is None and shift is None):
@@ -156,9 +159,11 @@ def requantize(acc, multiplier=None, *, m0=None, shift=None, output_format="int8
     return np.clip(y, out_fmt.min, out_fmt.max).astype(np.int32)
 
 
-def int_gemm(a, b, *, a_format="int8", b_format="int8", a_zero_point=0, b_zero_point=0, bias=None,
-             accumulator="int32", multiplier=None, m0=None, shift=None, output_format="int8",
-             output_zero_point=0, method: str = "gemmlowp", **matmul_kwargs):
+def int_gemm(a: ArrayLike, b: ArrayLike, *, a_format: IntFormat | str = "int8", b_format: IntFormat | str = "int8",
+             a_zero_point: ArrayLike = 0, b_zero_point: ArrayLike = 0, bias: ArrayLike | None = None,
+             accumulator: Any = "int32", multiplier: ArrayLike | None = None, m0: ArrayLike | None = None,
+             shift: ArrayLike | None = None, output_format: IntFormat | str = "int8",
+             output_zero_point: ArrayLike = 0, method: str = "gemmlowp", **matmul_kwargs: Any) -> np.ndarray:
     """Quantized integer GEMM as integer inference engines run it.
 
     acc = bias + Σ_k (a − a_zp)(b − b_zp) accumulated in ``accumulator`` (int32 with
@@ -181,9 +186,9 @@ def int_gemm(a, b, *, a_format="int8", b_format="int8", a_zero_point=0, b_zero_p
     Raises:
         ValueError: values outside their formats, or from :func:`requantize`.
     """
-    from ._matmul import matmul
+    from ._matmul_dispatch import matmul
 
-    fa, fb = resolve(a_format), resolve(b_format)
+    fa, fb = get(a_format), get(b_format)
     for name, f in (("a_format", fa), ("b_format", fb)):
         if not isinstance(f, IntFormat):
             raise ValueError(f"{name} must be an IntFormat, got {f}")
@@ -199,8 +204,8 @@ def int_gemm(a, b, *, a_format="int8", b_format="int8", a_zero_point=0, b_zero_p
     ad = a.astype(np.int64) - za
     bd = b.astype(np.int64) - zb
     # the hardware's subtractor widens by one bit
-    wa = IntFormat(_width_for(ad, fa.width + 1))
-    wb = IntFormat(_width_for(bd, fb.width + 1))
+    wa = IntFormat(_width_for(ad, fa.bits + 1))
+    wb = IntFormat(_width_for(bd, fb.bits + 1))
     acc = matmul(ad, bd, a_format=wa, b_format=wb, accumulator=accumulator, init=bias, **matmul_kwargs)
     if multiplier is None and m0 is None and shift is None:
         return acc

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .. import workloads as _wl
+from .. import workloads as _wl  # the module simulator/workloads.py
 
 __all__ = ["estimate", "Report", "resolve_workload", "resolve_hardware"]
 
@@ -55,7 +57,7 @@ def resolve_hardware(hw):
 
 
 def _format(fmt, param):
-    from lowbit.hwmodels._operand import resolve_accumulator, resolve_format
+    from lowbit.hwmodels import resolve_accumulator, resolve_format
 
     if param == "accumulator":
         return resolve_accumulator(fmt, param)  # scalar formats only, as simulator.matmul
@@ -80,7 +82,7 @@ def _fmt_name(rec) -> str:
 
 
 def _bits(rec) -> float:
-    from lowbit.hwmodels._operand import operand
+    from lowbit.hwmodels import operand
 
     return operand(rec).storage_bits
 
@@ -113,8 +115,8 @@ class Report:
     workload: str
     hardware: str
     formats: Mapping
-    cost: object
-    layers: object
+    cost: Any  # a hwmodels.Cost
+    layers: Any  # a pandas DataFrame
     footprint: Mapping
     capacity_bytes: float | None = None
 
@@ -190,7 +192,7 @@ class Report:
     __rmul__ = __mul__
 
     # ---------------------------------------------------------------- views
-    def summary(self):
+    def summary(self) -> Any:
         """Totals as a two-column DataFrame (quantity, value with unit)."""
         import pandas as pd
 
@@ -213,13 +215,13 @@ class Report:
                                      f"({'fits' if self.fits else 'does NOT fit'})"))
         return pd.DataFrame(rows, columns=["quantity", "value"])
 
-    def by_kind(self):
+    def by_kind(self) -> Any:
         """Per-layer table grouped by layer kind (q_proj, attn_qk, ...), summed."""
         num = [c for c in self.layers.columns
                if c in ("macs", "cycles", "seconds", "energy_pj") or c.endswith("_pj")]
         return self.layers.groupby("kind", sort=False)[num].sum()
 
-    def plot(self, path=None, *, ax=None):
+    def plot(self, path: str | os.PathLike | None = None, *, ax: Any = None) -> Any:
         """Stacked bar chart of energy by category for each layer kind.
 
         Args:
@@ -274,7 +276,8 @@ def _bound(cost) -> str:
     return "memory" if cost.stall_cycles > 0 else "compute"
 
 
-def estimate(workload, hw, *, weights, activations, accumulator=None, kv_cache=None, recipe=None) -> Report:
+def estimate(workload: Any, hw: Any, *, weights: Any, activations: Any, accumulator: Any = None,
+             kv_cache: Any = None, recipe: Any = None) -> Report:
     """Estimate time and energy of a workload on a machine with the given number formats.
 
     Args:

@@ -5,7 +5,11 @@ whose points are labelled with their format pair, labels placed so that none ove
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
 
 __all__ = ["pareto", "plot_pareto", "LABEL_GID"]
 
@@ -21,7 +25,8 @@ def _columns(df, names, param):
             raise ValueError(f"{param}: no column {n!r}; columns: {', '.join(map(str, df.columns))}")
 
 
-def pareto(df, x: str, y: str, *, maximize: str | Sequence[str] = (), by: str | Sequence[str] | None = None):
+def pareto(df: pd.DataFrame, x: str, y: str, *, maximize: str | Sequence[str] = (),
+           by: str | Sequence[str] | None = None) -> pd.DataFrame:
     """The Pareto-optimal rows of ``df``: those no other row beats in both ``x`` and ``y``.
 
     A row is dominated when another row is at least as good in both columns and strictly better
@@ -87,10 +92,10 @@ def _default_hue(df):
     return None
 
 
-def plot_pareto(df, x: str, y: str, *, label: str | Sequence[str] = ("weights", "activations"),
-                hue: str | None = "auto", maximize: str | Sequence[str] = (), ax=None,
-                path=None, title: str | None = None, logx: bool | None = None,
-                logy: bool | None = None, label_all: bool = True):
+def plot_pareto(df: pd.DataFrame, x: str, y: str, *, label: str | Sequence[str] = ("weights", "activations"),
+                hue: str | None = "auto", maximize: str | Sequence[str] = (), ax: Any = None,
+                path: str | os.PathLike | None = None, title: str | None = None, logx: bool | None = None,
+                logy: bool | None = None, label_all: bool = True) -> Any:
     """Scatter ``y`` against ``x``, mark the Pareto front, and label the points with their
     format pair — no two labels overlap.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 from ._estimate import estimate, resolve_hardware, resolve_workload
 
@@ -59,7 +60,7 @@ class SweepError(RuntimeError):
             columns of :func:`sweep`'s result (so finished work is not lost).
     """
 
-    def __init__(self, combination: dict, cause: BaseException, completed):
+    def __init__(self, combination: dict, cause: BaseException, completed: Any) -> None:
         self.combination = dict(combination)
         self.completed = completed
         where = ", ".join(f"{k}={v!r}" for k, v in self.combination.items())
@@ -104,8 +105,8 @@ def _frame(rows):
     return pd.DataFrame(done) if done else pd.DataFrame(columns=_columns())
 
 
-def sweep(workloads, hardware, weights, activations, *, kv_cache=None, accumulator=None,
-          executor=None, progress: bool = True):
+def sweep(workloads: Any, hardware: Any, weights: Any, activations: Any, *, kv_cache: Any = None,
+          accumulator: Any = None, executor: Any = None, progress: bool = True) -> Any:
     """Estimate every combination of workloads × hardware × weight × activation (× KV cache ×
     accumulator) formats.
 
@@ -148,7 +149,7 @@ def sweep(workloads, hardware, weights, activations, *, kv_cache=None, accumulat
                         f"got {type(executor).__name__}")
     wls = [resolve_workload(w) for w in _as_list(workloads, "workloads")]
     hws = [resolve_hardware(h) for h in _as_list(hardware, "hardware")]
-    from lowbit.hwmodels._operand import resolve_accumulator, resolve_format
+    from lowbit.hwmodels import resolve_accumulator, resolve_format
 
     ws = [resolve_format(f, "weights") for f in _as_list(weights, "weights")]
     acts = [resolve_format(f, "activations") for f in _as_list(activations, "activations")]

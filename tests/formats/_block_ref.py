@@ -36,7 +36,7 @@ def element_emax(elem) -> int:
 
 
 def element_exp(elem) -> int:
-    return 0 if hasattr(elem, "exponent_bits") else -(elem.width - 2)
+    return 0 if hasattr(elem, "exponent_bits") else -(elem.bits - 2)
 
 
 def element_max(elem) -> Fraction:
@@ -77,7 +77,7 @@ def ref_pow2_block(vals, fmt, rounding="nearest_even"):
         elif rule == "rceil":
             k = ceil_log2(amax / element_max(elem))
         elif rule == "even":
-            mb = elem.mantissa_bits if hasattr(elem, "exponent_bits") else elem.width - 2
+            mb = elem.mantissa_bits if hasattr(elem, "exponent_bits") else elem.bits - 2
             k = floor_log2(round_to_bits_away(amax, mb + 1)) - element_emax(elem)
         else:
             raise ValueError(rule)

@@ -110,43 +110,45 @@ def test_record_validation(kw, match):
 
 # ----------------------------------------------------------------------------- known answers
 @pytest.mark.parametrize("rule,scale_exp", [("floor", 0), ("rceil", 1), ("ceil", 1), ("even", 1)])
-def test_mxfp4_amax7_example(rule, scale_exp):
+def test_mxfp4_amax7_example(rule, scale_exp, each_backend):
     # references.md (OCP MX v1.0 §6.3 and torchao ScaleCalculationMode): MXFP4 block with amax 7
     # → FLOOR scale 2^0 (7 saturates to 6); RCEIL/CEIL/EVEN → 2^1 (7/2 = 3.5 rounds to 4).
     x = np.zeros(32, np.float32)
     x[0] = 7.0
-    q = formats.encode(x, with_rule("mxfp4", rule))
+    q = each_backend.encode(x, with_rule("mxfp4", rule))
     assert int(q.scales[0]) == 127 + scale_exp
-    assert formats.decode(q)[0] == (6.0 if rule == "floor" else 8.0)
+    assert each_backend.decode(q)[0] == (6.0 if rule == "floor" else 8.0)
+    assert each_backend.quantize(x, with_rule("mxfp4", rule))[0] == (6.0 if rule == "floor" else 8.0)
 
 
-def test_mxfp8_known_block():
+def test_mxfp8_known_block(each_backend):
     # amax 300 → floor(log2 300) = 8, emax(E4M3) = 8 → X = 2^0; 300 → E4M3 RNE 288; 0.01 → 0.009765625
     x = np.zeros(32, np.float32)
     x[:3] = [300.0, -1.0, 0.01]
-    q = formats.encode(x, "mxfp8_e4m3")
+    q = each_backend.encode(x, "mxfp8_e4m3")
     assert int(q.scales[0]) == 127
-    np.testing.assert_array_equal(formats.decode(q)[:3], np.float32([288.0, -1.0, 0.009765625]))
+    np.testing.assert_array_equal(each_backend.decode(q)[:3], np.float32([288.0, -1.0, 0.009765625]))
+    np.testing.assert_array_equal(each_backend.quantize(x, "mxfp8_e4m3")[:3], np.float32([288.0, -1.0, 0.009765625]))
 
 
-def test_mxint8_known_block():
+def test_mxint8_known_block(each_backend):
     # amax 3 → X = 2^(1 − 0) = 2; elements 3/2 = 1.5 → 96/64; 0.1/2 = 0.05 → RNE(3.2)/64 = 3/64
     x = np.zeros(32, np.float32)
     x[:2] = [3.0, -0.1]
-    q = formats.encode(x, "mxint8")
+    q = each_backend.encode(x, "mxint8")
     assert int(q.scales[0]) == 128
     assert q.codes[0, 0] == 96 and q.codes[0, 1] == (256 - 3)
-    np.testing.assert_array_equal(formats.decode(q)[:2], np.float32([3.0, -0.09375]))
+    np.testing.assert_array_equal(each_backend.decode(q)[:2], np.float32([3.0, -0.09375]))
 
 
-def test_msfp12_known_block():
+def test_msfp12_known_block(each_backend):
     # MSFP12: shared exponent of amax 5 is 2 → elements are sign + 3-bit mantissas of x/2^2 in
     # steps of 1/4: 5/4 = 1.25 exact; 0.3/4 = 0.075 → 0 (steps of 0.25 · 4 = 1.0 in value).
     x = np.zeros(16, np.float32)
     x[:3] = [5.0, 0.3, -3.9]
-    q = formats.encode(x, "msfp12")
+    q = each_backend.encode(x, "msfp12")
     assert int(q.scales[0]) == 127 + 2
-    np.testing.assert_array_equal(formats.decode(q)[:3], np.float32([5.0, 0.0, -4.0]))
+    np.testing.assert_array_equal(each_backend.decode(q)[:3], np.float32([5.0, 0.0, -4.0]))
 
 
 # ----------------------------------------------------------------------------- exact reference

@@ -80,7 +80,7 @@ def test_mxint8_minus_two_corner():
 @pytest.mark.parametrize("name", ["mxfp8_e4m3", "mxfp6_e3m2", "mxfp6_e2m3", "mxfp4"])
 def test_explicit_random_bits_round_each_element_as_gfloat(name):
     """Stochastic rounding of block formats with explicit random bits (one per element of x,
-    key=): each element is rounded as gfloat rounds it (``round_ndarray(..., Stochastic, sat=True,
+    srbits=): each element is rounded as gfloat rounds it (``round_ndarray(..., Stochastic, sat=True,
     srbits, srnumbits)`` of V / X, X the block's power-of-two scale, which rounding does not
     change), on NumPy, Numba (≥ 2^15 elements) and JAX, with the blocking axis first or last and
     a partial block."""
@@ -99,12 +99,12 @@ def test_explicit_random_bits_round_each_element_as_gfloat(name):
         s = np.repeat(scales, 32, axis=-1)[:, :60]
         want = round_ndarray(fi, xm / s, RoundMode.Stochastic, True, bm.astype(np.int64), R) * s
         want = np.moveaxis(want, -1, axis)
-        kw = dict(rounding="stochastic", key=bits, random_bits=R, axis=axis)
+        kw = dict(rounding="stochastic", srbits=bits, random_bits=R, axis=axis)
         got = formats.quantize(x, name, **kw)
         np.testing.assert_array_equal(got.astype(np.float64), want, err_msg=f"{rows} rows")
         q = formats.encode(x, name, **kw)
         np.testing.assert_array_equal(formats.decode(q).astype(np.float64), want)
         if rows <= 8:
-            kw["key"] = jnp.asarray(bits)
+            kw["srbits"] = jnp.asarray(bits)
             got = formats.quantize(jnp.asarray(x), name, **kw)
             np.testing.assert_array_equal(np.asarray(got).astype(np.float64), want, err_msg="jax")

@@ -107,8 +107,8 @@ def test_gfloat_describes_the_same_values(fmt):
     want = np.array([decode_float(fi, c).fval for c in range(fmt.num_codes)]) if fmt.bits <= 8 else None
     if want is not None:
         assert same_values(formats.values(fmt), want).all()
-    assert fmt.max == fi.max and fmt.min_normal == fi.smallest_normal
-    assert (fmt.smallest_subnormal or fmt.min_normal) == fi.smallest
+    assert fmt.max == fi.max and fmt.smallest_normal == fi.smallest_normal
+    assert (fmt.smallest_subnormal or fmt.smallest_normal) == fi.smallest
     assert len(fmt.nan_codes) == fi.num_nans and fmt.has_negative_zero == fi.has_nz
 
 
@@ -213,7 +213,7 @@ def test_p3109_beyond_float64(signed):
     for c in (1, 2, bias - 1074, bias - 1022, bias, bias + 1, bias + 1023, bias + 1024,
               fmt.max_code):
         assert fmt.value_of_code(c) == Fraction(2) ** (c - bias), c
-    assert fmt.max == math.inf and fmt.min_normal == 0.0  # float64 roundings of 2^±16382...
+    assert fmt.max == math.inf and fmt.smallest_normal == 0.0  # float64 roundings of 2^±16382...
     powers = np.ldexp(1.0, np.arange(-1074, 1024))
     q = formats.encode(powers, fmt)
     assert np.array_equal(q.codes, np.arange(-1074, 1024) + bias)
@@ -254,7 +254,7 @@ def test_tf32_matches_gfloat():
             _compare(fmt, fi, x, mode, sat, seed=3, nbits=8)
 
 
-# ------------------------------------------------------------- explicit random bits (key=)
+# ---------------------------------------------------------- explicit random bits (srbits=)
 SR_FORMATS = ["float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn",
               "float8_e4m3fnuz"]
 
@@ -271,7 +271,7 @@ def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
     code-adjacent input, through the NumPy, Numba (large arrays) and JAX paths."""
     import jax.numpy as jnp
 
-    from lowbit.formats.core._codec import NUMBA_THRESHOLD
+    from lowbit.formats.backend import NUMBA_THRESHOLDS
 
     fmt, fi = formats.get(name), GFLOAT[name]
     x = _inputs(fmt, nbits)
@@ -281,16 +281,16 @@ def test_explicit_random_bits_reproduce_gfloat(name, nbits, dtype):
         with np.errstate(invalid="ignore", over="ignore"):
             want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, sat, bits.astype(np.int64),
                                  nbits)
-        kw = dict(rounding="stochastic", key=bits, random_bits=nbits, overflow=ov)
+        kw = dict(rounding="stochastic", srbits=bits, random_bits=nbits, overflow=ov)
         got = formats.quantize(x, fmt, **kw)
         assert same_values(got, want).all(), mismatches(x, got, want)
         q = formats.encode(x, fmt, **kw)
         assert same_values(formats.decode(q, dtype=np.float64), want).all()
-        n = NUMBA_THRESHOLD + 5
+        n = NUMBA_THRESHOLDS["codec"] + 5
         xb, bb, wb = _tile(x, n), _tile(bits, n), _tile(want, n)
-        got = formats.quantize(xb, fmt, rounding="stochastic", key=bb, random_bits=nbits, overflow=ov)
+        got = formats.quantize(xb, fmt, rounding="stochastic", srbits=bb, random_bits=nbits, overflow=ov)
         assert same_values(got, wb).all(), "numba: " + mismatches(xb, got, wb)
-        got = formats.quantize(jnp.asarray(x), fmt, rounding="stochastic", key=jnp.asarray(bits),
+        got = formats.quantize(jnp.asarray(x), fmt, rounding="stochastic", srbits=jnp.asarray(bits),
                                random_bits=nbits, overflow=ov)
         assert same_values(np.asarray(got), want).all(), "jax: " + mismatches(x, got, want)
 
@@ -302,10 +302,10 @@ def test_explicit_random_bits_default_to_their_dtype_width():
     for dtype, nbits in ((np.uint8, 8), (np.uint16, 16)):
         bits = np.random.default_rng(2).integers(0, 2**nbits, size=x.shape, dtype=dtype)
         want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, True, bits.astype(np.int64), nbits)
-        got = formats.quantize(x, fmt, rounding="stochastic", key=bits, overflow="saturate")
+        got = formats.quantize(x, fmt, rounding="stochastic", srbits=bits, overflow="saturate")
         assert same_values(got, want).all()
     # one value broadcast to every element (a 0-d array)
     b = np.array(200, np.uint8)
     want = round_ndarray(fi, x.astype(np.float64), RoundMode.Stochastic, True,
                          np.full(x.shape, 200, np.int64), 8)
-    assert same_values(formats.quantize(x, fmt, rounding="stochastic", key=b, overflow="saturate"), want).all()
+    assert same_values(formats.quantize(x, fmt, rounding="stochastic", srbits=b, overflow="saturate"), want).all()

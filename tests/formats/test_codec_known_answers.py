@@ -10,6 +10,10 @@ Sources:
   [754]   IEEE 754-2019 Table 3.5 (binary16); bfloat16: Google TPU bfloat16 (binary32 with a
           7-bit trailing significand).
   [P3109] IEEE SA P3109 Interim Report (2024), binary8p3 / binary8p4 tables.
+
+Every answer that a codec computes (values of codes, conversions) runs through every backend —
+NumPy vectorized, Numba regardless of size, JAX eager and ``jax.jit`` — with the ``each_backend``
+fixture of ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pytest
 
 from lowbit import formats
 
-# name: (max, min_normal, smallest_subnormal, max_subnormal or None, bias, source)
+# name: (max, smallest_normal, smallest_subnormal, max_subnormal or None, bias, source)
 TABLE = {
     "float8_e4m3fn": (448.0, 2.0**-6, 2.0**-9, 0.875 * 2.0**-6, 7, "OFP8 Table 1"),
     "float8_e5m2": (57344.0, 2.0**-14, 2.0**-16, 0.75 * 2.0**-14, 15, "OFP8 Table 1"),
@@ -36,15 +40,20 @@ TABLE = {
 }
 
 
+def _all_values(backend, fmt):
+    """The value of every code of ``fmt``, decoded on ``backend`` (float64)."""
+    return backend.decode_codes(np.arange(fmt.num_codes), fmt, dtype="float64")
+
+
 @pytest.mark.parametrize("name", list(TABLE))
-def test_range_table(name):
+def test_range_table(name, each_backend):
     mx, mn, sub, maxsub, bias, _source = TABLE[name]
     fmt = formats.get(name)
     assert fmt.max == mx and fmt.min == -mx
-    assert fmt.min_normal == mn
+    assert fmt.smallest_normal == mn
     assert fmt.smallest_subnormal == sub
     assert fmt.bias == bias
-    vals = formats.values(fmt)
+    vals = _all_values(each_backend, fmt)
     assert np.nanmax(vals[np.isfinite(vals)]) == mx
     assert np.min(vals[vals > 0]) == sub
     if maxsub is not None:
@@ -62,23 +71,24 @@ def test_ofp8_special_encodings():
     assert e4m3.has_negative_zero and e5m2.has_negative_zero
 
 
-def test_mx_fp4_value_table():
+def test_mx_fp4_value_table(each_backend):
     # MX §5.3.3: E2M1 magnitudes by code 0..7
     want = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
-    vals = formats.values("float4_e2m1fn")
+    vals = _all_values(each_backend, formats.get("float4_e2m1fn"))
+    np.testing.assert_array_equal(vals, formats.values("float4_e2m1fn"))
     assert vals[:8].tolist() == want
     assert vals[8:].tolist() == [-v for v in want]
     assert np.signbit(vals[8])
 
 
-def test_mx_e8m0_scale():
+def test_mx_e8m0_scale(each_backend):
     # MX §5.4.1: E8M0 bias 127, 2^-127 (0x00) .. 2^127 (0xFE), NaN 0xFF, no sign, zero or Inf
     fmt = formats.get("float8_e8m0fnu")
-    vals = formats.values(fmt)
+    vals = _all_values(each_backend, fmt)
     assert vals[0] == 2.0**-127 and vals[127] == 1.0 and vals[0xFE] == 2.0**127
     assert np.isnan(vals[0xFF]) and tuple(fmt.nan_codes) == (0xFF,)
     assert not fmt.signed and not fmt.has_zero and not fmt.has_inf and fmt.bits == 8
-    assert fmt.max == 2.0**127 and fmt.min_normal == 2.0**-127 and fmt.smallest_subnormal is None
+    assert fmt.max == 2.0**127 and fmt.smallest_normal == 2.0**-127 and fmt.smallest_subnormal is None
 
 
 def test_fnuz_encodings():
@@ -88,7 +98,7 @@ def test_fnuz_encodings():
         assert tuple(fmt.nan_codes) == (0x80,) and not fmt.has_negative_zero and not fmt.has_inf
 
 
-def test_p3109_binary8():
+def test_p3109_binary8(each_backend):
     # P3109 interim report: binary8p3 max 49152, min subnormal 2^-17; binary8p4 max 224,
     # min subnormal 2^-10; NaN 0x80, +Inf 0x7F, −Inf 0xFF, no −0
     for p, mx, sub in ((3, 49152.0, 2.0**-17), (4, 224.0, 2.0**-10)):
@@ -96,6 +106,8 @@ def test_p3109_binary8():
         assert fmt.max == mx and fmt.smallest_subnormal == sub
         assert tuple(fmt.nan_codes) == (0x80,) and fmt.inf_codes == (0x7F, 0xFF)
         assert not fmt.has_negative_zero
+        v = each_backend.decode_codes([0x7E, 0x01, 0x80, 0x7F, 0xFF], fmt, dtype="float64")
+        assert v[:2].tolist() == [mx, sub] and np.isnan(v[2]) and v[3:].tolist() == [np.inf, -np.inf]
 
 
 # ------------------------------------------------------------------- conversion answers
@@ -131,9 +143,10 @@ CONVERSIONS = [
 
 @pytest.mark.parametrize("x,name,opts,want", CONVERSIONS,
                          ids=[f"{n}-{x}-{'-'.join(map(str, o.values()))}" for x, n, o, _ in CONVERSIONS])
-def test_conversion_answers(x, name, opts, want):
+def test_conversion_answers(x, name, opts, want, each_backend):
     for dtype in (np.float32, np.float64):
-        got = formats.quantize(np.array([x], dtype), name, **opts)[0]
+        got = each_backend.quantize(np.array([x], dtype), name, **opts)[0]
+        assert got.dtype == dtype
         if np.isnan(want):
             assert np.isnan(got)
         else:

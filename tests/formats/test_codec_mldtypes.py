@@ -96,7 +96,7 @@ def test_special_code_sets_match_ml_dtypes(fmt):
     assert fmt.has_negative_zero == bool(neg_zero)
     info = ml_dtypes.finfo(ml_dtype_of(fmt)) if fmt.name != "float16" else np.finfo(np.float16)
     assert fmt.max == float(info.max)
-    assert fmt.min_normal == float(info.smallest_normal)
+    assert fmt.smallest_normal == float(info.smallest_normal)
     assert fmt.eps == float(info.eps)
     if fmt.smallest_subnormal is not None:
         assert fmt.smallest_subnormal == float(info.smallest_subnormal)

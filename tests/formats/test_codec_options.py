@@ -40,7 +40,7 @@ def test_bad_dtype_raises_type_error(x, verb):
     ({"axis": "x"}, "axis"),
     ({"key": 3}, "key"),                   # only with stochastic rounding
     ({"rounding": "stochastic"}, "key"),   # stochastic needs a key
-    ({"rounding": "stochastic", "key": "seed"}, "key"),
+    ({"srbits": np.uint8([1, 2, 3])}, "srbits"),  # only with stochastic rounding
 ])
 def test_bad_option_raises_value_error_naming_it(opts, name):
     for verb in (formats.quantize, formats.encode):
@@ -149,7 +149,7 @@ def test_flush_subnormals_is_daz_then_round_then_ftz(name, dtype, rounding):
     want = []
     for v in _daz(x).astype(np.float64).tolist():
         r = ref_quantize(v, fmt, rounding)
-        if abs(r) < fmt.min_normal:  # FTZ keeps the sign where the format has −0
+        if abs(r) < fmt.smallest_normal:  # FTZ keeps the sign where the format has −0
             r = math.copysign(0.0, r) if fmt.family == "float" and fmt.has_negative_zero else 0.0
             if fmt.family == "float" and not fmt.has_zero:
                 r = ref_quantize(0.0, fmt, rounding)
@@ -245,21 +245,66 @@ def test_wide_formats_are_identity_or_ieee_casts():
     assert np.array_equal(encode_np(x, formats.get("float64")), x.view(np.uint64))
 
 
-# -------------------------------------------------------------- explicit random bits (key=)
+# ----------------------------------------------------- key= and explicit random bits (srbits=)
 @pytest.mark.parametrize("bits,exc,match", [
     (np.int32([1, 2, 3]), TypeError, "unsigned"),           # signed integers
     (np.float32([0.1, 0.2, 0.3]), TypeError, "unsigned"),   # floats
     (np.array([True, False, True]), TypeError, "unsigned"),
+    ([1, 2, 3], TypeError, "unsigned integer array"),       # not an array
     (np.uint8([1, 2]), ValueError, "broadcast"),             # wrong shape
     (np.uint8([[1], [2]]), ValueError, "broadcast"),          # broadcasts to (2, 3), not (3,)
     (np.uint8([1, 2, 64]), ValueError, "2\\*\\*6"),          # not below 2**random_bits
 ])
 @pytest.mark.parametrize("fmt", [F8, "mxfp4", "posit8", "nf4", "lns8"])
-def test_explicit_random_bits_are_validated_naming_key(fmt, bits, exc, match):
+def test_explicit_random_bits_are_validated_naming_srbits(fmt, bits, exc, match):
     for verb in (formats.quantize, formats.encode):
-        with pytest.raises(exc, match="key") as info:
-            verb(X, fmt, rounding="stochastic", key=bits, random_bits=6)
+        with pytest.raises(exc, match="srbits") as info:
+            verb(X, fmt, rounding="stochastic", srbits=bits, random_bits=6)
         assert info.match(match)
+
+
+@pytest.mark.parametrize("key", [np.uint32([0, 0, 1]), np.uint8([1, 2, 3]), np.array(7, np.uint32),
+                                 "seed", 1.5, True, [1, 2], np.random.default_rng],
+                         ids=["uint32-bits", "uint8-bits", "0d-bits", "str", "float", "bool", "list", "function"])
+@pytest.mark.parametrize("fmt", [F8, "mxfp4", "posit8"])
+def test_key_takes_no_bits(fmt, key):
+    """``key=`` is a seed, a generator or a JAX key: an array is a TypeError naming ``key`` that
+    points at ``srbits=`` (an array key was once read as random bits)."""
+    with pytest.raises(TypeError, match="key must be") as info:
+        formats.quantize(X, fmt, rounding="stochastic", key=key)
+    if isinstance(key, np.ndarray):
+        assert info.match("srbits")
+
+
+def test_key_and_srbits_are_exclusive():
+    with pytest.raises(ValueError, match="either key= .* or srbits="):
+        formats.quantize(X, F8, rounding="stochastic", key=1, srbits=np.uint8([1, 2, 3]))
+
+
+def test_a_legacy_jax_key_is_a_key_not_bits():
+    """``jax.random.PRNGKey(0)`` is a uint32 array of shape (2,): it draws as the typed key of the
+    same data does, on JAX inputs — never read as two random words (which broadcast to a (2,)
+    input and gave a silent wrong answer)."""
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.linspace(-3.0, 3.0, 2, dtype=jnp.float32)  # the shape the two words broadcast to
+    legacy = jax.random.PRNGKey(5)
+    for verb in (formats.quantize, lambda *a, **k: formats.encode(*a, **k).codes):
+        got = verb(x, F8, rounding="stochastic", key=legacy)
+        want = verb(x, F8, rounding="stochastic", key=jax.random.wrap_key_data(legacy))
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    y = jnp.linspace(-3.0, 3.0, 4096, dtype=jnp.float32)
+    a = formats.quantize(y, F8, rounding="stochastic", key=legacy)
+    b = formats.quantize(y, F8, rounding="stochastic", key=jax.random.wrap_key_data(legacy))
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    f = jax.jit(lambda v, k: formats.quantize(v, "mxfp4", rounding="stochastic", key=k))
+    np.testing.assert_array_equal(np.asarray(f(y, legacy)),
+                                  np.asarray(f(y, jax.random.wrap_key_data(legacy))))
+    with pytest.raises(TypeError, match="srbits"):
+        formats.quantize(y, F8, rounding="stochastic", key=jnp.zeros(4096, jnp.uint32))
+    with pytest.raises(ValueError, match="key"):  # a generator draws NumPy bits only
+        formats.quantize(y, F8, rounding="stochastic", key=np.random.default_rng(0))
 
 
 def test_explicit_random_bits_are_the_randomness():
@@ -270,23 +315,92 @@ def test_explicit_random_bits_are_the_randomness():
     x = np.float32([1.01, 1.06, 1.11, -1.01, -1.06, -1.11])  # float8_e4m3fn: between 1 and 1.125
     R = 8
     zeros, ones = np.zeros(6, np.uint8), np.full(6, 255, np.uint8)
-    lo = formats.quantize(x, F8, rounding="stochastic", key=zeros, random_bits=R)
-    hi = formats.quantize(x, F8, rounding="stochastic", key=ones, random_bits=R)
+    lo = formats.quantize(x, F8, rounding="stochastic", srbits=zeros, random_bits=R)
+    hi = formats.quantize(x, F8, rounding="stochastic", srbits=ones, random_bits=R)
     assert lo.tolist() == formats.quantize(x, F8, rounding="toward_zero").tolist()
     assert np.abs(hi).tolist() == [1.125] * 6
-    # a 0-d array is bits for every element (a NumPy integer scalar is a seed)
-    assert formats.quantize(x, F8, rounding="stochastic", key=np.array(255, np.uint8),
+    # a 0-d array is bits for every element
+    assert formats.quantize(x, F8, rounding="stochastic", srbits=np.array(255, np.uint8),
                             random_bits=R).tolist() == hi.tolist()
     for fmt in ("mxfp4", "nvfp4", "posit8", "lns8", "nf4", "ternary_absmean", "luq4",
                 formats.ScaledIntFormat(formats.get("int4"), "group", 32)):
         y = np.random.default_rng(1).standard_normal((2, 64)).astype(np.float32)
         b = np.random.default_rng(2).integers(0, 256, (2, 64), dtype=np.uint8)
-        a1 = formats.quantize(y, fmt, rounding="stochastic", key=b)
-        a2 = formats.quantize(y.copy(), fmt, rounding="stochastic", key=b.copy())
+        a1 = formats.quantize(y, fmt, rounding="stochastic", srbits=b)
+        a2 = formats.quantize(y.copy(), fmt, rounding="stochastic", srbits=b.copy())
         assert np.array_equal(a1, a2)
         # the bits of one element decide that element only: changing one bit changes at most it
         b2 = b.copy()
         b2[0, 5] ^= 0x80
-        a3 = formats.quantize(y, fmt, rounding="stochastic", key=b2)
+        a3 = formats.quantize(y, fmt, rounding="stochastic", srbits=b2)
         changed = np.argwhere(a3 != a1).tolist()
         assert changed in ([], [[0, 5]]), (fmt, changed)
+
+
+# ------------------------------------------------------------------ one table of mode IDs
+def test_mode_ids_are_one_read_only_table():
+    assert list(formats.ROUNDING_IDS) == list(formats.ROUNDINGS)
+    assert list(formats.OVERFLOW_IDS) == [o for o in formats.OVERFLOWS if o is not None]
+    assert list(formats.SPECIAL_IDS) == list(formats.SPECIALS)
+    assert list(formats.SCALE_RULE_IDS) == list(formats.SCALE_RULES)
+    import typing
+
+    from lowbit.formats.core._modes import Overflow, Rounding  # the type hints of the verbs
+
+    assert typing.get_args(Rounding) == formats.ROUNDINGS
+    assert typing.get_args(Overflow) == formats.OVERFLOWS[1:]
+    for table in (formats.ROUNDING_IDS, formats.OVERFLOW_IDS, formats.SPECIAL_IDS, formats.SCALE_RULE_IDS):
+        assert sorted(table.values()) == list(range(len(table)))
+        with pytest.raises(TypeError):
+            table["new"] = 99  # type: ignore[index]
+
+
+def _literal_mode_tables(path):
+    """Dict literals in ``path`` that map two or more mode names to int constants."""
+    import ast
+
+    names = set(formats.ROUNDINGS) | {o for o in formats.OVERFLOWS if o} | set(formats.SPECIALS) \
+        | set(formats.SCALE_RULES)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Dict) and len(node.keys) >= 2 and all(
+                isinstance(k, ast.Constant) and k.value in names for k in node.keys) and all(
+                isinstance(v, ast.Constant) and type(v.value) is int for v in node.values):
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_no_kernel_numbers_modes_itself(tmp_path):
+    """Every kernel (scalar, block, L-Mul, the GEMM accumulator) takes its mode IDs from the one
+    table: no other module writes a name → int table of rounding, overflow, special-value or
+    scale-rule modes."""
+    import pathlib
+
+    root = pathlib.Path(formats.__file__).resolve().parents[1]
+    bad = [hit for pkg in ("formats", "simulator", "hwmodels") for p in sorted((root / pkg).rglob("*.py"))
+           for hit in _literal_mode_tables(p)]
+    assert not bad, bad
+    # positive control: the scan finds such a table
+    probe = tmp_path / "probe.py"
+    probe.write_text('T = {"saturate": 0, "inf": 1}\n')
+    assert _literal_mode_tables(probe)
+
+
+def test_gemm_kernel_reads_the_shared_ids():
+    """simulator.matmul's compiled accumulation kernel and the vectorized path agree on every
+    overflow policy and rounding mode (their IDs come from formats' table, whose overflow order
+    is the reverse of the kernel's old private one)."""
+    from lowbit import simulator
+    from lowbit.formats.backend import numba_policy
+
+    a = np.array([[60000.0, 60000.0, -1.0, 3.0]], np.float32)
+    b = np.array([[1.0], [1.0], [1.0], [2.0 ** -12]], np.float32)
+    for overflow in (None, "saturate", "inf", "nan"):
+        for rounding in ("nearest_even", "toward_zero", "up", "down", "odd", "nearest_away"):
+            acc = simulator.Accumulator("float16", rounding=rounding, overflow=overflow)
+            with numba_policy("always"):
+                fast = simulator.matmul(a, b, accumulator=acc)
+            with numba_policy("never"):
+                vec = simulator.matmul(a, b, accumulator=acc)
+            ref = simulator.matmul(a, b, accumulator=acc, backend="reference")
+            assert same_values(fast, ref).all() and same_values(vec, ref).all(), (overflow, rounding, fast, ref)

@@ -17,7 +17,7 @@ from gfloat import RoundMode, round_ndarray
 from gfloat import formats as gff
 
 from lowbit import formats
-from lowbit.formats.core._codec import NUMBA_THRESHOLD
+from lowbit.formats.backend import NUMBA_THRESHOLDS
 
 
 def _representatives():
@@ -42,8 +42,8 @@ def _representatives():
 
 REPS = _representatives()
 IDS = [f.name for f in REPS]
-BIG = (64, 640)  # 40960 elements: above NUMBA_THRESHOLD (and above L-Mul's threshold for 2 operands)
-assert BIG[0] * BIG[1] >= NUMBA_THRESHOLD
+BIG = (64, 640)  # 40960 elements: above the codec's Numba threshold (and L-Mul's for 2 operands)
+assert BIG[0] * BIG[1] >= NUMBA_THRESHOLDS["codec"]
 
 
 def _data(shape, dtype, seed=0, fmt=None):

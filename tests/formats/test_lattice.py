@@ -82,7 +82,12 @@ def test_nearest_equals_brute_force_and_is_in_lattice(name):
     np.testing.assert_allclose(d, brute_force_distance(x, name), rtol=1e-12, atol=1e-12)
 
 
-def test_known_points_and_scale():
+def test_known_points_and_scale(each_backend):
+    # Conway & Sloane 1982: D4 rounds every coordinate, re-rounds the worst one when the sum is odd;
+    # E8 takes the closer of D8 and D8 + 1/2 — through every backend
+    near = each_backend.run(L.nearest, np.array([[0.6, 0.6, 0.1, 0.0], [0.6, 0.4, 0.1, 0.0]]), lattice="D4")
+    assert near[0].tolist() == [1, 1, 0, 0] and near[1].tolist() in ([1, 1, 0, 0], [0, 0, 0, 0])
+    assert each_backend.run(L.nearest, np.full(8, 0.45), lattice="E8").tolist() == [0.5] * 8
     assert L.nearest(np.array([0.6, 0.6, 0.1, 0.0]), "D4").tolist() == [1, 1, 0, 0]
     assert L.nearest(np.array([0.6, 0.4, 0.1, 0.0]), "D4").tolist() == [1, 1, 0, 0] or \
         L.nearest(np.array([0.6, 0.4, 0.1, 0.0]), "D4").tolist() == [0, 0, 0, 0]

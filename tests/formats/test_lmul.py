@@ -20,18 +20,27 @@ from lowbit.formats.numsys._lmul import _resolve_overflow, lmul_codes_xp, lmul_o
 
 
 # ------------------------------------------------------------------------- known answers
-def test_paper_known_answers_fp32_bits():
+def test_paper_known_answers_fp32_bits(each_backend):
     # references.md / arXiv 2410.00907: fp32 bit form subtracts 0x3F780000;
     # lmul(1,1) = 1 + 2^-4, lmul(1.5,1.5) = 2.125 (mantissa carry), lmul(5,5) = 25.
+    # Through every backend (NumPy vectorized, Numba, JAX eager and jit).
     assert (127 << 23) - (1 << (23 - lmul_offset(23))) == 0x3F780000
     a = np.array([1.0, 1.5, 5.0, -1.5, 0.0], np.float32)
-    out = formats.lmul(a, a, "float32")
+    out = each_backend.run(formats.lmul, a, a, fmt="float32")
     assert out.dtype == np.float32
     assert out.tolist() == [1.0625, 2.125, 25.0, 2.125, 0.0]
-    assert formats.lmul(np.float32(1.5), np.float32(1.5), "float32", variant="formula") == 2.0625
-    # the same identities hold for any m > 4 (l = 4): float64, including the large-array path
-    big = np.tile(np.array([1.0, 1.5, 5.0]), 30000)
-    assert formats.lmul(big, big, "float64")[:3].tolist() == [1.0625, 2.125, 25.0]
+    h = np.float32([1.5])
+    assert each_backend.run(formats.lmul, h, h, fmt="float32", variant="formula").tolist() == [2.0625]
+    # the same identities hold for any m > 4 (l = 4): float64
+    big = np.tile(np.array([1.0, 1.5, 5.0]), 300)
+    assert each_backend.run(formats.lmul, big, big, fmt="float64")[:3].tolist() == [1.0625, 2.125, 25.0]
+    # and on codes (the GEMM emulator's entry): E4M3 (m = 3, l = 3): 1 × 1 = 1 + 2^-3; 1.5 × 1.5:
+    # s = 0.5 + 0.5 + 2^-3 ≥ 1 carries: 2 · 1.125 = 2.25. bfloat16 (m = 7, l = 4): as float32.
+    for name, want in (("float8_e4m3fn", [1.125, 2.25]), ("bfloat16", [1.0625, 2.125])):
+        c = formats.encode(np.float32([1.0, 1.5]), name).codes
+        pc = each_backend.run(formats.lmul_codes, c, c, fmt=name)
+        assert formats.decode(formats.QArray(codes=pc, format=name, shape=pc.shape), dtype="float64").tolist() \
+            == want
 
 
 def test_offset_exponent():
@@ -54,7 +63,7 @@ def _split(v: Fraction):
 def _ref_value(vx, vy, fmt, variant):
     """Exact L-Mul of two finite normal values from the written formula, with the documented
     rules: flush subnormal operands and results below the normal range."""
-    if vx == 0 or vy == 0 or abs(vx) < fmt.min_normal or abs(vy) < fmt.min_normal:
+    if vx == 0 or vy == 0 or abs(vx) < fmt.smallest_normal or abs(vy) < fmt.smallest_normal:
         return Fraction(0)
     sign = -1 if (vx < 0) != (vy < 0) else 1
     m = fmt.mantissa_bits
@@ -78,7 +87,7 @@ def _ref_value(vx, vy, fmt, variant):
             k //= 2
             E += 1
         r = Fraction(k, 2 ** m) * Fraction(2) ** E
-    if r < fmt.min_normal:
+    if r < fmt.smallest_normal:
         return Fraction(0)
     return sign * r
 
@@ -125,7 +134,7 @@ def _ref_code(cx, cy, fmt, variant, overflow):
     inf_y = isinstance(vy, float) and math.isinf(vy)
     if inf_x or inf_y:
         other = vy if inf_x else vx
-        if not (inf_x and inf_y) and (other == 0 or abs(other) < fmt.min_normal):
+        if not (inf_x and inf_y) and (other == 0 or abs(other) < fmt.smallest_normal):
             return nan
         return fmt.inf_codes[1 if neg else 0]
     r = _ref_value(vx, vy, fmt, variant)
@@ -290,8 +299,8 @@ def test_symmetric_sign_xor_and_bounded_error(x, y, sx, sy, name, variant):
     qa, qb = formats.decode(q, dtype="float64")
     exact = float(qa) * float(qb)
     f = formats.get(name)
-    normal_ops = min(abs(qa), abs(qb)) >= f.min_normal      # subnormal operands are flushed
-    if normal_ops and abs(exact) < f.max / 2 and abs(exact) > 4 * f.min_normal:
+    normal_ops = min(abs(qa), abs(qb)) >= f.smallest_normal      # subnormal operands are flushed
+    if normal_ops and abs(exact) < f.max / 2 and abs(exact) > 4 * f.smallest_normal:
         assert np.sign(p[0]) == np.sign(exact)
         # |error| of the mantissa approximation: at most 1/4 relative (xm·ym − 2^-l over (1+xm)(1+ym))
         assert abs(p[0] / exact - 1) <= 0.25

@@ -124,7 +124,7 @@ def test_values_are_nearest_float_to_2_pow_L():
 
 def test_record_numbers():
     f = formats.get("lns8")           # 1 sign + 4.3 fixed point, bias 64
-    assert (f.bits, f.width, f.bias) == (8, 7, 64)
+    assert (f.bits, f.log_bits, f.bias) == (8, 7, 64)
     assert f.log2_max == Fraction(63, 8) and f.log2_min == Fraction(-63, 8)
     assert f.max == 2 ** (63 / 8) and f.smallest_positive == 2 ** (-63 / 8)
     assert f.has_nan and not f.has_inf and f.nan_codes == (0x80,)

@@ -8,7 +8,7 @@ import pytest
 
 from lowbit import formats
 from lowbit.formats import numba as fnb
-from lowbit.formats.core._codec import NUMBA_THRESHOLD
+from lowbit.formats.backend import NUMBA_THRESHOLDS
 from lowbit.formats.core._options import make_options
 from lowbit.formats.scalar import _minifloat as mf
 from lowbit.formats.scalar import _numba_kernels as nk
@@ -66,7 +66,7 @@ def test_generic_loop_equals_kernel(name, dtype):
 
 
 def test_specialized_loop_equals_kernel():
-    n = nk.SPECIALIZE_THRESHOLD
+    n = NUMBA_THRESHOLDS["specialize"]
     x = _stress(n, seed=3)
     fmt = formats.get("float8_e5m2")
     opts = make_options(fmt, rounding="stochastic", random_bits=7)
@@ -77,7 +77,7 @@ def test_specialized_loop_equals_kernel():
 
 def test_public_quantize_uses_numba_above_threshold():
     fmt = formats.get("float16")
-    x = _stress(NUMBA_THRESHOLD + 5, seed=5)
+    x = _stress(NUMBA_THRESHOLDS["codec"] + 5, seed=5)
     big = formats.quantize(x, fmt)
     small = np.concatenate([formats.quantize(c, fmt) for c in np.array_split(x, 8)])
     np.testing.assert_array_equal(_bits(big), _bits(small))

@@ -53,10 +53,10 @@ def test_float_format_validation_names_the_field(kwargs, field):
 
 
 @pytest.mark.parametrize("kwargs,field", [
-    ({"width": 0}, "width"), ({"width": 33}, "width"), ({"width": 8.0}, "width"),
-    ({"width": True}, "width"), ({"width": 8, "signed": "yes"}, "signed"),
-    ({"width": 8, "narrow": 1}, "narrow"), ({"width": 8, "signed": False, "narrow": True}, "narrow"),
-    ({"width": 1, "narrow": True}, "narrow"),
+    ({"bits": 0}, "bits"), ({"bits": 33}, "bits"), ({"bits": 8.0}, "bits"),
+    ({"bits": True}, "bits"), ({"bits": 8, "signed": "yes"}, "signed"),
+    ({"bits": 8, "narrow": 1}, "narrow"), ({"bits": 8, "signed": False, "narrow": True}, "narrow"),
+    ({"bits": 1, "narrow": True}, "narrow"),
 ])
 def test_int_format_validation_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
@@ -118,12 +118,12 @@ def test_float_properties_match_value_table(fmt):
     assert fmt.has_zero == bool((v == 0).any())
     if fmt.mantissa_bits > 0 and fmt.subnormals:
         # subnormals: the positive values below 2^emin are the multiples of 2^(emin - m)
-        assert fmt.min_normal == 2.0**fmt.emin
-        sub = pos[pos < fmt.min_normal]
+        assert fmt.smallest_normal == 2.0**fmt.emin
+        sub = pos[pos < fmt.smallest_normal]
         assert fmt.smallest_subnormal == sub.min()
         assert np.array_equal(np.sort(sub), np.arange(1, 2**fmt.mantissa_bits) * sub.min())
     else:
-        assert fmt.smallest_subnormal is None and fmt.min_normal == pos.min()
+        assert fmt.smallest_subnormal is None and fmt.smallest_normal == pos.min()
     if 1.0 in v:
         above = v[fin & (v > 1.0)]
         assert fmt.eps == above.min() - 1.0
@@ -151,7 +151,7 @@ def test_float_properties_match_value_table(fmt):
 @pytest.mark.parametrize("fmt", INTS, ids=ids(INTS))
 def test_int_properties_match_value_table(fmt):
     v = exact_values(fmt)
-    w = fmt.width
+    w = fmt.bits
     assert fmt.bits == w and fmt.num_codes == 2**w
     unused = list(fmt.unused_codes)
     assert unused == ([2 ** (w - 1)] if fmt.narrow else [])  # −2^(w−1) of a symmetric format
@@ -164,7 +164,7 @@ def test_int_properties_match_value_table(fmt):
     else:
         assert fmt.min == 0 == v.min()
     assert sorted(v.tolist()) == list(range(int(v.min()), int(v.max()) + 1))
-    assert fmt.eps == 1 and fmt.min_normal == 1 and fmt.smallest_positive == 1
+    assert fmt.eps == 1 and fmt.smallest_normal == 1 and fmt.smallest_positive == 1
     assert fmt.smallest_subnormal is None and fmt.bias == 0
     assert not (fmt.has_inf or fmt.has_nan or fmt.has_negative_zero)
     assert fmt.nan_codes == () and fmt.inf_codes == () and fmt.nan_code is None
@@ -193,3 +193,85 @@ def test_code_set_behaves_like_a_tuple():
     assert hash(nan) == hash(formats.get("float16").nan_codes)
     big = formats.get("float32").nan_codes
     assert 0x7FC00000 in big and len(big) == 2 * (2**23 - 1)
+
+
+# ------------------------------------------------------------------ the declared contract
+def _record_classes():
+    out, todo = set(), [formats.Format]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in out:
+                out.add(sub)
+                todo.append(sub)
+    return sorted(out, key=lambda c: c.__name__)
+
+
+RECORD_CLASSES = _record_classes()
+PROTOCOL = ("name", "family", "bits", "bits_per_element", "max", "min", "smallest_normal",
+            "smallest_subnormal", "eps", "has_inf", "has_nan", "unused_codes")
+
+
+def test_every_family_has_a_record_class_here():
+    names = {c.__name__ for c in RECORD_CLASSES}
+    assert {"FloatFormat", "IntFormat", "BlockFormat", "ScaledIntFormat", "CodebookFormat", "PositFormat",
+            "LNSFormat", "LUQFormat", "NestedLatticeFormat"} <= names
+    families = {f.family for f in map(formats.get, formats.names())}
+    assert families <= {c.family for c in RECORD_CLASSES}
+
+
+@pytest.mark.parametrize("name", formats.names())
+def test_every_registered_format_satisfies_the_protocol(name):
+    fmt = formats.get(name)
+    assert isinstance(fmt, formats.NumberFormat)
+    for attr in PROTOCOL:
+        getattr(fmt, attr)  # defined (None where the family does not fix it)
+    assert isinstance(fmt.bits, int) and not isinstance(fmt.bits, bool) and fmt.bits >= 1
+    assert fmt.bits_per_element >= fmt.bits or fmt.family in ("codebook", "lattice")
+    assert fmt.min_normal == fmt.smallest_normal  # the documented alias
+    for old in ("width", "nbits"):  # one name for the total width on every record
+        assert not hasattr(fmt, old), f"{name} has .{old}: the width is .bits"
+    for attr in ("max", "smallest_normal", "smallest_subnormal", "eps"):
+        v = getattr(fmt, attr)
+        assert v is None or (isinstance(v, int | float) and v >= 0), (attr, v)
+
+
+@pytest.mark.parametrize("cls", RECORD_CLASSES, ids=lambda c: c.__name__)
+def test_every_record_class_satisfies_the_protocol(cls):
+    """Also the classes with no registered format: the protocol is checked on a class's own
+    attributes (properties and dataclass fields), so a new family cannot leave one out."""
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    for attr in PROTOCOL:
+        assert attr in fields or hasattr(cls, attr), f"{cls.__name__} lacks {attr}"
+    assert "width" not in fields and "nbits" not in fields and not hasattr(cls, "nbits")
+
+
+def test_the_protocol_rejects_what_is_no_format():
+    assert not isinstance(object(), formats.NumberFormat)
+    assert not isinstance(np.finfo(np.float32), formats.NumberFormat)  # no unused_codes, family
+
+    @dataclasses.dataclass(frozen=True)
+    class Duck:  # the protocol is structural: a record of another library can satisfy it
+        name: str = "duck"
+        family: str = "float"
+        bits: int = 8
+        bits_per_element: float = 8.0
+        max: float = 1.0
+        min: float = -1.0
+        smallest_normal: float = 0.5
+        smallest_subnormal: None = None
+        eps: float = 0.5
+        has_inf: bool = False
+        has_nan: bool = False
+        unused_codes: tuple = ()
+
+    assert isinstance(Duck(), formats.NumberFormat)
+
+
+def test_width_fields_are_bits():
+    assert formats.IntFormat(bits=6).bits == 6 and formats.get("int8").bits == 8
+    assert formats.PositFormat(bits=16, es=1).bits == 16
+    assert formats.get("lns8").log_bits == 7  # the log field; bits adds the sign
+    with pytest.raises(TypeError):
+        formats.IntFormat(width=8)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        formats.PositFormat(nbits=8)  # type: ignore[call-arg]

@@ -38,7 +38,7 @@ def test_record_fields_follow_the_names():
     for name in SCALAR_NAMES:
         fmt = formats.get(name)
         if name.startswith(("int", "uint")):
-            assert fmt.width == int(name.lstrip("uint")) and fmt.signed == name.startswith("int")
+            assert fmt.bits == int(name.lstrip("uint")) and fmt.signed == name.startswith("int")
             continue
         parsed = re.fullmatch(r"float(\d+)_e(\d+)m(\d+)(b\d+)?(fn|fnu|fnuz)?", name)
         if parsed:  # float8_e4m3fn: 8 bits, exponent 4, mantissa 3

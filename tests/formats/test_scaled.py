@@ -60,14 +60,14 @@ def ref_group(x: np.ndarray, elem, symmetric, scale_fmt):
 
 
 def int_codes(q, elem):
-    return (np.asarray(q) % (1 << elem.width)).astype(np.uint8)
+    return (np.asarray(q) % (1 << elem.bits)).astype(np.uint8)
 
 
 @pytest.mark.parametrize("elem,symmetric", [(INT8, True), (INT4, True), (UINT8, False), (INT8, False), (UINT4, False)])
 @pytest.mark.parametrize("scale", ["float32", "float16", "bfloat16", "float8_e8m0fnu"])
 def test_group_against_reference(elem, symmetric, scale):
     fmt = ScaledIntFormat(elem, "group", 16, symmetric, formats.get(scale))
-    rng = np.random.default_rng(elem.width + 7 * symmetric + len(scale))
+    rng = np.random.default_rng(elem.bits + 7 * symmetric + len(scale))
     x = (rng.standard_normal((3, 40)) * np.exp2(rng.integers(-8, 8, size=(3, 1)))).astype(np.float32)
     x[0, :16] = 0.0
     x[1, 16:32] = np.abs(x[1, 16:32]) + 1  # all positive: zero point at qmin

@@ -196,8 +196,10 @@ def test_other_families_by_duck_typing():
             return self.nbits
 
     lns = LNS()
-    e = mac_energy(lns, lns)  # LNS x LNS accumulates in LNS: add + table
-    assert e.multiply_pj == pytest.approx(T.int_add(7))  # multiply = add of the log fields
+    e = mac_energy(lns, lns)  # multiply = add of the log fields; accumulate in float32
+    assert e.multiply_pj == pytest.approx(T.int_add(7))
+    assert e.accumulate_pj == pytest.approx(T.fp_add(24)) and e.table_pj == 0
+    e = mac_energy(lns, lns, lns)  # an LNS accumulator, asked for: add + Gaussian-log table
     assert e.table_pj > 0
     p = mac_energy(Posit(), Posit(), "float32")
     assert p.mac_pj > mac_energy("float8_e4m3fn", "float8_e4m3fn", "float32").mac_pj
@@ -245,7 +247,7 @@ def test_lns_accumulation_uses_a_gaussian_log_table():
     if "lns8" not in formats.names():
         return  # LNS formats are built by another issue
     f = formats.get("lns8")  # F = frac_bits: table of (F+1)·2^F entries
-    e = mac_energy(f, f)
+    e = mac_energy(f, f, f)  # an LNS accumulator (the default is float32: formats.default_accumulator)
     entries = (f.frac_bits + 1) * 2**f.frac_bits
     assert e.multiply_pj == pytest.approx(T.int_add(f.bits - 1))
     assert e.table_pj == pytest.approx(T.sram_access(f.bits, entries * f.bits / 8))

@@ -27,11 +27,11 @@ def test_bitserial_equals_integer_gemm(m, k, n, fa, fb, serial, seed):
     r = simulator.bitserial_matmul(a, b, a_format=A, b_format=B, serial=serial)
     exact = a.astype(object) @ b.astype(object)
     np.testing.assert_array_equal(r.output, exact.astype(np.int64))
-    bits = {"a": A.width, "b": B.width, "both": A.width * B.width}[serial]
+    bits = {"a": A.bits, "b": B.bits, "both": A.bits * B.bits}[serial]
     assert r.counts.plane_ops == bits
     assert r.counts.bit_macs == bits * m * k * n
     assert r.counts.as_dict() | {"zero_planes": 0} == simulator.bitserial_counts(
-        m, k, n, a_bits=A.width, b_bits=B.width, serial=serial).as_dict()
+        m, k, n, a_bits=A.bits, b_bits=B.bits, serial=serial).as_dict()
 
 
 def test_wrapping_accumulator_matches_matmul_int16():

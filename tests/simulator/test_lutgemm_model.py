@@ -30,15 +30,15 @@ def test_integer_lut_gemm_equals_integer_gemm(m, k, n, wname, g, sym, seed):
     np.testing.assert_array_equal(r.output, x @ w)
     # counts: the model's own tally equals the analytic formula (negations are data dependent)
     c = r.counts.as_dict()
-    a = simulator.lut_gemm_counts(m, k, n, bits=f.width, group_size=g, sign_symmetry=sym).as_dict()
+    a = simulator.lut_gemm_counts(m, k, n, bits=f.bits, group_size=g, sign_symmetry=sym).as_dict()
     c_neg, a_neg = c.pop("negations"), a.pop("negations")
     assert c == a
     if sym:  # one negation per lookup whose pattern has the top bit set
-        codes = w & ((1 << f.width) - 1)
+        codes = w & ((1 << f.bits) - 1)
         G = -(-k // g)
         pad = np.zeros((G * g - k, n), dtype=np.int64)
         expect = 0
-        for i in range(f.width):
+        for i in range(f.bits):
             plane = np.concatenate([(codes >> i) & 1, pad]).reshape(G, g, n)
             expect += m * int(plane[:, g - 1, :].sum())
         assert c_neg == expect

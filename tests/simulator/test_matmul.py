@@ -253,13 +253,8 @@ def test_no_double_rounding(acc, a, b, expect):
     assert exact == Fraction(float(a[0, 0]) * float(b[0, 0]))  # the first product is exact in float32
     out = simulator.matmul(a, b, a_format="float32", b_format="float32", accumulator=acc)
     assert out[0, 0] == expect
-    import lowbit.simulator.emulate._matmul as mm
-
-    saved, mm.NUMBA_MIN_WORK = mm.NUMBA_MIN_WORK, 0  # the compiled kernel of the NumPy backend
-    try:
+    with formats.backend.numba_policy("always"):  # the compiled kernel of the NumPy backend
         assert simulator.matmul(a, b, a_format="float32", b_format="float32", accumulator=acc)[0, 0] == expect
-    finally:
-        mm.NUMBA_MIN_WORK = saved
     import jax.numpy as jnp
 
     assert float(simulator.matmul(jnp.asarray(a), jnp.asarray(b), a_format="float32", b_format="float32",

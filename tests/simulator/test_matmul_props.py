@@ -100,7 +100,7 @@ def test_integer_wrap_is_order_free(m, k, n, seed, fmt, acc, order, kc):
     out = simulator.matmul(a, b, order=order, k_chunk=kc, **kw)
     w = formats.get(acc)
     exact = a.astype(object) @ b.astype(object)
-    expect = np.vectorize(lambda v: (v - w.min) % (1 << w.width) + w.min)(exact).astype(np.int64)
+    expect = np.vectorize(lambda v: (v - w.min) % (1 << w.bits) + w.min)(exact).astype(np.int64)
     np.testing.assert_array_equal(out.astype(np.int64), expect)
     sat = Accumulator(acc, overflow="saturate")
     _eq(simulator.matmul(a, b, a_format=fmt, b_format=fmt, accumulator=sat, order=order, k_chunk=kc),
@@ -128,19 +128,15 @@ def test_negating_an_operand_negates_the_result(case):
 def test_numba_kernel_equals_exact_reference(case):
     """The compiled sequential kernel of the NumPy backend (used above a work threshold) gives
     the reference's values and the vectorized path's bits (signed zeros included)."""
-    import lowbit.simulator.emulate._matmul as mm
+    from lowbit.formats.backend import numba_policy
 
     a, b, kw = case
     if kw["order"] == "pairwise":
         kw = dict(kw, order="sequential")
-    saved = mm.NUMBA_MIN_WORK
-    try:
-        mm.NUMBA_MIN_WORK = 0
+    with numba_policy("always"):
         fast = simulator.matmul(a, b, **kw)
-        mm.NUMBA_MIN_WORK = 1 << 62
+    with numba_policy("never"):
         vec = simulator.matmul(a, b, **kw)
-    finally:
-        mm.NUMBA_MIN_WORK = saved
     _eq(fast, simulator.matmul(a, b, backend="reference", **kw))
     nn = ~np.isnan(vec)
     _eq(fast, vec)
