@@ -114,27 +114,9 @@ def test_integer_mac_monotone_in_width():
 
 def test_block_formats_add_scale_handling_amortised_over_the_block():
     """A block format = element MAC + per-block scale handling / block size."""
-    import dataclasses
-
     el = formats.get("float4_e2m1fn")
     e8m0 = formats.get("float8_e8m0fnu")
-
-    @dataclasses.dataclass(frozen=True)
-    class Blk:  # the record shape of formats' BlockFormat (element, scale, block_size)
-        element: object
-        scale: object
-        block_size: int
-        name: str = "blk"
-        family = "block"
-
-        @property
-        def bits(self):
-            return self.element.bits
-
-        @property
-        def bits_per_element(self):
-            return self.element.bits + self.scale.bits / self.block_size
-
+    Blk = formats.BlockFormat  # noqa: N806
     b32, b16 = Blk(el, e8m0, 32), Blk(el, e8m0, 16)
     plain = mac_energy(el, el, "float32")
     m32 = mac_energy(b32, b32, "float32")
@@ -169,38 +151,48 @@ def test_registered_block_and_codebook_formats():
     assert mac_energy("int8", "ternary_absmean").multiply_pj < 0.5 * T.int_mult(8, 8)
 
 
-def test_other_families_by_duck_typing():
+def test_operand_summaries_dispatch_on_the_record_class():
+    """hwmodels reads records by their class (issue 12, item 4): LNS and posit records get
+    their own rules; a Format subclass without a rule is an integer of its width; anything that
+    is not a formats.Format is a TypeError naming the parameter."""
     import dataclasses
 
+    from lowbit.hwmodels._operand import operand
+
+    lns = formats.LNSFormat(4, 3)
+    e = mac_energy(lns, lns)  # LNS x LNS accumulates in LNS: add + table
+    assert e.multiply_pj == pytest.approx(T.int_add(lns.bits - 1))  # an add of the log fields
+    assert e.table_pj > 0
+    p = formats.PositFormat(8, 2)
+    assert mac_energy(p, p, "float32").mac_pj > \
+        mac_energy("float8_e4m3fn", "float8_e4m3fn", "float32").mac_pj
+    assert operand(p).kind == "posit" and operand(lns).kind == "lns"
+
     @dataclasses.dataclass(frozen=True)
-    class LNS:
+    class Mine(formats.Format):  # a user's own family, no cost rule yet
+        width: int = 6
+        family = "mine"
+
+        @property
+        def bits(self):
+            return self.width
+
+    o = operand(Mine())
+    assert (o.kind, o.bits, o.storage_bits) == ("int", 6, 6.0)
+    assert mac_energy(Mine(), Mine()).multiply_pj == pytest.approx(T.int_mult(6, 6))
+
+    @dataclasses.dataclass(frozen=True)
+    class DuckLNS:  # quacks like an LNS record, but is not a format record
         int_bits: int = 4
         frac_bits: int = 3
-        signed: bool = True
         name: str = "lns8"
         family = "lns"
+        bits = 8
 
-        @property
-        def bits(self):
-            return 1 + self.int_bits + self.frac_bits
-
-    @dataclasses.dataclass(frozen=True)
-    class Posit:
-        nbits: int = 8
-        es: int = 2
-        name: str = "posit8"
-        family = "posit"
-
-        @property
-        def bits(self):
-            return self.nbits
-
-    lns = LNS()
-    e = mac_energy(lns, lns)  # LNS x LNS accumulates in LNS: add + table
-    assert e.multiply_pj == pytest.approx(T.int_add(7))  # multiply = add of the log fields
-    assert e.table_pj > 0
-    p = mac_energy(Posit(), Posit(), "float32")
-    assert p.mac_pj > mac_energy("float8_e4m3fn", "float8_e4m3fn", "float32").mac_pj
+    with pytest.raises(TypeError, match="a_format must be a format record"):
+        mac_energy(DuckLNS(), "int8")
+    with pytest.raises(TypeError, match="formats.Format"):
+        operand(DuckLNS())
 
 
 def test_technology_scaling():

@@ -44,8 +44,13 @@ def test_decode_macs_are_parameters_plus_attention():
 def test_conv_lowers_by_im2col_and_attention_groups_queries():
     g = Conv2d(2, 3, 64, 224, 224, 7, stride=2, padding=3).layers()[0]
     assert (g.m, g.k, g.n) == (2 * 112 * 112, 3 * 7 * 7, 64)
+    # DRAM reads the unique input (2 x 3 x 224 x 224), not the 12x larger im2col matrix
+    assert g.a_elements == 2 * 3 * 224 * 224 < g.m * g.k
+    strided = Conv2d(1, 1, 1, 10, 10, 1, stride=3).layers()[0]  # 1x1 windows every 3 pixels
+    assert strided.a_elements == 4 * 4 == strided.m * strided.k
     qk, pv = Attention(batch=1, heads=32, kv_heads=8, q_len=1, kv_len=100, head_dim=128).layers()
-    assert (qk.m, qk.k, qk.n, qk.count) == (4, 128, 100, 8)
+    # the 8 KV-head groups are one batched call per layer
+    assert (qk.m, qk.k, qk.n, qk.count, qk.batch) == (4, 128, 100, 1, 8)
     assert (pv.m, pv.k, pv.n) == (4, 100, 128)
     assert qk.b_operand == pv.b_operand == "kv"
 
