@@ -67,6 +67,26 @@ class Mapping:
     double_buffered: tuple = ()
     objective: str = "time"
 
+    def __post_init__(self):
+        from .._validate import check_fields
+
+        check_fields(self)  # tiles integers >= 1, fields of their types
+        if sorted(self.order) != ["k", "m", "n"]:
+            raise ValueError(f"order must be a permutation of 'mkn', got {self.order!r}")
+        for f in ("resident", "double_buffered"):
+            if not set(getattr(self, f)) <= {"a", "b", "c"}:
+                raise ValueError(f"{f} must hold operand names 'a', 'b', 'c', got {getattr(self, f)!r}")
+        check_objective(self.objective, "objective")
+
+    @classmethod
+    def _trusted(cls, *values) -> Mapping:
+        """A mapping from values the search produced (no checks: the hot path)."""
+        self = object.__new__(cls)
+        for f, v in zip(("order", "tile_m", "tile_k", "tile_n", "resident", "double_buffered",
+                         "objective"), values, strict=True):
+            object.__setattr__(self, f, v)
+        return self
+
     def __str__(self) -> str:
         res = ",".join(self.resident) or "none"
         db = ",".join(self.double_buffered) or "none"
@@ -90,15 +110,12 @@ _PARTS = np.array([(1 / 3, 1 / 3, 1 / 3), (0.5, 0.25, 0.25), (0.25, 0.5, 0.25),
                    (0.25, 0.25, 0.5), (0.125, 0.75, 0.125)])
 
 
-def _tables(V: int):
-    """Per candidate column: order index and capacity-variant index (orders × V × kinds, then
-    one fallback column)."""
-    o = np.repeat(np.arange(6), V * _KINDS)
-    v = np.tile(np.repeat(np.arange(V), _KINDS), 6)
+def _tables(V: int, T3: int):
+    """Per candidate column: order index and capacity-variant index (orders × V × T3
+    inner-tile choices × kinds, then one fallback column)."""
+    o = np.repeat(np.arange(6), V * T3 * _KINDS)
+    v = np.tile(np.repeat(np.arange(V), T3 * _KINDS), 6)
     return np.append(o, 0), np.append(v, 0)
-
-
-_TAB = {V: _tables(V) for V in (1, 2, len(_PARTS))}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -110,27 +127,32 @@ def _static(caps, shared, e, units, lows) -> dict:
     cap0 = np.array(caps)
     capv = cap0[0] * _PARTS if shared else np.stack([cap0, cap0 / 2])  # whole, or halved
     V = capv.shape[0]
-    o_col, v_col = _TAB[V]
+    # the innermost loop's tile: smallest (separate buffers: the others are what a mapping
+    # trades), or also as large as fits (one shared buffer: it sets the split)
+    T3 = 2 if shared else 1
+    o_col, v_col = _tables(V, T3)
     oj = np.repeat(np.arange(6), V)
     vj = np.tile(np.arange(V), 6)
     capj = capv[vj[:, None], _SX[oj]]                 # (J, 3): capacity of S, X2, X1
     ej = e[_SX[oj]]                                   # (J, 3)
     Lj = Lo[_DORD[oj]]                                # (J, 3)
     P = capj[:, 0] / ej[:, 0]
-    # T123 (S, J, kinds, 3) flattened per shape -> (m, k, n) of each candidate
+    # T123 (S, J, 2, kinds, 3) flattened per shape -> (m, k, n) of each candidate
     J = oj.size
-    base = (np.arange(J * _KINDS) * 3)[:, None]
+    base = (np.arange(J * T3 * _KINDS) * 3)[:, None]
     inv_flat = (base + _INV[o_col[:-1]]).ravel()
     return {
         "U": U, "cap0": cap0, "o_col": o_col, "dord": _DORD[oj],
-        # capacities a candidate is held to: its partition of a shared buffer, else the
-        # whole buffers (the halved variant only shaped the tiles)
-        "capK": capv[v_col] if shared else cap0,
+        # what a candidate may keep resident: its partition of a shared buffer; of separate
+        # buffers the whole buffer, or (halved variant: everything double-buffered) half of it
+        "capK": capv[v_col],
+        # what its tiles must fit, and half of which double-buffers
+        "capReal": capv[v_col] if shared else cap0,
         "inner": _INNER[o_col][None], "e": e, "P": P,
         "c1": capj[:, 2], "c2": capj[:, 1], "e1": ej[:, 2], "e2": ej[:, 1],
         "c1_e1": capj[:, 2] / ej[:, 2], "c2_e2": capj[:, 1] / ej[:, 1],
         "e1_e2": ej[:, 2] / ej[:, 1],
-        "L1": Lj[:, 0], "L2": Lj[:, 1], "L3": Lj[:, 2], "inv_flat": inv_flat,
+        "L1": Lj[:, 0], "L2": Lj[:, 1], "L3": Lj[:, 2], "inv_flat": inv_flat, "T3": T3,
     }
 
 
@@ -188,9 +210,9 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
     t1[..., 0] = np.clip(tb["c2_e2"] / D3, 1.0, D1)
     t1[..., 1] = lo1
     t1[..., 2] = np.minimum(P / lo2, lim1)
-    # balance the refetches of X2 (∝ D2/t2) and X1 (∝ D1/t1) under t1·t2 ≤ P
-    t1[..., 3] = np.clip(np.sqrt(np.where(x1_whole, 0.0, P * tb["e1_e2"])), lo1,
-                         np.maximum(lo1, lim1))
+    # balance the refetches of X2 (∝ D2/t2) and X1 (∝ D1/t1) under t1·t2 ≤ P (also when X1
+    # would fit whole: streaming it instead frees its buffer half for double buffering)
+    t1[..., 3] = np.clip(np.sqrt(P * tb["e1_e2"]), lo1, np.maximum(lo1, lim1))
     t1[..., 4] = np.minimum(P / D2, lim1)
     t1[..., 5] = D1
     t2[...] = np.minimum(np.minimum(D2, lim2)[..., None], P[:, None] / t1)
@@ -198,11 +220,14 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
     t2[..., 4] = D2
     # the innermost loop's tile: as large as the two streamed operands' tiles allow (it does
     # not change DRAM traffic; a longer run amortises array fills and partial-sum updates)
-    t3x = np.minimum(np.minimum(D3, tb["c2_e2"] / 1.0)[..., None] / t1,
-                     np.where(x1_whole, D3, tb["c1_e1"])[..., None] / t2)
-    t3x = np.clip(t3x, t3[..., None], D3[..., None])
-    T123 = np.empty(D1.shape + (_KINDS, 3))
-    T123[..., 0], T123[..., 1], T123[..., 2] = t1, t2, t3x
+    T123 = np.empty(D1.shape + (tb["T3"], _KINDS, 3))  # t3 smallest, or as large as fits
+    T123[..., 0] = t1[..., None, :]
+    T123[..., 1] = t2[..., None, :]
+    T123[..., 0, :, 2] = t3[..., None]
+    if tb["T3"] == 2:
+        t3x = np.minimum(tb["c2_e2"][:, None] / t1,
+                         np.where(x1_whole[..., None], np.inf, tb["c1_e1"][:, None] / t2))
+        T123[..., 1, :, 2] = np.clip(t3x, t3[..., None], D3[..., None])
     T = np.empty((S, o_col.size, 3))
     T[:, :-1, :] = T123.reshape(S, -1)[:, tb["inv_flat"]].reshape(S, -1, 3)
     T[:, -1, :] = np.minimum(dims, U)                             # the array's own tile
@@ -210,15 +235,18 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
     T = np.maximum(np.minimum(np.maximum(np.floor(T / U) * U, U), Dd), 1.0)
     # -------------------------------------------------------------- evaluate every candidate
     Tsel = T[:, :, _OPD]                                          # (S, K, 3, 2)
-    tile = Tsel.prod(-1) * e                                      # tile bytes (S, K, 3)
-    fp_full = np.where(inner, dims[:, _OPD][:, None], Tsel).prod(-1) * e
+    tile = Tsel[..., 0] * Tsel[..., 1] * e                        # tile bytes (S, K, 3)
+    wide = np.where(inner, dims[:, _OPD][:, None], Tsel)          # footprint extents
+    fp_full = wide[..., 0] * wide[..., 1] * e
+    capReal = tb["capReal"]
     ret = fp_full <= capK
     fp = np.where(ret, fp_full, tile)
-    feasible = (tile <= capK).all(-1)
+    fits = tile <= capReal
+    feasible = fits[..., 0] & fits[..., 1] & fits[..., 2]
     if shared:
-        feasible &= tile.sum(-1) <= cap0[0]
+        feasible &= (tile[..., 0] + tile[..., 1] + tile[..., 2]) <= cap0[0]
     feasible[:, -1] = True  # the array's own tile: always possible (the fallback)
-    db = fp <= capK / 2
+    db = fp <= capReal / 2
     trips = np.ceil(Dd / T)                                       # (S, K, 3)
     refetch = np.where(ret, 1.0, trips[:, :, _REUSE])
     M, K, N = dims[:, 0:1], dims[:, 1:2], dims[:, 2:3]
@@ -228,6 +256,9 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
     c_dram = M * N * eo + 2.0 * c_spill
     traffic = np.stack([a_dram, b_dram, c_dram], -1)              # (S, K, 3)
     tm, tk, tn = T[..., 0], T[..., 1], T[..., 2]
+    u = np.minimum(dims, U)                                       # the array's own block
+    ua, ub = u[:, 0:1] * u[:, 1:2] * ea, u[:, 1:2] * u[:, 2:3] * eb
+    uc = u[:, 0:1] * u[:, 2:3] * eo
     compute = compute_fn(M, K, N, tm, tk, tn)
     if bw is None:
         dram_cycles = np.zeros_like(compute)
@@ -236,20 +267,25 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
         bwv = np.asarray(bw if isinstance(bw, tuple) else (bw, bw, bw), dtype=np.float64)
         per = traffic / bwv
         if isinstance(bw, tuple):   # separate interfaces run in parallel
-            dram_cycles = per.max(-1)
-            overlap = np.where(db, per, 0.0).max(-1)
-            first = np.maximum(tile[..., 0] / bwv[0], tile[..., 1] / bwv[1])
+            dram_cycles = np.maximum(np.maximum(per[..., 0], per[..., 1]), per[..., 2])
+            ov = np.where(db, per, 0.0)
+            overlap = np.maximum(np.maximum(ov[..., 0], ov[..., 1]), ov[..., 2])
+            first = np.maximum(ua / bwv[0], ub / bwv[1])
         else:
-            dram_cycles = per.sum(-1)
-            overlap = np.where(db, per, 0.0).sum(-1)
-            first = (tile[..., 0] + tile[..., 1]) / bwv[0]
-        serial = np.where(db, 0.0, per).sum(-1)
+            dram_cycles = per[..., 0] + per[..., 1] + per[..., 2]
+            ov = np.where(db, per, 0.0)
+            overlap = ov[..., 0] + ov[..., 1] + ov[..., 2]
+            first = (ua + ub) / bwv[0]
+        sr = np.where(db, 0.0, per)
+        serial = sr[..., 0] + sr[..., 1] + sr[..., 2]
+        # double-buffered streams start once the array's first block has arrived, and end with
+        # the write of its last output block
         prologue = np.where(db[..., 0] | db[..., 1], first, 0.0)
-        epilogue = np.where(db[..., 2], np.minimum(tm * tn * eo / bwv[2], per[..., 2]), 0.0)
+        epilogue = np.where(db[..., 2], np.minimum(uc / bwv[2], per[..., 2]), 0.0)
         cycles = serial + np.maximum(compute, overlap) + prologue + epilogue
     sram_pj = sram_fn(M, K, N, tm, tk, tn)
-    fill_pj = traffic @ np.asarray(e_fill_byte, dtype=np.float64)
-    dram_pj = traffic.sum(-1) * e_dram_byte
+    fill_pj = a_dram * e_fill_byte[0] + b_dram * e_fill_byte[1] + c_dram * e_fill_byte[2]
+    dram_pj = (a_dram + b_dram + c_dram) * e_dram_byte
     energy = sram_pj + fill_pj + dram_pj + (static_w * 1e12 / clock_hz) * cycles
     if objective == "energy":
         key1, key2, tol = np.where(feasible, energy, np.inf), cycles, 1e-9
@@ -277,12 +313,12 @@ def mapping_of(res, i: int, objective: str) -> Mapping:
     """The :class:`Mapping` record of shape ``i`` of a :func:`search` result."""
     resident = tuple(x for x in "abc" if bool(res[f"ret_{x}"][i]))
     db = tuple(x for x in "abc" if bool(res[f"db_{x}"][i]))
-    return Mapping(ORDERS[int(res["order"][i])], int(res["tm"][i]), int(res["tk"][i]),
-                   int(res["tn"][i]), resident, db, objective)
+    return Mapping._trusted(ORDERS[int(res["order"][i])], int(res["tm"][i]), int(res["tk"][i]),
+                            int(res["tn"][i]), resident, db, objective)
 
 
-def check_objective(objective: str) -> None:
+def check_objective(objective: str, param: str = "mapping_objective") -> None:
     if objective not in OBJECTIVES:
-        raise ValueError(f"mapping_objective must be one of {OBJECTIVES}, got {objective!r}")
+        raise ValueError(f"{param} must be one of {OBJECTIVES}, got {objective!r}")
 
 

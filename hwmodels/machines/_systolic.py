@@ -66,6 +66,7 @@ from ._common import (
 __all__ = ["SystolicArray", "FOLD_MODELS", "MEMORY_MODELS"]
 
 FOLD_MODELS = ("pipelined", "scalesim", "paper")
+_CHUNK = 1024  # shapes per vectorised mapping search (keeps the candidate arrays in cache)
 MEMORY_MODELS = (None, "scalesim")
 
 
@@ -429,12 +430,20 @@ class SystolicArray:
         shape = m.shape
         mf, kf, nf = (x.ravel().astype(np.float64) for x in (m, k, n))
         args = self._search_args(e)
-        res = _mapping.search(
-            mf, kf, nf, a_elems=mf * kf, compute_fn=args.pop("compute"),
-            sram_fn=args.pop("sram_fn"), bw=self._bandwidths(), clock_hz=self.clock_hz,
-            e_dram_byte=8 * e["dram_bit"],
-            e_fill_byte=(8 * e["a_bit_sram"], 8 * e["b_bit_sram"], 8 * e["c_bit_sram"]),
-            static_w=e["static_w"], objective=self.mapping_objective, **args)
+        compute, sram = args.pop("compute"), args.pop("sram_fn")
+        parts = []
+        for s in range(0, mf.size, _CHUNK):  # chunks that stay in cache
+            sl = slice(s, s + _CHUNK)
+            parts.append(_mapping.search(
+                mf[sl], kf[sl], nf[sl], a_elems=mf[sl] * kf[sl], compute_fn=compute,
+                sram_fn=sram, bw=self._bandwidths(), clock_hz=self.clock_hz,
+                e_dram_byte=8 * e["dram_bit"],
+                e_fill_byte=(8 * e["a_bit_sram"], 8 * e["b_bit_sram"], 8 * e["c_bit_sram"]),
+                static_w=e["static_w"], objective=self.mapping_objective, **args))
+        res = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else \
+            {key: np.zeros(0) for key in ("cycles", "compute", "tm", "tk", "tn", "sram_pj",
+                                          "fill_pj", "dram_pj", "dram_cycles", "a_dram",
+                                          "b_dram", "c_dram")}
         cycles = res["cycles"]
         seconds = cycles / self.clock_hz
         macs = mf * kf * nf
