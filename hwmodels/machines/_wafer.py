@@ -151,12 +151,12 @@ class WaferMesh:
                              f"({self.sram_bytes / 1e9:.2f} GB)")
 
     # ---------------------------------------------------------- algorithms
-    def _grid_candidates(self):
-        return np.arange(1, self.mesh_side + 1, dtype=np.float64)
+    def _grid_candidates(self, side=None):
+        return np.arange(1, (side or self.mesh_side) + 1, dtype=np.float64)
 
-    def _meshgemm(self, m, k, n, ab, bb, cb):
+    def _meshgemm(self, m, k, n, ab, bb, cb, side=None):
         """(cycles, P, network byte-hops) of MeshGEMM, minimised over the grid side P."""
-        P = self._grid_candidates()
+        P = self._grid_candidates(side)
         mt, kt, nt = np.ceil(m / P), np.ceil(k / P), np.ceil(n / P)
         a_tile, b_tile, c_tile = mt * kt * ab, kt * nt * bb, mt * nt * cb
         fits = 2 * (a_tile + b_tile) + c_tile <= self.core_sram_bytes  # double-buffered shifts
@@ -175,9 +175,9 @@ class WaferMesh:
         return float(cycles[i]), int(p), float(byte_hops), float(steps[i] * comp[i]), \
             float(steps[i] * comm_i)
 
-    def _meshgemv(self, m, k, n, ab, bb, cb):
+    def _meshgemv(self, m, k, n, ab, bb, cb, side=None):
         """(cycles, P, network byte-hops) of MeshGEMV (m rows processed together)."""
-        P = self._grid_candidates()
+        P = self._grid_candidates(side)
         kt, nt = np.ceil(k / P), np.ceil(n / P)
         b_tile = kt * nt * bb
         fits = b_tile + m * (kt * ab + nt * cb) <= self.core_sram_bytes
@@ -212,7 +212,9 @@ class WaferMesh:
         Args:
             m, k, n: GEMM dimensions, ints >= 1.
             a_format, b_format, accumulator: formats (None: the native ones).
-            batch: independent GEMMs of this shape (the cost of one, times ``batch``).
+            batch: independent GEMMs of this shape (the heads of an attention layer), run side
+                by side on disjoint square sub-meshes (side ⌊√cores / ⌈√batch⌉⌋): the time of
+                one on its sub-mesh, the energy of all.
             a_elements: accepted for a uniform interface; a wafer holds its operands in SRAM,
                 so it changes nothing but the capacity check.
 
@@ -228,15 +230,16 @@ class WaferMesh:
         batch, a_elems = extra_args(m, k, batch, a_elements)
         a, b, acc = resolve_operands(a_format, b_format, accumulator, self.native_format,
                                      self.native_format, self.accumulator_format)
-        one = _cached(self, m, k, n, a, b, acc, a_elems)
-        return one if batch == 1 else one * batch
+        return _cached(self, m, k, n, a, b, acc, a_elems, batch)
 
-    def _cost(self, m, k, n, a, b, acc, a_elems) -> Cost:
+    def _cost(self, m, k, n, a, b, acc, a_elems, batch=1) -> Cost:
         e = self._energies(a, b, acc)
         ab, bb, cb = e["oa"].storage_bits / 8, e["ob"].storage_bits / 8, e["oc"].bits / 8
-        self.check_capacity(min(a_elems, m * k) * ab + k * n * bb + m * n * cb, "GEMM operands")
-        runs = [(r, tag) for r, tag in ((self._meshgemv(m, k, n, ab, bb, cb), 0.0),
-                                         (self._meshgemm(m, k, n, ab, bb, cb), 1.0))
+        self.check_capacity(batch * (min(a_elems, m * k) * ab + k * n * bb + m * n * cb),
+                            "GEMM operands")
+        side = max(1, self.mesh_side // math.ceil(math.sqrt(batch)))
+        runs = [(r, tag) for r, tag in ((self._meshgemv(m, k, n, ab, bb, cb, side), 0.0),
+                                         (self._meshgemm(m, k, n, ab, bb, cb, side), 1.0))
                 if r is not None]
         if not runs:
             raise ValueError(f"GEMM {m}x{k}x{n} tiles do not fit {self.core_sram_bytes:.0f} B "
@@ -244,14 +247,15 @@ class WaferMesh:
         (cycles, p, byte_hops, comp, net), algo = min(runs, key=lambda r: r[0][0])
         cycles = max(cycles, 1.0)
         seconds = cycles / self.clock_hz
-        macs = m * k * n
+        macs = m * k * n * batch
+        byte_hops *= batch
         me = e["me"]
         parts = {
             "mac": macs * me.mac_pj,
             "scale": macs * me.scale_pj,
             "table": macs * me.table_pj + macs * (me.a_decode_pj + me.b_decode_pj),
             # operands read from local SRAM per MAC; partial sums read+written once per step
-            "sram": macs * (e["a_rd"] + e["b_rd"]) + 2 * m * n * p * e["c_rw"],
+            "sram": macs * (e["a_rd"] + e["b_rd"]) + 2 * m * n * p * batch * e["c_rw"],
             "network": byte_hops * self.hop_energy_pj_per_byte,
             "static": self.static_w * seconds * 1e12,
         }
@@ -270,8 +274,8 @@ class WaferMesh:
 
 
 @functools.lru_cache(maxsize=1 << 14)
-def _cached(w: WaferMesh, m, k, n, a, b, acc, a_elems) -> Cost:
-    return w._cost(m, k, n, a, b, acc, a_elems)
+def _cached(w: WaferMesh, m, k, n, a, b, acc, a_elems, batch) -> Cost:
+    return w._cost(m, k, n, a, b, acc, a_elems, batch)
 
 
 register_kind("wafer", WaferMesh)
