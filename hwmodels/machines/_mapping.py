@@ -293,6 +293,26 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
         key1, key2, tol = np.where(feasible, cycles, np.inf), energy, TIME_TOLERANCE
     tie = key1 <= key1.min(axis=1, keepdims=True) * (1 + tol)
     i = np.argmin(np.where(tie, key2, np.inf), axis=1)
+    if S == 1:  # one shape (the scalar gemm): plain indexing is several times cheaper
+        j = int(i[0])
+        i = r = None
+
+        def pick(x):
+            return x[0, j:j + 1]
+
+        sub = (0, slice(j, j + 1))
+        tm, tk, tn, a_dram, dram_pj, fill_pj = (x[sub] for x in (tm, tk, tn, a_dram, dram_pj,
+                                                                  fill_pj))
+        ret_, db_ = ret[0, j], db[0, j]
+        return {
+            "order": o_col[j:j + 1], "tm": tm, "tk": tk, "tn": tn,
+            "compute": pick(compute), "cycles": pick(cycles), "dram_cycles": pick(dram_cycles),
+            "a_dram": a_dram, "b_dram": pick(b_dram), "c_dram": pick(c_dram),
+            "c_spill": pick(c_spill),
+            "ret_a": ret_[0:1], "ret_b": ret_[1:2], "ret_c": ret_[2:3],
+            "db_a": db_[0:1], "db_b": db_[1:2], "db_c": db_[2:3],
+            "sram_pj": pick(sram_pj), "dram_pj": dram_pj, "fill_pj": fill_pj,
+        }
     r = np.arange(S)
 
     def pick(x):
