@@ -125,7 +125,10 @@ def _static(caps, shared, e, units, lows) -> dict:
     U = np.array(units)
     Lo = np.maximum(U, np.array(lows))
     cap0 = np.array(caps)
-    capv = cap0[0] * _PARTS if shared else np.stack([cap0, cap0 / 2])  # whole, or halved
+    if shared:   # one buffer: a few partitions among the operands
+        capv = cap0[0] * _PARTS
+    else:        # separate buffers: whole; halved (all double-buffered); or the operand
+        capv = np.stack([cap0, cap0 / 2, cap0 / 2])   # stationary over the inner loop whole
     V = capv.shape[0]
     # the innermost loop's tile: smallest (separate buffers: the others are what a mapping
     # trades), or also as large as fits (one shared buffer: it sets the split)
@@ -133,23 +136,27 @@ def _static(caps, shared, e, units, lows) -> dict:
     o_col, v_col = _tables(V, T3)
     oj = np.repeat(np.arange(6), V)
     vj = np.tile(np.arange(V), 6)
-    capj = capv[vj[:, None], _SX[oj]]                 # (J, 3): capacity of S, X2, X1
+    # capacity of each operand per (order, variant): (J, 3) by operand a, b, c
+    capo = capv[vj].copy()
+    if not shared:
+        mixed = vj == 2
+        capo[mixed, _SX[oj[mixed], 0]] = cap0[_SX[oj[mixed], 0]]
+    capj = np.take_along_axis(capo, _SX[oj], axis=1)  # (J, 3): capacity of S, X2, X1
     ej = e[_SX[oj]]                                   # (J, 3)
     Lj = Lo[_DORD[oj]]                                # (J, 3)
     P = capj[:, 0] / ej[:, 0]
-    # T123 (S, J, 2, kinds, 3) flattened per shape -> (m, k, n) of each candidate
+    # T123 (S, J, T3, kinds, 3) flattened per shape -> (m, k, n) of each candidate
     J = oj.size
     base = (np.arange(J * T3 * _KINDS) * 3)[:, None]
     inv_flat = (base + _INV[o_col[:-1]]).ravel()
+    # per candidate column: what it may keep resident (its partition of a shared buffer; of
+    # separate buffers its variant's capacities), and what its tiles must fit (half of which
+    # double-buffers)
+    jcol = np.append(np.repeat(np.arange(J), T3 * _KINDS), 0)
     return {
         "U": U, "cap0": cap0, "o_col": o_col, "dord": _DORD[oj],
-        # what a candidate may keep resident: its partition of a shared buffer; of separate
-        # buffers the whole buffer, or (halved variant: everything double-buffered) half of it
-        "capK": capv[v_col],
-        # what its tiles must fit, and half of which double-buffers
-        "capReal": capv[v_col] if shared else cap0,
+        "capK": capo[jcol], "capReal": capo[jcol] if shared else cap0,
         "inner": _INNER[o_col][None], "e": e, "P": P,
-        "c1": capj[:, 2], "c2": capj[:, 1], "e1": ej[:, 2], "e2": ej[:, 1],
         "c1_e1": capj[:, 2] / ej[:, 2], "c2_e2": capj[:, 1] / ej[:, 1],
         "e1_e2": ej[:, 2] / ej[:, 1],
         "L1": Lj[:, 0], "L2": Lj[:, 1], "L3": Lj[:, 2], "inv_flat": inv_flat, "T3": T3,
@@ -232,7 +239,9 @@ def search(m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows, compu
     T[:, :-1, :] = T123.reshape(S, -1)[:, tb["inv_flat"]].reshape(S, -1, 3)
     T[:, -1, :] = np.minimum(dims, U)                             # the array's own tile
     Dd = dims[:, None, :]
-    T = np.maximum(np.minimum(np.maximum(np.floor(T / U) * U, U), Dd), 1.0)
+    # a whole dimension stays whole; a part of one is a multiple of the array's extent
+    T = np.where(T >= Dd, Dd, np.minimum(np.maximum(np.floor(T / U) * U, U), Dd))
+    T = np.maximum(T, 1.0)
     # -------------------------------------------------------------- evaluate every candidate
     Tsel = T[:, :, _OPD]                                          # (S, K, 3, 2)
     tile = Tsel[..., 0] * Tsel[..., 1] * e                        # tile bytes (S, K, 3)
