@@ -1,9 +1,10 @@
 """The additive ``Cost`` record every machine's ``.gemm`` returns.
 
 A cost is data: cycles and seconds spent, energy split into named parts (pJ), the MACs done and
-the MACs the machine could have done in that time (so utilization survives addition), and counts
-of memory accesses. Costs add (``+``, ``sum``) and scale (``* n``); ``energy_pj`` is the sum of
-the breakdown by construction, so the two can never disagree.
+the MACs the machine could have done in that time (so utilization survives addition), counts
+of memory accesses, and the time each resource was busy (compute, DRAM, network...), from which
+the cost says what bounds it. Costs add (``+``, ``sum``) and scale (``* n``); ``energy_pj`` is
+the sum of the breakdown by construction, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator, Mapping
 
 from ._validate import check_number
 
-__all__ = ["Cost", "CATEGORIES", "FrozenMap"]
+__all__ = ["Cost", "CATEGORIES", "TIME_PARTS", "MEMORY_PARTS", "FrozenMap"]
 
 #: Energy categories, in the order reports print them.
 #:
@@ -24,9 +25,24 @@ __all__ = ["Cost", "CATEGORIES", "FrozenMap"]
 #: ``scale``    block-scale handling of scaled formats (combining scales, rescaling partial sums)
 #: ``table``    lookup tables: LUT-GEMM table builds and lookups, LNS/codebook tables
 #: ``network``  on-chip network hops (wafer-scale mesh)
-#: ``overhead`` power not attributed to the parts above (control, clocking, leakage), for machines
-#:              whose energy is bounded below by board power × time (GPU, wafer)
-CATEGORIES = ("mac", "sram", "dram", "scale", "table", "network", "overhead")
+#: ``static``   static (leakage) power × time
+#: ``overhead`` power not attributed to the parts above (control, clocking), for machines whose
+#:              energy is bounded below by board power × time (GPU, wafer)
+CATEGORIES = ("mac", "sram", "dram", "scale", "table", "network", "static", "overhead")
+
+#: Time components (seconds each resource is busy), in the order reports print them:
+#:
+#: ``compute``  the arithmetic units (array folds, loading stationary operands into the array,
+#:              GPU tensor cores and dequantization on CUDA cores, table lookups)
+#: ``dram``     the off-chip memory interface (DRAM, HBM), at its bandwidth
+#: ``sram``     on-chip buffers, where a machine models their bandwidth
+#: ``network``  the on-chip network (wafer-scale mesh: shifts, broadcasts, reductions)
+#: ``overhead`` fixed latencies that no resource's throughput explains (GPU kernel launches)
+TIME_PARTS = ("compute", "dram", "sram", "network", "overhead")
+
+#: The time components that are memory (a cost is ``memory``-bound when one of them exceeds
+#: ``compute``).
+MEMORY_PARTS = ("dram", "sram", "network")
 
 
 class FrozenMap(Mapping):
@@ -102,9 +118,17 @@ class Cost:
             rate × seconds); ``utilization = macs / capacity_macs``.
         stall_cycles: cycles the compute waited on memory (included in ``cycles``).
         accesses: counts by name (element reads/writes of each buffer, bytes moved, hops...), each
-            name carrying its unit (``*_reads``, ``*_writes`` in elements, ``*_bytes``).
+            name carrying its unit (``*_reads``, ``*_writes`` in elements, ``*_bytes``); per
+            operand and level ``a_dram_bytes``, ``b_dram_bytes``, ``c_dram_bytes`` and
+            ``a_sram_reads``, ``b_sram_reads``, ``c_sram_reads``, ``c_sram_writes``.
+        times: seconds each resource was busy (see :data:`TIME_PARTS`): ``compute``, ``dram``,
+            ``sram``, ``network``, ``overhead``. Resources overlap, so ``seconds`` is not their
+            sum: it is at least the largest of them.
+        mapping: how the work was laid out (a :class:`~hwmodels.Mapping`, or a machine-specific
+            record), or None. Not additive: a sum of costs has none; ``cost * n`` keeps it.
 
     Costs add (``a + b``, ``sum(costs)``) and scale by a non-negative number (``cost * n``).
+    ``bound`` is ``"memory"`` when a memory time exceeds the compute time, else ``"compute"``.
     """
 
     cycles: float = 0.0
@@ -114,12 +138,14 @@ class Cost:
     capacity_macs: float = 0.0
     stall_cycles: float = 0.0
     accesses: Mapping = dataclasses.field(default_factory=FrozenMap)
+    times: Mapping = dataclasses.field(default_factory=FrozenMap)
+    mapping: object = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self):
         for name in ("cycles", "seconds", "macs", "capacity_macs", "stall_cycles"):
             v = check_number(name, getattr(self, name), strict=False)
             object.__setattr__(self, name, float(v))
-        for field in ("breakdown", "accesses"):
+        for field in ("breakdown", "accesses", "times"):
             m = getattr(self, field)
             m = m if isinstance(m, FrozenMap) else FrozenMap(m)
             for k, v in m.items():
@@ -128,7 +154,8 @@ class Cost:
             object.__setattr__(self, field, m)
 
     @classmethod
-    def _trusted(cls, cycles, seconds, breakdown, macs, capacity_macs, stall_cycles, accesses):
+    def _trusted(cls, cycles, seconds, breakdown, macs, capacity_macs, stall_cycles, accesses,
+                 times=None, mapping=None):
         """Build a Cost from values the caller computed and knows valid (floats >= 0, dicts of
         str -> float): the models' hot path, skipping ``__post_init__``'s checks."""
         self = object.__new__(cls)
@@ -140,6 +167,8 @@ class Cost:
         set_(self, "capacity_macs", capacity_macs)
         set_(self, "stall_cycles", stall_cycles)
         set_(self, "accesses", FrozenMap._trusted(accesses))
+        set_(self, "times", FrozenMap._trusted(times if times is not None else {}))
+        set_(self, "mapping", mapping)
         return self
 
     # ------------------------------------------------------------- derived
@@ -168,6 +197,33 @@ class Cost:
         """Cycles without stalls."""
         return self.cycles - self.stall_cycles
 
+    @property
+    def compute_seconds(self) -> float:
+        """Seconds the compute units were busy (``times["compute"]``, 0 if not given)."""
+        return self.times.get("compute", 0.0)
+
+    @property
+    def memory_seconds(self) -> float:
+        """Seconds of the busiest memory level (the largest of ``times``' memory parts)."""
+        return max((self.times.get(k, 0.0) for k in MEMORY_PARTS), default=0.0)
+
+    @property
+    def bound(self) -> str:
+        """``"memory"`` when a memory level was busier than the compute units, else
+        ``"compute"`` (from :attr:`times`; a cost without time components falls back on its
+        stall cycles)."""
+        if not self.times:
+            return "memory" if self.stall_cycles > 0 else "compute"
+        return "memory" if self.memory_seconds > self.compute_seconds else "compute"
+
+    @property
+    def bound_by(self) -> str:
+        """The time component that bounds the cost: ``"compute"`` or the busiest memory level
+        (``"dram"``, ``"sram"``, ``"network"``)."""
+        if self.bound == "compute":
+            return "compute"
+        return max(MEMORY_PARTS, key=lambda k: self.times.get(k, 0.0))
+
     # ---------------------------------------------------------- arithmetic
     def __add__(self, other):
         if isinstance(other, (int, float)) and not isinstance(other, bool) and other == 0:
@@ -182,6 +238,7 @@ class Cost:
             capacity_macs=self.capacity_macs + other.capacity_macs,
             stall_cycles=self.stall_cycles + other.stall_cycles,
             accesses=_merge(self.accesses, other.accesses),
+            times=_merge(self.times, other.times),
         )
 
     __radd__ = __add__
@@ -199,13 +256,15 @@ class Cost:
             capacity_macs=self.capacity_macs * n,
             stall_cycles=self.stall_cycles * n,
             accesses={k: v * n for k, v in self.accesses.items()},
+            times={k: v * n for k, v in self.times.items()},
+            mapping=self.mapping,
         )
 
     __rmul__ = __mul__
 
     def to_dict(self) -> dict:
-        """Flat dict: cycles, seconds, energy_pj, ``<category>_pj`` for every category,
-        utilization, macs, stall_cycles."""
+        """Flat dict: cycles, stall_cycles, seconds, energy_pj, ``<category>_pj`` for every
+        category, macs, utilization, ``<part>_s`` for every time part, and ``bound``."""
         out = {
             "cycles": self.cycles,
             "stall_cycles": self.stall_cycles,
@@ -219,4 +278,10 @@ class Cost:
                 out[f"{k}_pj"] = v
         out["macs"] = self.macs
         out["utilization"] = self.utilization
+        for t in TIME_PARTS:
+            out[f"{t}_s"] = self.times.get(t, 0.0)
+        for k, v in self.times.items():
+            if k not in TIME_PARTS:
+                out[f"{k}_s"] = v
+        out["bound"] = self.bound
         return out

@@ -1,8 +1,10 @@
 """What a cost model needs to know about a format: a small, cached summary of its record.
 
-``hwmodels`` reads format *records* only (bit widths, family), never values. Records of families
-this module does not know are summarised from ``.bits`` / ``.bits_per_element``, so a new family
-works (as an integer of its width) before a cost rule is written for it.
+``hwmodels`` reads format *records* only (bit widths, family), never values. The summary
+dispatches on the record's class — one rule per family of ``formats`` — and a record of a family
+without a rule (a lattice format, a user's own ``formats.Format`` subclass) is summarised from
+its ``bits`` / ``bits_per_element`` as an integer of that width, so a new family works before a
+cost rule is written for it.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def resolve_format(fmt: Any, param: str) -> Any:
 
     Raises:
         ValueError: naming ``param`` when the name is not registered.
-        TypeError: when ``fmt`` is neither a name nor a format record.
+        TypeError: when ``fmt`` is neither a name nor a ``formats.Format`` record.
     """
     if fmt is None:
         return None
@@ -84,10 +86,8 @@ def resolve_format(fmt: Any, param: str) -> Any:
         except KeyError as exc:
             msg = exc.args[0] if exc.args else str(exc)
             raise ValueError(f"{param}: {msg}") from exc
-    if hasattr(fmt, "bits"):  # a record of a family defined outside formats.Format
-        return fmt
-    raise TypeError(f"{param} must be a format record, a registered format name or None, "
-                    f"got {type(fmt).__name__}")
+    raise TypeError(f"{param} must be a format record (a formats.Format), a registered format "
+                    f"name or None, got {type(fmt).__name__}")
 
 
 #: format families an accumulator may have: scalar formats whose partial sums the energy model
@@ -109,13 +109,8 @@ def resolve_accumulator(fmt: Any, param: str = "accumulator") -> Any:
     rec = resolve_format(fmt, param)
     if rec is None:
         return None
-    family = getattr(rec, "family", None)
-    from lowbit import formats
-
-    scalar = family in ACCUMULATOR_FAMILIES if isinstance(rec, formats.Format) else (
-        getattr(rec, "element", None) is None and getattr(rec, "block_size", None) is None
-        and operand(rec).kind in ("int", "float", "posit", "lns"))
-    if not scalar:
+    family = rec.family
+    if family not in ACCUMULATOR_FAMILIES:
         raise ValueError(f"{param} must be a scalar format (family {', '.join(ACCUMULATOR_FAMILIES)}),"
                          f" got {getattr(rec, 'name', '') or rec!r} ({type(rec).__name__}, family "
                          f"{family!r}): partial sums cannot be held in a block, scaled, codebook "
@@ -124,72 +119,116 @@ def resolve_accumulator(fmt: Any, param: str = "accumulator") -> Any:
 
 
 def _int_bits(fmt) -> int:
-    b = getattr(fmt, "bits", None)
-    if b is None:
-        raise TypeError(f"format record {fmt!r} has no 'bits'")
-    return int(math.ceil(float(b)))
+    return int(math.ceil(float(fmt.bits)))
+
+
+def _float(fmt, name: str) -> Operand:
+    m, e = int(fmt.mantissa_bits), int(fmt.exponent_bits)
+    return Operand("float", _int_bits(fmt), float(fmt.bits_per_element), m + 1, e,
+                   bool(fmt.signed), name=name)
+
+
+def _int(fmt, name: str) -> Operand:
+    w = _int_bits(fmt)
+    return Operand("int", w, float(fmt.bits_per_element), w, 0, bool(fmt.signed), name=name)
+
+
+def _posit(fmt, name: str) -> Operand:
+    n = _int_bits(fmt)
+    es = int(fmt.es)
+    # Largest fraction field of an n-bit posit: n - 3 - es bits (sign, 2 regime bits, es).
+    frac = max(n - 3 - es, 0)
+    return Operand("posit", n, float(fmt.bits_per_element), frac + 1,
+                   es + max(1, math.ceil(math.log2(n))), True, es=es, name=name)
+
+
+def _lns(fmt, name: str) -> Operand:
+    # log-domain values ±2^L: products are exponent adds
+    n = _int_bits(fmt)
+    return Operand("lns", n, float(fmt.bits_per_element), n, 0, bool(fmt.signed),
+                   frac_bits=int(fmt.frac_bits), name=name)
+
+
+def _luq(fmt, name: str) -> Operand:
+    # LUQ: a per-tensor scale times an LNS element (no per-block work)
+    e = operand(fmt.element)
+    return dataclasses.replace(e, storage_bits=float(fmt.bits_per_element), name=name)
+
+
+def _block(fmt, name: str) -> Operand:
+    # element format + one scale per block (or per tensor: element arithmetic, no per-block work)
+    e = operand(fmt.element)
+    storage = float(fmt.bits_per_element)
+    if fmt.block_size is None:
+        return dataclasses.replace(e, storage_bits=storage, name=name)
+    return dataclasses.replace(e, storage_bits=storage, block_size=int(fmt.block_size),
+                               scale=operand(fmt.scale), name=name)
+
+
+def _scaled_int(fmt, name: str) -> Operand:
+    # an integer element with per-tensor/channel/group scales (and zero points): element
+    # arithmetic; groups along k add per-group scale handling like a block format
+    e = operand(fmt.element)
+    storage = float(fmt.bits_per_element)
+    if fmt.granularity == "group" and fmt.group_size is not None:
+        return dataclasses.replace(e, storage_bits=storage, block_size=int(fmt.group_size),
+                                   scale=operand(fmt.scale), name=name)
+    return dataclasses.replace(e, storage_bits=storage, name=name)
+
+
+def _codebook(fmt, name: str) -> Operand:
+    from lowbit import formats
+
+    n = _int_bits(fmt)
+    bpe = float(fmt.bits_per_element)
+    scale = operand(fmt.scale) if fmt.block_size is not None else None
+    bsize = int(fmt.block_size) if fmt.block_size is not None else None
+    if set(float(v) for v in fmt.levels) <= {-1.0, 0.0, 1.0}:
+        # ternary / binary codebooks (BitNet b1.58): multiplying is a sign select — priced as
+        # a 2-bit signed integer operand, with no decode table
+        return Operand("int", 2, bpe, 2, 0, True, block_size=bsize, scale=scale, name=name)
+    # codebook entries are decoded by a table to float16 (a 16-entry NF4 table holds fp16
+    # values in bitsandbytes' and QLoRA's kernels)
+    return Operand("codebook", n, bpe, n, 0, True, decoded=operand(formats.get("float16")),
+                   block_size=bsize, scale=scale, name=name)
+
+
+def _generic(fmt, name: str) -> Operand:
+    # a family without a cost rule (lattice formats, a user's own Format subclass): an integer
+    # of its width, until a rule is written
+    n = _int_bits(fmt)
+    return Operand("int", n, float(fmt.bits_per_element), n, 0, True, name=name)
+
+
+@functools.cache
+def _rules() -> tuple:
+    """(record class, summary function) pairs, most specific first."""
+    from lowbit import formats
+
+    return ((formats.FloatFormat, _float), (formats.IntFormat, _int),
+            (formats.PositFormat, _posit), (formats.LNSFormat, _lns), (formats.LUQFormat, _luq),
+            (formats.BlockFormat, _block), (formats.ScaledIntFormat, _scaled_int),
+            (formats.CodebookFormat, _codebook))
 
 
 @functools.lru_cache(maxsize=512)
-def operand(fmt: Any) -> Operand:
-    """The :class:`Operand` summary of a format record (cached; records are hashable)."""
-    name = str(getattr(fmt, "name", "") or "")
-    family = getattr(fmt, "family", None)
-    element = getattr(fmt, "element", None)
-    block_size = getattr(fmt, "block_size", None)
-    if element is not None:
-        e = operand(element)
-        scale_fmt = getattr(fmt, "scale", None)
-        s = operand(scale_fmt) if scale_fmt is not None else None
-        storage = getattr(fmt, "bits_per_element", None)
-        if block_size is None:  # one scale per tensor: element arithmetic, no per-block work
-            return dataclasses.replace(e, storage_bits=float(storage or e.storage_bits), name=name)
-        if storage is None:
-            storage = e.storage_bits + (s.storage_bits / block_size if s is not None else 0.0)
-        return dataclasses.replace(e, storage_bits=float(storage), block_size=int(block_size),
-                                   scale=s, name=name)
-    bpe = float(getattr(fmt, "bits_per_element", getattr(fmt, "bits", 0)))
-    known = family in ("float", "int", "posit", "lns", "luq", "codebook")
-    if family == "float" or (not known and hasattr(fmt, "exponent_bits")
-                             and hasattr(fmt, "mantissa_bits")):
-        m, e = int(fmt.mantissa_bits), int(fmt.exponent_bits)
-        return Operand("float", _int_bits(fmt), bpe, m + 1, e, bool(getattr(fmt, "signed", True)),
-                       name=name)
-    if family == "int" or (not known and hasattr(fmt, "width")):
-        w = int(getattr(fmt, "width", _int_bits(fmt)))
-        return Operand("int", w, bpe, w, 0, bool(getattr(fmt, "signed", True)), name=name)
-    if family == "posit":
-        n = _int_bits(fmt)
-        es = int(getattr(fmt, "es", 2))
-        # Largest fraction field of an n-bit posit: n - 3 - es bits (sign, 2 regime bits, es).
-        frac = max(n - 3 - es, 0)
-        return Operand("posit", n, bpe, frac + 1, es + max(1, math.ceil(math.log2(n))), True,
-                       es=es, name=name)
-    if family in ("lns", "luq"):  # log-domain values ±2^L: products are exponent adds
-        n = _int_bits(fmt)
-        frac = int(getattr(fmt, "frac_bits", 0))
-        return Operand("lns", n, bpe, n, 0, bool(getattr(fmt, "signed", True)),
-                       frac_bits=frac, name=name)
-    if family == "codebook" or (not known and (hasattr(fmt, "codebook") or hasattr(fmt, "levels"))):
-        n = _int_bits(fmt)
-        # Codebook entries are decoded by a table to a wider format; float16 unless the record
-        # names another one.
-        dec = getattr(fmt, "value_format", None) or getattr(fmt, "decoded_format", None)
-        if dec is None:
-            from lowbit import formats
+def operand(fmt) -> Operand:
+    """The :class:`Operand` summary of a format record (cached; records are hashable).
 
-            dec = formats.get("float16")
-        bs = getattr(fmt, "block_size", None)
-        sc = getattr(fmt, "scale", None)
-        scale = operand(sc) if (bs is not None and sc is not None and hasattr(sc, "bits")) else None
-        bsize = int(bs) if scale is not None else None
-        levels = getattr(fmt, "levels", None)
-        if levels is not None and set(float(v) for v in levels) <= {-1.0, 0.0, 1.0}:
-            # ternary / binary codebooks (BitNet b1.58): multiplying is a sign select — priced as
-            # a 2-bit signed integer operand, with no decode table
-            return Operand("int", 2, bpe, 2, 0, True, block_size=bsize, scale=scale, name=name)
-        return Operand("codebook", n, bpe, n, 0, True, decoded=operand(dec),
-                       block_size=bsize, scale=scale, name=name)
-    # Unknown family: an integer of its width.
-    n = _int_bits(fmt)
-    return Operand("int", n, bpe, n, 0, True, name=name)
+    Dispatches on the record's class (``FloatFormat``, ``IntFormat``, ``PositFormat``,
+    ``LNSFormat``, ``LUQFormat``, ``BlockFormat``, ``ScaledIntFormat``, ``CodebookFormat``);
+    any other ``formats.Format`` (lattice formats, a user's own family) is priced as an integer
+    of its ``bits``.
+
+    Raises:
+        TypeError: ``fmt`` is not a ``formats.Format`` record.
+    """
+    from lowbit import formats
+
+    if not isinstance(fmt, formats.Format):
+        raise TypeError(f"a format record (a formats.Format) is needed, got {type(fmt).__name__}")
+    name = str(getattr(fmt, "name", "") or "")  # informational; the base class has none
+    for cls, rule in _rules():
+        if isinstance(fmt, cls):
+            return rule(fmt, name)
+    return _generic(fmt, name)

@@ -2,7 +2,8 @@
 
 Records: :class:`Gemm`, :class:`Conv2d` (im2col), :class:`Attention` (QKᵀ and PV per KV head
 group), :class:`Transformer` (a decoder-only LLM in its prefill or decode phase). Every workload
-has ``layers()`` — a tuple of :class:`Gemm` with a ``count`` of identical repetitions — and
+has ``layers()`` — a tuple of :class:`Gemm` with a ``count`` of identical repetitions, each a
+``batch`` of independent GEMMs computed together (the heads of an attention layer) — and
 ``memory()`` — the elements it keeps resident (weights, KV cache, largest activation).
 
 A registry of named transformer workloads::
@@ -32,13 +33,17 @@ def _check_int(name, v, lo=1):
 
 @dataclasses.dataclass(frozen=True)
 class Gemm:
-    """``count`` identical GEMMs (m×k)@(k×n).
+    """``count`` identical steps, each ``batch`` independent GEMMs (m×k)@(k×n).
 
     Args:
         m, k, n: dimensions (``a`` is m×k activations, ``b`` is k×n).
         name: layer name. kind: label used to group layers in reports (default ``name``).
-        count: identical repetitions (layers, heads, batch).
+        count: identical repetitions (layers, steps), each a separate call on the machine.
         b_operand: what ``b`` holds: ``"weight"``, ``"kv"`` (KV cache) or ``"activation"``.
+        batch: independent GEMMs of this shape computed together in one call (the heads and
+            sequences of an attention layer: one batched kernel on a GPU).
+        a_elements: distinct elements of ``a`` in memory when fewer than m·k (a convolution's
+            input, which im2col repeats); None = m·k.
     """
 
     m: int
@@ -48,10 +53,14 @@ class Gemm:
     count: int = 1
     b_operand: str = "weight"
     kind: str = ""
+    batch: int = 1
+    a_elements: int | None = None
 
     def __post_init__(self):
-        for f in ("m", "k", "n", "count"):
+        for f in ("m", "k", "n", "count", "batch"):
             _check_int(f, getattr(self, f))
+        if self.a_elements is not None:
+            _check_int("a_elements", self.a_elements)
         if self.b_operand not in B_OPERANDS:
             raise ValueError(f"b_operand must be one of {B_OPERANDS}, got {self.b_operand!r}")
         if not self.kind:
@@ -59,15 +68,15 @@ class Gemm:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates of all ``count`` repetitions."""
-        return self.m * self.k * self.n * self.count
+        """Multiply-accumulates of all ``count`` × ``batch`` GEMMs."""
+        return self.m * self.k * self.n * self.count * self.batch
 
     def layers(self) -> tuple[Gemm, ...]:
         return (self,)
 
     def memory(self) -> dict:
         """Resident elements: weights (if ``b`` is weights), KV cache (if ``b`` is KV)."""
-        b = self.k * self.n * self.count
+        b = self.k * self.n * self.count * self.batch
         return {"weights": b if self.b_operand == "weight" else 0,
                 "kv_cache": b if self.b_operand == "kv" else 0,
                 "activations": self.m * max(self.k, self.n)}
@@ -78,7 +87,9 @@ class Conv2d:
     """A 2D convolution lowered to a GEMM by im2col (as SCALE-Sim does).
 
     m = batch·out_h·out_w output pixels, k = in_channels·kernel_h·kernel_w, n = out_channels,
-    with out = ⌊(in + 2·padding − kernel)/stride⌋ + 1.
+    with out = ⌊(in + 2·padding − kernel)/stride⌋ + 1. The GEMM's ``a_elements`` is the input
+    the convolution actually reads — batch·in_channels × the rows and columns its windows touch
+    (padding excluded) — so DRAM traffic counts the unique input, not the im2col matrix.
     """
 
     batch: int
@@ -112,10 +123,21 @@ class Conv2d:
     def out_w(self) -> int:
         return (self.width + 2 * self.padding - self.kernel_w) // self.stride + 1
 
+    def _touched(self, size, kernel, out) -> int:
+        """Input rows (or columns) some window reads: the span of the windows (only the
+        windows themselves when the stride skips pixels), at most the unpadded input."""
+        return min((out - 1) * self.stride + kernel, out * kernel, size)
+
+    @property
+    def input_elements(self) -> int:
+        """Distinct input elements the convolution reads."""
+        return (self.batch * self.in_channels * self._touched(self.height, self.kernel_h, self.out_h)
+                * self._touched(self.width, self.kernel_w, self.out_w))
+
     def layers(self) -> tuple[Gemm, ...]:
-        return (Gemm(self.batch * self.out_h * self.out_w,
-                     self.in_channels * self.kernel_h * self.kernel_w, self.out_channels,
-                     name=self.name, kind="conv"),)
+        m, k = self.batch * self.out_h * self.out_w, self.in_channels * self.kernel_h * self.kernel_w
+        return (Gemm(m, k, self.out_channels, name=self.name, kind="conv",
+                     a_elements=min(self.input_elements, m * k)),)
 
     def memory(self) -> dict:
         g = self.layers()[0]
@@ -129,8 +151,9 @@ class Attention:
 
     The queries of the ``heads // kv_heads`` heads sharing a KV head are stacked, so per batch
     element and KV head: QKᵀ is (group·q_len × head_dim)@(head_dim × kv_len) and PV is
-    (group·q_len × kv_len)@(kv_len × head_dim); ``b`` is the KV cache. The causal mask is not
-    exploited (full q_len × kv_len scores).
+    (group·q_len × kv_len)@(kv_len × head_dim); ``b`` is the KV cache. The batch·kv_heads GEMMs
+    of a layer are one batched call (``Gemm.batch``), repeated ``count`` times (layers). The
+    causal mask is not exploited (full q_len × kv_len scores).
     """
 
     batch: int
@@ -150,12 +173,12 @@ class Attention:
 
     def layers(self) -> tuple[Gemm, ...]:
         group = self.heads // self.kv_heads
-        c = self.batch * self.kv_heads * self.count
+        bt = self.batch * self.kv_heads
         m = group * self.q_len
-        return (Gemm(m, self.head_dim, self.kv_len, name=f"{self.name}.qk", count=c,
-                     b_operand="kv", kind="attn_qk"),
-                Gemm(m, self.kv_len, self.head_dim, name=f"{self.name}.pv", count=c,
-                     b_operand="kv", kind="attn_pv"))
+        return (Gemm(m, self.head_dim, self.kv_len, name=f"{self.name}.qk", count=self.count,
+                     b_operand="kv", kind="attn_qk", batch=bt),
+                Gemm(m, self.kv_len, self.head_dim, name=f"{self.name}.pv", count=self.count,
+                     b_operand="kv", kind="attn_pv", batch=bt))
 
     def memory(self) -> dict:
         kv = 2 * self.batch * self.kv_heads * self.kv_len * self.head_dim * self.count
@@ -213,6 +236,10 @@ MODELS = {
     "llama3-8b": TransformerConfig(
         "llama3-8b", hidden=4096, layers=32, heads=32, kv_heads=8, intermediate=14336,
         vocab=128256, source="meta-llama/Meta-Llama-3-8B config.json"),
+    "llama3-70b": TransformerConfig(
+        "llama3-70b", hidden=8192, layers=80, heads=64, kv_heads=8, intermediate=28672,
+        vocab=128256, source="meta-llama/Meta-Llama-3-70B config.json (Llama 3.1/3.3 70B: "
+                             "the same shapes)"),
 }
 
 PHASES = ("prefill", "decode")

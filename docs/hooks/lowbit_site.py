@@ -12,8 +12,6 @@
   kernel per notebook, the inline matplotlib backend) and rendered as a page under
   ``examples/`` with its tables and figures; the pages are added to the nav's "Examples"
   section. Notebooks are committed without outputs; an error in a cell fails the build.
-* **Validation page**: ``hardware/validation.md`` (written with the hardware models) gets a
-  place in the nav's "Hardware" section when it exists and the nav does not list it yet.
 """
 
 from __future__ import annotations
@@ -250,7 +248,7 @@ def _listed(nav) -> set:
 
 
 def add_to_nav(nav: list, root: pathlib.Path = _ROOT) -> list:
-    """The notebooks under "Examples" and the validation page under "Hardware"."""
+    """The notebooks under "Examples" (after the pages mkdocs.yml lists there)."""
     examples = _find_section(nav, "Examples")
     if examples is None:
         examples = {"Examples": []}
@@ -262,13 +260,6 @@ def add_to_nav(nav: list, root: pathlib.Path = _ROOT) -> list:
         uri = f"{NOTEBOOK_DIR}/{p.stem}.md"
         if uri not in listed:
             examples["Examples"].append({_nav_title(p): uri})
-    validation = "hardware/validation.md"
-    hardware = _find_section(nav, "Hardware")
-    if hardware is not None and validation not in listed and (root / "docs" / validation).is_file():
-        items = hardware["Hardware"]
-        at = next((i + 1 for i, it in enumerate(items)
-                   if isinstance(it, dict) and "hardware/presets.md" in it.values()), len(items))
-        items.insert(at, {"Validation": validation})
     return nav
 
 

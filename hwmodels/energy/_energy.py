@@ -16,8 +16,18 @@ Sources (each rule says where it comes from; the numbers live in ``hwmodels/data
 * Floating-point adder ∝ significand width (alignment shifter and adder are linear in it): linear
   through the fp16 (0.4 pJ, p = 11) and fp32 (0.9 pJ, p = 24) entries.
 * SRAM read per 64 bits vs capacity: log-log interpolation of the 8 KiB / 32 KiB / 1 MiB entries;
-  buffers larger than 1 MiB are assumed banked in ≤ 1 MiB banks (a read touches one bank).
-  Writes cost as much as reads (the table gives reads only).
+  beyond 1 MiB it keeps growing as (capacity / 1 MiB)^α (wire-dominated arrays), α =
+  ``sram_capacity_exponent`` = 0.49: a least-squares fit of log E on log capacity to the CACTI
+  7.0 points from 1 MiB to 128 MiB at 45 nm in ``tests/fixtures/measurements/sram_energy.csv``
+  (itrs-hp and itrs-lstp cells, 16 points; CACTI gives 0.48 and 0.49 for the two families
+  separately), anchored on the table's 1 MiB entry. Writes cost as much as reads (the table
+  gives reads only).
+* SRAM leakage: ``sram_leakage_per_mib_w`` (W per MiB of SRAM), CACTI 7.0 at 45 nm, itrs-hp
+  cells: 1.077 W for 1 MiB (``tests/fixtures/measurements/static_power.csv`` row s043) — the
+  high-performance cell family; low-standby-power cells leak four orders of magnitude less
+  (0.23 mW), so this is an upper bound that machines replace with a measured figure where one
+  exists (TPU v1's measured idle power). Rescaled to other nodes by the same energy factor as
+  the dynamic entries (an assumption: leakage per bit tracks cell size and supply).
 * Technology scaling: Stillmaker & Baas, "Scaling equations for the accurate prediction of CMOS
   device performance from 180 nm to 7 nm", Integration 58 (2017) 74–81, energy polynomials;
   5 nm from TSMC's N5 announcement (−30 % power at iso-speed vs N7). DRAM energy is not scaled
@@ -69,12 +79,15 @@ class EnergyTable:
     sram_32kib_read_64b_pj: float
     sram_1mib_read_64b_pj: float
     dram_read_64b_pj: float
+    sram_capacity_exponent: float = 0.49
+    sram_leakage_per_mib_w: float = 1.077
     name: str = dataclasses.field(default="", compare=False)
 
-    UNITLESS: ClassVar[tuple] = ()
+    UNITLESS: ClassVar[tuple] = ("sram_capacity_exponent",)
+    NON_NEGATIVE: ClassVar[tuple] = ("sram_capacity_exponent", "sram_leakage_per_mib_w")
 
     def __post_init__(self):
-        check_fields(self)  # every entry a finite number > 0
+        check_fields(self)  # every entry a finite number > 0 (the SRAM growth and leakage >= 0)
 
     # ---------------------------------------------------------- integer ops
     def int_add(self, width: float) -> float:
@@ -121,10 +134,18 @@ class EnergyTable:
 
     # --------------------------------------------------------------- memory
     def sram_access(self, bits: float, sram_bytes: float) -> float:
-        """Energy of reading (or writing) ``bits`` bits from an SRAM of ``sram_bytes`` bytes."""
+        """Energy of reading (or writing) ``bits`` bits from an SRAM of ``sram_bytes`` bytes.
+
+        Log-log interpolation of the table's 8 KiB / 32 KiB / 1 MiB entries (extrapolated below
+        8 KiB), growing as (sram_bytes / 1 MiB)^``sram_capacity_exponent`` beyond 1 MiB;
+        linear in ``bits``.
+        """
         bits = check_number("bits", bits, strict=False)
         _positive("sram_bytes", sram_bytes)
-        size = min(float(sram_bytes), 2.0**20)  # banked: a read touches one ≤ 1 MiB bank
+        size = float(sram_bytes)
+        if size > 2.0**20:
+            e64 = self.sram_1mib_read_64b_pj * (size / 2.0**20) ** self.sram_capacity_exponent
+            return e64 * bits / 64
         pts = ((2.0**13, self.sram_8kib_read_64b_pj), (2.0**15, self.sram_32kib_read_64b_pj),
                (2.0**20, self.sram_1mib_read_64b_pj))
         if size <= pts[1][0]:
@@ -135,6 +156,11 @@ class EnergyTable:
         e64 = e0 * (size / s0) ** slope
         return e64 * bits / 64
 
+    def sram_leakage_w(self, sram_bytes: float) -> float:
+        """Static (leakage) power of ``sram_bytes`` bytes of SRAM, W (linear in capacity)."""
+        sram_bytes = check_number("sram_bytes", sram_bytes, strict=False)
+        return self.sram_leakage_per_mib_w * sram_bytes / 2.0**20
+
     def dram_access(self, bits: float) -> float:
         """Energy of moving ``bits`` bits to or from DRAM."""
         bits = check_number("bits", bits, strict=False)
@@ -142,7 +168,8 @@ class EnergyTable:
 
     # ------------------------------------------------------- technology
     def at_node(self, node_nm: float, vdd_v: float | None = None) -> EnergyTable:
-        """This table rescaled to ``node_nm`` (logic and SRAM entries; DRAM unchanged).
+        """This table rescaled to ``node_nm`` (logic and SRAM entries and SRAM leakage; DRAM
+        unchanged).
 
         Args:
             node_nm: target technology node, within the scaling table's range (5–130 nm).
@@ -157,7 +184,8 @@ class EnergyTable:
         new = {}
         for fld in dataclasses.fields(self):
             v = getattr(self, fld.name)
-            if fld.name.endswith("_pj") and not fld.name.startswith("dram"):
+            if (fld.name.endswith("_pj") and not fld.name.startswith("dram")) \
+                    or fld.name == "sram_leakage_per_mib_w":
                 v = v * f
             new[fld.name] = v
         new["node_nm"] = node_nm

@@ -1,4 +1,5 @@
-"""Helpers shared by the machine records: operand resolution, scaled energy tables, traffic."""
+"""Helpers shared by the machine records: operand resolution, scaled energy tables, the cost of
+a mapped GEMM."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from .._cost import Cost
 from .._operand import operand, resolve_accumulator, resolve_format
 from .._validate import check_fields, check_number, check_positive  # noqa: F401  (re-exported)
 from ..energy._energy import EnergyTable, MacEnergy, default_accumulator, energy_table, mac_energy
+from . import _mapping
 
 DATAFLOWS = ("os", "ws", "is")
 
@@ -95,9 +98,60 @@ def ceil_div(x, y):
     return -(-x // y)
 
 
-def dram_traffic_bytes(elements, passes, bits, buffer_bytes):
-    """DRAM bytes for an operand of ``elements`` that the compute streams ``passes`` times:
-    fetched once if it fits in its buffer, else once per pass (first-order reuse model)."""
-    once = elements * bits / 8.0
-    return np.where(once <= buffer_bytes, once, once * passes) if isinstance(once, np.ndarray) \
-        else (once if once <= buffer_bytes else once * passes)
+def extra_args(m, k, batch, a_elements):
+    """Validated (batch, a_elements) of a ``gemm`` call: ``batch`` independent GEMMs (an int
+    >= 1), ``a_elements`` distinct elements of ``a`` in memory (an int >= 1; None = m·k)."""
+    batch = check_number("batch", batch, low=1, strict=False, integer=True)
+    if a_elements is None:
+        return batch, m * k
+    return batch, check_number("a_elements", a_elements, low=1, strict=False, integer=True)
+
+
+def bandwidths(machine):
+    """None, one DRAM bandwidth, or an (a, b, c) triple of per-interface bandwidths (bytes per
+    cycle) of a machine record."""
+    fn = getattr(machine, "_bandwidths", None)
+    return fn() if fn is not None else machine.dram_bandwidth_bytes_per_cycle
+
+
+def mapped_cost(machine, m, k, n, *, ea, eb, ep, eo, a_elems, caps, shared, units, lows,
+                compute, sram_fn, parts_fn, fill_pj_per_bit, dram_pj_per_bit, static_w,
+                peak_rate) -> Cost:
+    """The :class:`Cost` of one GEMM on a machine with on-chip buffers behind a DRAM, with the
+    mapping found by :func:`_mapping.search`.
+
+    Args:
+        machine: the record (``clock_hz``, ``mapping_objective``, its DRAM bandwidth(s)).
+        ea, eb, ep, eo: bytes per element of a, b, a partial sum, an output.
+        a_elems: distinct elements of a in DRAM.
+        caps, shared, units, lows, compute, sram_fn: as :func:`_mapping.search`.
+        parts_fn(tm, tk, tn) -> (dict of the machine's own energy parts, pJ — ``mac``,
+            ``scale``, ``table``... —, dict of its SRAM access counts).
+        fill_pj_per_bit: (a, b, c) energy of writing a bit from DRAM into each buffer, pJ.
+        dram_pj_per_bit: DRAM energy per bit. static_w: static power, W.
+        peak_rate: MACs per cycle at peak (for utilization).
+    """
+    res = _mapping.search(
+        m, k, n, ea=ea, eb=eb, ep=ep, eo=eo, a_elems=a_elems, caps=caps, shared=shared,
+        units=units, lows=lows, compute_fn=compute, sram_fn=sram_fn, bw=bandwidths(machine),
+        clock_hz=machine.clock_hz, e_dram_byte=8 * dram_pj_per_bit,
+        e_fill_byte=tuple(8 * x for x in fill_pj_per_bit), static_w=static_w,
+        objective=machine.mapping_objective)
+    cycles = float(res["cycles"][0])
+    comp = float(res["compute"][0])
+    tm, tk, tn = int(res["tm"][0]), int(res["tk"][0]), int(res["tn"][0])
+    parts, counts = parts_fn(tm, tk, tn)
+    a_d, b_d, c_d = float(res["a_dram"][0]), float(res["b_dram"][0]), float(res["c_dram"][0])
+    seconds = cycles / machine.clock_hz
+    breakdown = dict(parts)
+    breakdown["sram"] = float(res["sram_pj"][0]) + float(res["fill_pj"][0])
+    breakdown["dram"] = float(res["dram_pj"][0])
+    breakdown["static"] = static_w * seconds * 1e12
+    accesses = {key: float(v) for key, v in counts.items()}
+    accesses.update(a_dram_bytes=a_d, b_dram_bytes=b_d, c_dram_bytes=c_d,
+                    c_spill_bytes=float(res["c_spill"][0]), dram_bytes=a_d + b_d + c_d)
+    times = {"compute": comp / machine.clock_hz,
+             "dram": float(res["dram_cycles"][0]) / machine.clock_hz}
+    return Cost._trusted(cycles, seconds, breakdown, float(m * k * n), float(peak_rate) * cycles,
+                         cycles - comp, accesses, times,
+                         _mapping.mapping_of(res, 0, machine.mapping_objective))

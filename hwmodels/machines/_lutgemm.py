@@ -16,10 +16,13 @@ Cost terms:
 * lookups: reads of one entry from a table of entries × ``table_entry_bits`` bits (``table``);
 * accumulation: one add per lookup at the accumulator width (``mac``);
 * weights read b bits per element, activations once per table build (``sram``/``dram``);
-* block-format weights add the per-block scale handling (``scale``).
+* block-format weights add the per-block scale handling (``scale``);
+* static power × time (``static``).
 
-Cycles = table-build adds / ``adds_per_cycle`` + lookups / ``lookups_per_cycle`` (build and
-lookup phases not overlapped), or the DRAM time if longer.
+Compute cycles = table-build adds / ``adds_per_cycle`` + lookups / ``lookups_per_cycle``
+(build and lookup phases not overlapped). The GEMM is blocked between DRAM and the on-chip
+SRAM (shared by the operands) by the mapping search of :mod:`._mapping`; double-buffered DRAM
+transfers overlap compute.
 """
 
 from __future__ import annotations
@@ -33,14 +36,16 @@ from .._cost import Cost
 from .._loader import register_kind
 from .._operand import operand
 from ..energy._energy import EnergyTable
+from . import _mapping
 from ._common import (
     FormatSpec,
     ceil_div,
     check_dims,
     check_fields,
     check_positive,
-    dram_traffic_bytes,
+    extra_args,
     mac_terms,
+    mapped_cost,
     resolve_operands,
     scaled_table,
 )
@@ -62,7 +67,8 @@ class LutGemmUnit:
         sram_bytes: on-chip buffer / cache capacity, bytes.
         dram_bandwidth_bytes_per_cycle: DRAM bandwidth; None = unlimited.
         clock_hz, node_nm, native_format (activations), weight_format, accumulator_format,
-        energy_table, dram_pj_per_bit: as the other machines.
+        mapping_objective, static_power_w, energy_table, dram_pj_per_bit: as the other
+        machines (static power None: the SRAM's leakage).
     """
 
     lookups_per_cycle: float
@@ -79,19 +85,31 @@ class LutGemmUnit:
     native_format: str = "float16"
     weight_format: str = "int4"
     accumulator_format: str = "int32"
+    mapping_objective: str = "time"
+    static_power_w: float | None = None
     energy_table: EnergyTable | None = None
     dram_pj_per_bit: float | None = None
     name: str = dataclasses.field(default="", compare=False)
 
     UNITLESS: ClassVar[tuple] = ("group_size", "sign_symmetry", "table_entry_bits", "tile_m",
-                                 "tile_n", "native_format", "weight_format", "accumulator_format")
+                                 "tile_n", "native_format", "weight_format", "accumulator_format",
+                                 "mapping_objective")
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
+    NON_NEGATIVE: ClassVar[tuple] = ("static_power_w",)
 
     def __post_init__(self):
         check_fields(self)  # every numeric field finite and > 0, every field of its type
         if self.group_size > 16:
             raise ValueError(f"group_size must be <= 16 (tables of 2^g entries), got {self.group_size}")
+        _mapping.check_objective(self.mapping_objective)
         scaled_table(self.energy_table, self.node_nm)
+
+    @property
+    def static_w(self) -> float:
+        """Static power in effect, W (``static_power_w`` or the SRAM's leakage)."""
+        if self.static_power_w is not None:
+            return float(self.static_power_w)
+        return scaled_table(self.energy_table, self.node_nm).sram_leakage_w(self.sram_bytes)
 
     # ------------------------------------------------------------- tables
     @property
@@ -151,53 +169,70 @@ class LutGemmUnit:
             a_rd=t.sram_access(oa.storage_bits, self.sram_bytes),
             b_rd=t.sram_access(ob.storage_bits, self.sram_bytes),
             c_rw=t.sram_access(oc.bits, self.sram_bytes),
-            bit_sram=t.sram_access(1, self.sram_bytes),
+            bit_sram=t.sram_access(1, self.sram_bytes), oc_bits=oc.bits,
             dram_bit=self.dram_pj_per_bit if self.dram_pj_per_bit is not None else t.dram_access(1),
+            static_w=self.static_w,
         )
 
     def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
-             accumulator: FormatSpec = None) -> Cost:
+             accumulator: FormatSpec = None, batch: int = 1, a_elements: int | None = None) -> Cost:
         """Cost of (m×k)@(k×n), ``a`` activations, ``b`` the low-bit weights (b bit planes).
 
+        Args:
+            m, k, n: GEMM dimensions, ints >= 1.
+            a_format, b_format, accumulator: formats (None: the native ones).
+            batch: independent GEMMs of this shape (the cost of one, times ``batch``).
+            a_elements: distinct elements of ``a`` in memory; None = m·k.
+
         Returns:
-            :class:`Cost`; ``table`` energy = table builds + lookups, ``mac`` = accumulation.
+            :class:`Cost`; ``table`` energy = table builds + lookups, ``mac`` = accumulation;
+            per-operand accesses, compute and DRAM times, the chosen mapping.
         """
         check_dims(m, k, n)
+        batch, a_elems = extra_args(m, k, batch, a_elements)
         a, b, acc = resolve_operands(a_format, b_format, accumulator, self.native_format,
                                      self.weight_format, self.accumulator_format)
+        one = _cached(self, m, k, n, a, b, acc, a_elems)
+        return one if batch == 1 else one * batch
+
+    def _sram_counts(self, m, k, n, tm, tk, tn):
+        b_reads = k * n * ceil_div(m, self.tile_m)
+        c_writes = m * n * ceil_div(k, tk)
+        return {"a_sram_reads": m * k, "b_sram_reads": b_reads, "c_sram_writes": c_writes,
+                "c_sram_reads": c_writes - m * n}
+
+    def _cost(self, m, k, n, a, b, acc, a_elems) -> Cost:
         e = self._energies(a, b, acc)
         oa, ob = e["oa"], e["ob"]
         c = self.counts(m, k, n, ob.bits)
-        compute = (math.ceil(c["build_adds"] / self.adds_per_cycle)
-                   + math.ceil(c["lookups"] / self.lookups_per_cycle))
-        a_dram = m * k * oa.storage_bits / 8
-        b_dram = dram_traffic_bytes(k * n, ceil_div(m, self.tile_m), ob.storage_bits,
-                                    self.sram_bytes / 2)
-        c_dram = m * n * oa.storage_bits / 8
-        dram_bytes = a_dram + b_dram + c_dram
-        stall = 0.0
-        if self.dram_bandwidth_bytes_per_cycle is not None:
-            stall = max(0.0, dram_bytes / self.dram_bandwidth_bytes_per_cycle - compute)
-        cycles = compute + stall
-        macs = m * k * n
-        b_reads = k * n * ceil_div(m, self.tile_m)
+        compute = float(math.ceil(c["build_adds"] / self.adds_per_cycle)
+                        + math.ceil(c["lookups"] / self.lookups_per_cycle))
+        macs = float(m * k * n)
         me = e["me"]
-        breakdown = {
-            "mac": c["lookups"] * e["acc_add"],
-            "table": c["build_adds"] * e["build_add"]
-            + c["tables"] * self.table_entries * e["entry_rw"]
-            + c["lookups"] * e["entry_rw"] + b_reads * me.b_decode_pj,
-            "sram": m * k * e["a_rd"] + b_reads * e["b_rd"] + m * n * e["c_rw"]
-            + (a_dram + b_dram) * 8 * e["bit_sram"],
-            "dram": dram_bytes * 8 * e["dram_bit"],
-            "scale": macs * me.scale_pj,
-        }
-        return Cost(cycles=cycles, seconds=cycles / self.clock_hz, breakdown=breakdown,
-                    macs=macs, capacity_macs=self.peak_macs_per_cycle(ob.bits) * cycles,
-                    stall_cycles=stall,
-                    accesses={"tables": c["tables"], "table_build_adds": c["build_adds"],
-                              "lookups": c["lookups"], "b_sram_reads": b_reads,
-                              "dram_bytes": dram_bytes})
+
+        def sram(M, K, N, tm, tk, tn):
+            s = self._sram_counts(M, K, N, tm, tk, tn)
+            return (s["a_sram_reads"] * e["a_rd"] + s["b_sram_reads"] * e["b_rd"]
+                    + (s["c_sram_writes"] + s["c_sram_reads"]) * e["c_rw"])
+
+        def parts(tm, tk, tn):
+            s = self._sram_counts(m, k, n, tm, tk, tn)
+            s.update(tables=c["tables"], table_build_adds=c["build_adds"], lookups=c["lookups"])
+            return {"mac": c["lookups"] * e["acc_add"],
+                    "table": (c["build_adds"] * e["build_add"]
+                              + c["tables"] * self.table_entries * e["entry_rw"]
+                              + c["lookups"] * e["entry_rw"] + s["b_sram_reads"] * me.b_decode_pj),
+                    "scale": macs * me.scale_pj}, s
+
+        return mapped_cost(
+            self, m, k, n, ea=oa.storage_bits / 8, eb=ob.storage_bits / 8,
+            ep=e["oc_bits"] / 8, eo=oa.storage_bits / 8, a_elems=a_elems,
+            caps=(self.sram_bytes,) * 3, shared=True,
+            units=(min(self.tile_m, m), min(self.group_size, k), min(self.tile_n, n)),
+            lows=(1, 1, 1), compute=lambda M, K, N, tm, tk, tn: compute + 0.0 * tm,
+            sram_fn=sram, parts_fn=parts, fill_pj_per_bit=(e["bit_sram"],) * 3,
+            dram_pj_per_bit=e["dram_bit"], static_w=e["static_w"],
+            peak_rate=self.peak_macs_per_cycle(ob.bits))
 
     def roofline_cycles(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
                         accumulator: FormatSpec = None) -> float:
@@ -211,6 +246,11 @@ class LutGemmUnit:
             return compute
         bytes_ = (m * k * oa.storage_bits + k * n * ob.storage_bits + m * n * oa.storage_bits) / 8
         return max(compute, bytes_ / self.dram_bandwidth_bytes_per_cycle)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached(unit: LutGemmUnit, m, k, n, a, b, acc, a_elems) -> Cost:
+    return unit._cost(m, k, n, a, b, acc, a_elems)
 
 
 register_kind("lutgemm", LutGemmUnit)

@@ -17,16 +17,21 @@ subject to the tiles fitting each core's SRAM.
   MeshGEMM's interleaved placement keeps every shift within 2 hops (Cannon's algorithm needs a
   P-hop wrap-around), so a step costs max(tile MACs / MAC rate, tile bytes / link bandwidth +
   2·hop latency + message overhead).
-* **MeshGEMV** (decode, m = 1), WaferLLM §4.2: B tiled over P × P cores; the input vector
+* **MeshGEMV** (decode), WaferLLM §4.2: B tiled over P × P cores; the input vector
   slice is pipelined along each column (P hops); each core does its (k/P × n/P) products; the
   partial results are reduced along k with a K-ary tree allreduce (``reduce_tree_arity``) in
   ⌈log_K P⌉ phases of K hops each — bounded by the routing limit (a phase needs K routing
-  paths, so K ≤ routing_paths_per_core).
+  paths, so K ≤ routing_paths_per_core). m rows are processed together.
+
+Every GEMM takes the faster of the two algorithms (each with its best grid), so time is
+non-decreasing in m with no jump where one algorithm hands over to the other (grouped-query
+attention's m = 4 rows run as a GEMV when that is faster).
 
 Capacity: :meth:`check_capacity` raises when weights + KV cache exceed the wafer SRAM.
 Energy: MACs at the wafer's node, local SRAM reads (per-core SRAM size class), network bytes ×
-hops × ``hop_energy_pj_per_byte``; board power × time bounds the total from below (``overhead``),
-as for the GPU model, which is how WaferLLM compares energy.
+hops × ``hop_energy_pj_per_byte``, static power × time (``static``); board power × time bounds
+the total from below (``overhead``), as for the GPU model, which is how WaferLLM compares
+energy. Times: ``compute`` (the cores' MACs) and ``network`` (shifts, broadcasts, reductions).
 """
 
 from __future__ import annotations
@@ -42,7 +47,16 @@ from .._cost import Cost
 from .._loader import register_kind
 from .._operand import operand
 from ..energy._energy import EnergyTable
-from ._common import FormatSpec, check_dims, check_fields, check_number, mac_terms, resolve_operands, scaled_table
+from ._common import (
+    FormatSpec,
+    check_dims,
+    check_fields,
+    check_number,
+    extra_args,
+    mac_terms,
+    resolve_operands,
+    scaled_table,
+)
 
 __all__ = ["WaferMesh"]
 
@@ -63,6 +77,8 @@ class WaferMesh:
         reduce_tree_arity: K of MeshGEMV's K-tree allreduce.
         power_w: system power, W (bounds energy below). node_nm: process node, nm.
         hop_energy_pj_per_byte: energy to move one byte one hop, pJ.
+        static_power_w: static power, W; None = 25 % of ``power_w`` (the assumption of the GPU
+            model: a K80 die's measured idle/busy power, Jouppi et al., ISCA 2017, Table 2).
         native_format, accumulator_format, energy_table: as the other machines.
     """
 
@@ -80,6 +96,7 @@ class WaferMesh:
     # assumption: ~0.1 pJ/bit/mm of on-chip wire (an order-of-magnitude figure widely quoted
     # from W. J. Dally's talks) × ~0.25 mm core pitch (WSE-2: 46,225 mm² / 850,000 cores)
     hop_energy_pj_per_byte: float = 0.2
+    static_power_w: float | None = None
     native_format: str = "float16"
     accumulator_format: str = "float32"
     energy_table: EnergyTable | None = None
@@ -88,7 +105,7 @@ class WaferMesh:
     UNITLESS: ClassVar[tuple] = ("cores", "routing_paths_per_core", "reduce_tree_arity",
                                  "native_format", "accumulator_format")
     NESTED: ClassVar[dict] = {"energy_table": ("energy_table", False)}
-    NON_NEGATIVE: ClassVar[tuple] = ("message_overhead_cycles",)
+    NON_NEGATIVE: ClassVar[tuple] = ("message_overhead_cycles", "static_power_w")
 
     def __post_init__(self):
         check_fields(self)  # numeric fields finite and > 0 (NON_NEGATIVE: >= 0), types checked
@@ -118,6 +135,11 @@ class WaferMesh:
         return self.cores * self.core_macs_per_cycle
 
     @property
+    def static_w(self) -> float:
+        """Static power in effect, W."""
+        return 0.25 * self.power_w if self.static_power_w is None else float(self.static_power_w)
+
+    @property
     def peak_flops_per_s(self) -> float:
         return 2 * self.peak_macs_per_cycle * self.clock_hz
 
@@ -130,12 +152,12 @@ class WaferMesh:
                              f"({self.sram_bytes / 1e9:.2f} GB)")
 
     # ---------------------------------------------------------- algorithms
-    def _grid_candidates(self):
-        return np.arange(1, self.mesh_side + 1, dtype=np.float64)
+    def _grid_candidates(self, side=None):
+        return np.arange(1, (side or self.mesh_side) + 1, dtype=np.float64)
 
-    def _meshgemm(self, m, k, n, ab, bb, cb):
+    def _meshgemm(self, m, k, n, ab, bb, cb, side=None):
         """(cycles, P, network byte-hops) of MeshGEMM, minimised over the grid side P."""
-        P = self._grid_candidates()
+        P = self._grid_candidates(side)
         mt, kt, nt = np.ceil(m / P), np.ceil(k / P), np.ceil(n / P)
         a_tile, b_tile, c_tile = mt * kt * ab, kt * nt * bb, mt * nt * cb
         fits = 2 * (a_tile + b_tile) + c_tile <= self.core_sram_bytes  # double-buffered shifts
@@ -147,15 +169,16 @@ class WaferMesh:
         cycles = np.where(fits, cycles, np.inf)
         i = int(np.argmin(cycles))
         if not np.isfinite(cycles[i]):
-            raise ValueError(f"GEMM {m}x{k}x{n} tiles do not fit {self.core_sram_bytes:.0f} B "
-                             "of SRAM per core on any grid")
+            return None
         p = P[i]
         byte_hops = (p * p) * (p - 1) * (a_tile[i] + b_tile[i]) * 2  # ≤ 2 hops per shift
-        return float(cycles[i]), int(p), float(byte_hops)
+        comm_i = float(comm[i]) if p > 1 else 0.0
+        return float(cycles[i]), int(p), float(byte_hops), float(steps[i] * comp[i]), \
+            float(steps[i] * comm_i)
 
-    def _meshgemv(self, m, k, n, ab, bb, cb):
+    def _meshgemv(self, m, k, n, ab, bb, cb, side=None):
         """(cycles, P, network byte-hops) of MeshGEMV (m rows processed together)."""
-        P = self._grid_candidates()
+        P = self._grid_candidates(side)
         kt, nt = np.ceil(k / P), np.ceil(n / P)
         b_tile = kt * nt * bb
         fits = b_tile + m * (kt * ab + nt * cb) <= self.core_sram_bytes
@@ -168,11 +191,11 @@ class WaferMesh:
         cycles = np.where(fits, comp + bcast + reduce, np.inf)
         i = int(np.argmin(cycles))
         if not np.isfinite(cycles[i]):
-            raise ValueError(f"GEMV {m}x{k}x{n} tiles do not fit {self.core_sram_bytes:.0f} B "
-                             "of SRAM per core on any grid")
+            return None
         p = P[i]
         byte_hops = p * p * (m * kt[i] * ab + phases[i] * K * m * nt[i] * cb)
-        return float(cycles[i]), int(p), float(byte_hops)
+        return float(cycles[i]), int(p), float(byte_hops), float(comp[i]), \
+            float(bcast[i] + reduce[i])
 
     @functools.lru_cache(maxsize=256)
     def _energies(self, a, b, acc):
@@ -184,49 +207,77 @@ class WaferMesh:
                     c_rw=t.sram_access(oc.bits, self.core_sram_bytes))
 
     def gemm(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
-             accumulator: FormatSpec = None) -> Cost:
-        """Cost of (m×k)@(k×n): MeshGEMV when m == 1, MeshGEMM otherwise.
+             accumulator: FormatSpec = None, batch: int = 1, a_elements: int | None = None) -> Cost:
+        """Cost of (m×k)@(k×n): the faster of MeshGEMV and MeshGEMM for this shape.
+
+        Args:
+            m, k, n: GEMM dimensions, ints >= 1.
+            a_format, b_format, accumulator: formats (None: the native ones).
+            batch: independent GEMMs of this shape (the heads of an attention layer), run side
+                by side on disjoint square sub-meshes (side ⌊√cores / ⌈√batch⌉⌋): the time of
+                one on its sub-mesh, the energy of all.
+            a_elements: accepted for a uniform interface; a wafer holds its operands in SRAM,
+                so it changes nothing but the capacity check.
 
         Returns:
-            :class:`Cost` with ``mac``, ``sram``, ``network`` and ``overhead`` energy; accesses
-            include ``grid_side`` (P) and ``network_byte_hops``.
+            :class:`Cost` with ``mac``, ``sram``, ``network``, ``static`` and ``overhead``
+            energy; ``times`` ``compute`` and ``network``; accesses include ``grid_side`` (P),
+            ``network_byte_hops`` and ``algorithm`` (0 MeshGEMV, 1 MeshGEMM).
 
         Raises:
             ValueError: if the operands do not fit the SRAM on any grid.
         """
         check_dims(m, k, n)
+        batch, a_elems = extra_args(m, k, batch, a_elements)
         a, b, acc = resolve_operands(a_format, b_format, accumulator, self.native_format,
                                      self.native_format, self.accumulator_format)
+        return _cached(self, m, k, n, a, b, acc, a_elems, batch)
+
+    def _cost(self, m, k, n, a, b, acc, a_elems, batch=1) -> Cost:
         e = self._energies(a, b, acc)
         ab, bb, cb = e["oa"].storage_bits / 8, e["ob"].storage_bits / 8, e["oc"].bits / 8
-        self.check_capacity(m * k * ab + k * n * bb + m * n * cb, "GEMM operands")
-        if m == 1:
-            cycles, p, byte_hops = self._meshgemv(m, k, n, ab, bb, cb)
-        else:
-            cycles, p, byte_hops = self._meshgemm(m, k, n, ab, bb, cb)
+        self.check_capacity(batch * (min(a_elems, m * k) * ab + k * n * bb + m * n * cb),
+                            "GEMM operands")
+        side = max(1, self.mesh_side // math.ceil(math.sqrt(batch)))
+        runs = [(r, tag) for r, tag in ((self._meshgemv(m, k, n, ab, bb, cb, side), 0.0),
+                                         (self._meshgemm(m, k, n, ab, bb, cb, side), 1.0))
+                if r is not None]
+        if not runs:
+            raise ValueError(f"GEMM {m}x{k}x{n} tiles do not fit {self.core_sram_bytes:.0f} B "
+                             "of SRAM per core on any grid")
+        (cycles, p, byte_hops, comp, net), algo = min(runs, key=lambda r: r[0][0])
         cycles = max(cycles, 1.0)
         seconds = cycles / self.clock_hz
-        macs = m * k * n
+        macs = m * k * n * batch
+        byte_hops *= batch
         me = e["me"]
         parts = {
             "mac": macs * me.mac_pj,
             "scale": macs * me.scale_pj,
             "table": macs * me.table_pj + macs * (me.a_decode_pj + me.b_decode_pj),
             # operands read from local SRAM per MAC; partial sums read+written once per step
-            "sram": macs * (e["a_rd"] + e["b_rd"]) + 2 * m * n * p * e["c_rw"],
+            "sram": macs * (e["a_rd"] + e["b_rd"]) + 2 * m * n * p * batch * e["c_rw"],
             "network": byte_hops * self.hop_energy_pj_per_byte,
+            "static": self.static_w * seconds * 1e12,
         }
         dynamic = sum(parts.values())
         parts["overhead"] = max(0.0, self.power_w * seconds * 1e12 - dynamic)
-        return Cost(cycles=cycles, seconds=seconds, breakdown=parts, macs=macs,
-                    capacity_macs=self.peak_macs_per_cycle * cycles,
-                    accesses={"grid_side": p, "network_byte_hops": byte_hops})
+        times = {"compute": comp / self.clock_hz, "network": net / self.clock_hz}
+        return Cost._trusted(float(cycles), seconds, parts, float(macs),
+                             float(self.peak_macs_per_cycle * cycles), max(0.0, cycles - comp),
+                             {"grid_side": float(p), "network_byte_hops": byte_hops,
+                              "algorithm": algo}, times, None)
 
     def roofline_cycles(self, m: int, k: int, n: int, *, a_format: FormatSpec = None, b_format: FormatSpec = None,
                         accumulator: FormatSpec = None) -> float:
         """Compute roof of the whole wafer: MACs / (cores × MACs per core per cycle)."""
         check_dims(m, k, n)
         return m * k * n / self.peak_macs_per_cycle
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _cached(w: WaferMesh, m, k, n, a, b, acc, a_elems, batch) -> Cost:
+    return w._cost(m, k, n, a, b, acc, a_elems, batch)
 
 
 register_kind("wafer", WaferMesh)

@@ -96,8 +96,12 @@ class Report:
         formats: ``{"weights", "activations", "kv_cache", "accumulator"}`` → format names.
         cost: the total :class:`hwmodels.Cost`.
         layers: per-layer table (pandas DataFrame), one row per lowered GEMM (all its
-            ``count`` repetitions): name, kind, m, k, n, count, macs, cycles, stall_cycles,
-            seconds, energy_pj, ``<category>_pj``, utilization, bound.
+            ``count`` repetitions of ``batch`` GEMMs): name, kind, m, k, n, count, batch, macs,
+            cycles, stall_cycles, seconds, energy_pj, ``<category>_pj``, utilization, the time
+            each resource was busy (``compute_s``, ``dram_s``, ``sram_s``, ``network_s``,
+            ``overhead_s``), ``bound`` (``memory`` when a memory time exceeds the compute time),
+            DRAM bytes per operand (``a_dram_bytes``, ``b_dram_bytes``, ``c_dram_bytes``) and
+            the machine's ``mapping`` of the GEMM (text; empty where it has none).
         footprint: resident memory, bytes, at true bits per element: ``weights_bytes``,
             ``kv_cache_bytes``, ``activations_bytes``, ``total_bytes`` (with a recipe also
             ``metadata_bytes`` and its parts).
@@ -151,6 +155,52 @@ class Report:
         return self.cost.utilization
 
     @property
+    def bound(self) -> str:
+        """``"memory"`` or ``"compute"``: what bounds the whole workload (its summed times)."""
+        return self.cost.bound
+
+    @property
+    def times(self) -> dict:
+        """Seconds each resource was busy over the workload (``compute``, ``dram``, ...)."""
+        return dict(self.cost.times)
+
+    def _dram_traffic(self):
+        """(total, weights, KV cache) DRAM bytes over the layers, or None when not reported."""
+        cols = [c for c in _ACCESS_COLUMNS if c in self.layers.columns]
+        if not cols:
+            return None
+        total = float(self.layers[cols].sum().sum())
+        if total <= 0:
+            return None
+        lay = self.layers
+        w = float(lay.loc[lay["b_operand"] == "weight", "b_dram_bytes"].sum())
+        kv = float(lay.loc[lay["b_operand"] == "kv", "b_dram_bytes"].sum())
+        return total, w, kv
+
+    def explain(self) -> str:
+        """One sentence on what bounds the workload and why, from its time components and
+        DRAM traffic."""
+        t = self.cost.times
+        if not t:
+            return f"{self.bound}-bound"
+        comp = t.get("compute", 0.0)
+        mem = {k: v for k, v in t.items() if k in ("dram", "sram", "network")}
+        level = max(mem, key=mem.get) if mem else None
+        if level is None:
+            return f"compute-bound: compute {comp:.4g} s"
+        out = (f"{self.bound}-bound: {level} busy {mem[level]:.4g} s, compute {comp:.4g} s"
+               if self.bound == "memory" else
+               f"compute-bound: compute {comp:.4g} s, {level} busy {mem[level]:.4g} s")
+        traffic = self._dram_traffic()
+        if level == "dram" and traffic is not None:
+            total, w, kv = traffic
+            out += (f"; {total / 1e9:.4g} GB from/to DRAM: weights {w / 1e9:.4g} GB "
+                    f"({self.formats.get('weights')}), KV cache {kv / 1e9:.4g} GB")
+        if t.get("overhead", 0.0) > 0:
+            out += f"; fixed kernel overheads {t['overhead']:.4g} s"
+        return out
+
+    @property
     def memory_bytes(self) -> float:
         return self.footprint["total_bytes"]
 
@@ -184,7 +234,7 @@ class Report:
         layers = self.layers.copy()
         scaled = [c for c in layers.columns
                   if c in ("count", "macs", "cycles", "stall_cycles", "seconds", "energy_pj")
-                  or c.endswith("_pj")]
+                  or c.endswith(("_pj", "_s", "_bytes"))]
         for c in scaled:
             layers[c] = layers[c] * n
         return dataclasses.replace(self, cost=self.cost * n, layers=layers)
@@ -206,6 +256,23 @@ class Report:
         for k, v in self.breakdown.items():
             if v > 0:
                 rows.append((f"  {k}", f"{v * 1e-12:.4g} J ({100 * v / e:.1f}%)"))
+        tt = self.cost.times
+        if tt:
+            comp = tt.get("compute", 0.0)
+            mem = {k: v for k, v in tt.items() if k in ("dram", "sram", "network")}
+            level = max(mem, key=mem.get) if mem else "memory"
+            lv = mem.get(level, 0.0)
+            rows.append(("bound", f"memory: {level} {lv:.4g} s > compute {comp:.4g} s"
+                         if self.bound == "memory" else
+                         f"compute: compute {comp:.4g} s >= {level} {lv:.4g} s"))
+            for k, v in tt.items():
+                if v > 0:
+                    rows.append((f"  {k} time", f"{v:.4g} s"))
+            traffic = self._dram_traffic()
+            if traffic is not None:
+                total, w, kv = traffic
+                rows.append(("  dram traffic", f"{total / 1e9:.4g} GB (weights {w / 1e9:.4g} GB, "
+                                               f"KV cache {kv / 1e9:.4g} GB)"))
         rows += [("utilization", f"{100 * self.utilization:.2f}%"),
                  ("weights", f"{self.footprint['weights_bytes'] / 1e9:.4g} GB"),
                  ("kv cache", f"{self.footprint['kv_cache_bytes'] / 1e9:.4g} GB"),
@@ -269,11 +336,17 @@ class Report:
 _FOOTPRINT_PARTS = ("weights_bytes", "kv_cache_bytes", "activations_bytes", "metadata_bytes")
 
 
-def _bound(cost) -> str:
-    acc = cost.accesses
-    if "memory_seconds" in acc:
-        return "memory" if acc["memory_seconds"] > acc["compute_seconds"] else "compute"
-    return "memory" if cost.stall_cycles > 0 else "compute"
+def _gemm(machine, g, a, b, acc):
+    """One call's cost of the lowered GEMM ``g`` (its ``batch`` GEMMs together)."""
+    kw = {}
+    if g.batch != 1:
+        kw["batch"] = g.batch
+    if g.a_elements is not None:
+        kw["a_elements"] = g.a_elements
+    return machine.gemm(g.m, g.k, g.n, a_format=a, b_format=b, accumulator=acc, **kw)
+
+
+_ACCESS_COLUMNS = ("a_dram_bytes", "b_dram_bytes", "c_dram_bytes")
 
 
 def estimate(workload: Any, hw: Any, *, weights: Any, activations: Any, accumulator: Any = None,
@@ -299,7 +372,9 @@ def estimate(workload: Any, hw: Any, *, weights: Any, activations: Any, accumula
 
     Returns:
         :class:`Report`: total cycles, seconds, energy (pJ) by category (MAC, SRAM, DRAM,
-        scale handling, table builds/lookups, network, overhead), utilization, memory footprint
+        scale handling, table builds/lookups, network, static, overhead), utilization, the time
+        each resource was busy and what bounds the workload (``bound``, ``explain()``), memory
+        footprint
         at true bits per element, whether it ``fits`` the machine's memory (a GPU's HBM: a
         flag, False when it does not; None for machines with no stated capacity), and a
         per-layer DataFrame.
@@ -343,17 +418,21 @@ def estimate(workload: Any, hw: Any, *, weights: Any, activations: Any, accumula
     rows, total = [], None
     for g in layer_list:
         b = {"weight": w, "kv": kv, "activation": a}[g.b_operand]
-        one = machine.gemm(g.m, g.k, g.n, a_format=a, b_format=b, accumulator=acc)
+        one = _gemm(machine, g, a, b, acc)
         cost = one * g.count
         total = cost if total is None else total + cost
         row = {"name": g.name, "kind": g.kind, "m": g.m, "k": g.k, "n": g.n, "count": g.count,
-               "b_operand": g.b_operand, "b_format": _fmt_name(b)}
+               "batch": g.batch, "b_operand": g.b_operand, "b_format": _fmt_name(b)}
         row.update(cost.to_dict())
-        row["bound"] = _bound(one)
+        for c in _ACCESS_COLUMNS:
+            row[c] = cost.accesses.get(c, 0.0)
+        row["bound"] = one.bound
+        row["mapping"] = "" if one.mapping is None else str(one.mapping)
         rows.append(row)
     for name, kind, cost in recipe_rows:
         total = total + cost
-        rows.append({"name": name, "kind": kind, **cost.to_dict(), "bound": _bound(cost)})
+        rows.append({"name": name, "kind": kind, **cost.to_dict(),
+                     **{c: cost.accesses.get(c, 0.0) for c in _ACCESS_COLUMNS}, "bound": cost.bound})
     layers = pd.DataFrame(rows)
     return Report(
         workload=getattr(wl, "name", type(wl).__name__),

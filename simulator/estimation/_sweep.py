@@ -44,7 +44,8 @@ def _columns() -> list[str]:
     from lowbit import hwmodels
 
     return [*_LABELS, "cycles", "seconds", "energy_pj",
-            *[f"{c}_pj" for c in hwmodels.CATEGORIES], "utilization", "weights_bytes",
+            *[f"{c}_pj" for c in hwmodels.CATEGORIES], "utilization",
+            *[f"{t}_s" for t in hwmodels.TIME_PARTS], "bound", "weights_bytes",
             "kv_cache_bytes", "memory_bytes", "fits", "error"]
 
 
@@ -83,7 +84,8 @@ def _row(workload, hw, weights, activations, kv_cache, accumulator) -> dict:
     except ValueError as exc:  # an infeasible combination is a row, not the end of the sweep
         row.update({"cycles": math.nan, "seconds": math.nan, "energy_pj": math.nan,
                     **{f"{c}_pj": math.nan for c in hwmodels.CATEGORIES},
-                    "utilization": math.nan, "weights_bytes": math.nan,
+                    "utilization": math.nan, **{f"{t}_s": math.nan for t in hwmodels.TIME_PARTS},
+                    "bound": "", "weights_bytes": math.nan,
                     "kv_cache_bytes": math.nan, "memory_bytes": math.nan, "fits": None,
                     "error": str(exc)})
         return row
@@ -92,6 +94,8 @@ def _row(workload, hw, weights, activations, kv_cache, accumulator) -> dict:
     row.update({"cycles": r.cycles, "seconds": r.seconds, "energy_pj": r.energy_pj})
     row.update({f"{c}_pj": v for c, v in r.breakdown.items()})
     row.update({"utilization": r.utilization,
+                **{f"{t}_s": r.times.get(t, 0.0) for t in hwmodels.TIME_PARTS},
+                "bound": r.bound,
                 "weights_bytes": r.footprint["weights_bytes"],
                 "kv_cache_bytes": r.footprint["kv_cache_bytes"],
                 "memory_bytes": r.footprint["total_bytes"], "fits": r.fits, "error": ""})
@@ -124,7 +128,9 @@ def sweep(workloads: Any, hardware: Any, weights: Any, activations: Any, *, kv_c
 
     Returns:
         pandas DataFrame, one row per combination in product order: the labels, cycles,
-        seconds, energy_pj, ``<category>_pj``, utilization, footprint bytes, ``fits`` (the
+        seconds, energy_pj, ``<category>_pj``, utilization, the time each resource was busy
+        (``<part>_s`` for every part of ``hwmodels.TIME_PARTS``) and ``bound`` (``memory`` or
+        ``compute``), footprint bytes, ``fits`` (the
         footprint fits the machine's memory: True, False, or None when the machine states no
         capacity — see :class:`Report`), and ``error`` (empty, or why the combination is
         infeasible — its numbers are then NaN).

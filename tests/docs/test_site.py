@@ -109,24 +109,13 @@ def test_notebook_pages_are_in_the_nav(site):
         assert f"examples/{nb.stem}/" in html, nb.name
 
 
-def test_validation_page_gets_a_place_in_the_nav(tmp_path):
-    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
-    (tmp_path / "examples").mkdir()
-    (tmp_path / "docs" / "hardware").mkdir(parents=True)
-    without = site_hook.add_to_nav(json.loads(json.dumps(nav)), tmp_path)
-    assert "hardware/validation.md" not in json.dumps(without)  # no page yet: no entry
-    (tmp_path / "docs" / "hardware" / "validation.md").write_text("# Validation\n")
-    hw = next(i for i in site_hook.add_to_nav(json.loads(json.dumps(nav)), tmp_path)
-              if isinstance(i, dict) and "Hardware" in i)["Hardware"]
-    entries = [list(i.values())[0] for i in hw]
-    assert entries.count("hardware/validation.md") == 1
-    assert entries.index("hardware/validation.md") == entries.index("hardware/presets.md") + 1
-    # listed already (by the page's authors): not listed twice
-    nav2 = json.loads(json.dumps(nav))
-    next(i for i in nav2 if isinstance(i, dict) and "Hardware" in i)["Hardware"].append(
-        {"Validation": "hardware/validation.md"})
-    again = site_hook.add_to_nav(nav2, tmp_path)
-    assert json.dumps(again).count("hardware/validation.md") == 1
+def test_every_page_is_in_the_nav():
+    """Every page under docs/ is listed in mkdocs.yml's nav (the notebook pages are added by the
+    hook), so no page is built but unreachable."""
+    nav = json.dumps(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])
+    pages = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
+    missing = [p for p in pages if f'"{p}"' not in nav]
+    assert not missing, missing
 
 
 # ------------------------------------------------------------------------------- hardware

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import pathlib
 
 import pytest
 
@@ -114,27 +115,9 @@ def test_integer_mac_monotone_in_width():
 
 def test_block_formats_add_scale_handling_amortised_over_the_block():
     """A block format = element MAC + per-block scale handling / block size."""
-    import dataclasses
-
     el = formats.get("float4_e2m1fn")
     e8m0 = formats.get("float8_e8m0fnu")
-
-    @dataclasses.dataclass(frozen=True)
-    class Blk:  # the record shape of formats' BlockFormat (element, scale, block_size)
-        element: object
-        scale: object
-        block_size: int
-        name: str = "blk"
-        family = "block"
-
-        @property
-        def bits(self):
-            return self.element.bits
-
-        @property
-        def bits_per_element(self):
-            return self.element.bits + self.scale.bits / self.block_size
-
+    Blk = formats.BlockFormat  # noqa: N806
     b32, b16 = Blk(el, e8m0, 32), Blk(el, e8m0, 16)
     plain = mac_energy(el, el, "float32")
     m32 = mac_energy(b32, b32, "float32")
@@ -169,40 +152,49 @@ def test_registered_block_and_codebook_formats():
     assert mac_energy("int8", "ternary_absmean").multiply_pj < 0.5 * T.int_mult(8, 8)
 
 
-def test_other_families_by_duck_typing():
+def test_operand_summaries_dispatch_on_the_record_class():
+    """hwmodels reads records by their class (issue 12, item 4): LNS and posit records get
+    their own rules; a Format subclass without a rule is an integer of its width; anything that
+    is not a formats.Format is a TypeError naming the parameter."""
     import dataclasses
 
+    from lowbit.hwmodels._operand import operand
+
+    lns = formats.LNSFormat(4, 3)
+    e = mac_energy(lns, lns)  # LNS x LNS: an add of the log fields; accumulates in float32
+    assert e.multiply_pj == pytest.approx(T.int_add(lns.bits - 1))  # (formats.default_accumulator)
+    assert e.accumulate_pj == pytest.approx(T.fp_add(24)) and e.table_pj == 0
+    assert mac_energy(lns, lns, lns).table_pj > 0  # an LNS accumulator, asked for: add + table
+    p = formats.PositFormat(8, 2)
+    assert mac_energy(p, p, "float32").mac_pj > \
+        mac_energy("float8_e4m3fn", "float8_e4m3fn", "float32").mac_pj
+    assert operand(p).kind == "posit" and operand(lns).kind == "lns"
+
     @dataclasses.dataclass(frozen=True)
-    class LNS:
+    class Mine(formats.Format):  # a user's own family, no cost rule yet
+        width: int = 6
+        family = "mine"
+
+        @property
+        def bits(self):
+            return self.width
+
+    o = operand(Mine())
+    assert (o.kind, o.bits, o.storage_bits) == ("int", 6, 6.0)
+    assert mac_energy(Mine(), Mine()).multiply_pj == pytest.approx(T.int_mult(6, 6))
+
+    @dataclasses.dataclass(frozen=True)
+    class DuckLNS:  # quacks like an LNS record, but is not a format record
         int_bits: int = 4
         frac_bits: int = 3
-        signed: bool = True
         name: str = "lns8"
         family = "lns"
+        bits = 8
 
-        @property
-        def bits(self):
-            return 1 + self.int_bits + self.frac_bits
-
-    @dataclasses.dataclass(frozen=True)
-    class Posit:
-        nbits: int = 8
-        es: int = 2
-        name: str = "posit8"
-        family = "posit"
-
-        @property
-        def bits(self):
-            return self.nbits
-
-    lns = LNS()
-    e = mac_energy(lns, lns)  # multiply = add of the log fields; accumulate in float32
-    assert e.multiply_pj == pytest.approx(T.int_add(7))
-    assert e.accumulate_pj == pytest.approx(T.fp_add(24)) and e.table_pj == 0
-    e = mac_energy(lns, lns, lns)  # an LNS accumulator, asked for: add + Gaussian-log table
-    assert e.table_pj > 0
-    p = mac_energy(Posit(), Posit(), "float32")
-    assert p.mac_pj > mac_energy("float8_e4m3fn", "float8_e4m3fn", "float32").mac_pj
+    with pytest.raises(TypeError, match="a_format must be a format record"):
+        mac_energy(DuckLNS(), "int8")
+    with pytest.raises(TypeError, match="formats.Format"):
+        operand(DuckLNS())
 
 
 def test_technology_scaling():
@@ -251,3 +243,63 @@ def test_lns_accumulation_uses_a_gaussian_log_table():
     entries = (f.frac_bits + 1) * 2**f.frac_bits
     assert e.multiply_pj == pytest.approx(T.int_add(f.bits - 1))
     assert e.table_pj == pytest.approx(T.sram_access(f.bits, entries * f.bits / 8))
+
+
+# ----------------------------------------------------------------- SRAM size and leakage
+MEAS = pathlib.Path(__file__).parents[1] / "fixtures" / "measurements"
+
+
+def _sram_points():
+    import csv
+
+    with open(MEAS / "sram_energy.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_sram_growth_exponent_is_the_cacti_fit():
+    """The table's exponent beyond 1 MiB is the least-squares fit of log E on log capacity to
+    the CACTI 7.0 points from 1 MiB to 128 MiB (both cell families) — recomputed here from the
+    fixture, so the preset cannot drift from its source."""
+    import numpy as np
+
+    pts = [r for r in _sram_points() if "CACTI" in r["source"] and int(r["capacity_bytes"]) >= 2**20]
+    assert len(pts) == 16
+    x = np.log([float(r["capacity_bytes"]) for r in pts])
+    y = np.log([float(r["energy_pj"]) for r in pts])
+    alpha = np.polyfit(x, y, 1)[0]
+    assert T.sram_capacity_exponent == pytest.approx(alpha, abs=0.005)
+
+
+def test_sram_energy_keeps_growing_past_1_mib():
+    """Issue 13: per-access energy stopped growing at 1 MiB (100 pJ per 64 bits up to 40 MB).
+    Now it follows CACTI's growth: within 25 % of CACTI's own ratio to its 1 MiB point, from 2
+    to 128 MiB, for both cell families; and it is still the table's 100 pJ at 1 MiB."""
+    assert T.sram_access(64, 2**20) == pytest.approx(100.0)
+    assert T.sram_access(64, 40e6) > 5 * T.sram_access(64, 2**20)
+    for fam in ("itrs-hp", "itrs-lstp"):
+        pts = {int(r["capacity_bytes"]): float(r["energy_pj"]) for r in _sram_points()
+               if fam in r["source"]}
+        for cap, e in pts.items():
+            if cap > 2**20:
+                ours = T.sram_access(64, cap) / T.sram_access(64, 2**20)
+                assert ours == pytest.approx(e / pts[2**20], rel=0.25), (fam, cap)
+    sizes = [2.0**i for i in range(10, 28)]
+    es = [T.sram_access(64, s) for s in sizes]
+    assert all(b > a for a, b in zip(es, es[1:], strict=False))  # monotone, no plateau
+
+
+def test_static_power_from_sram_leakage_or_a_measurement():
+    """Every machine has a ``static`` breakdown entry: a measured figure where the preset has
+    one (TPU v1's 28 W idle die, Jouppi et al., Table 2), else SRAM leakage (CACTI itrs-hp,
+    1.077 W/MiB at 45 nm, rescaled to the node) or, for GPUs and wafers, 25 % of board power."""
+    tpu = hwmodels.presets.get("tpu-v1")
+    assert tpu.static_w == 28
+    c = tpu.gemm(256, 4096, 4096)
+    assert c.breakdown["static"] == pytest.approx(28 * c.seconds * 1e12)
+    assert T.sram_leakage_per_mib_w == 1.077
+    assert T.at_node(7).sram_leakage_per_mib_w == pytest.approx(
+        1.077 * hwmodels.node_factor(7) / hwmodels.node_factor(45))
+    for name in hwmodels.presets.names():
+        c = hwmodels.presets.get(name).gemm(8, 256, 256)
+        assert c.breakdown.get("static", 0) > 0, name
+        assert c.energy_pj == pytest.approx(math.fsum(c.breakdown.values()))

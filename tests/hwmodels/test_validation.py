@@ -37,6 +37,7 @@ SAMPLES = {
     "TechScaling": lambda: tech_scaling(),
     "MacEnergy": lambda: hwmodels.MacEnergy(0.2, 0.03),
     "Cost": lambda: hwmodels.Cost(cycles=1, seconds=1e-9, macs=1, capacity_macs=1),
+    "Mapping": lambda: hwmodels.Mapping("mnk", 128, 32, 128, ("a", "c"), ("a", "b", "c")),
 }
 
 
@@ -87,8 +88,23 @@ def test_numeric_field_keeps_a_valid_value(cls, name):
         new = rec.routing_paths_per_core  # bounded by the routing limit
     if name == "node_nm" and cls.__name__ != "TechNode":
         new = 7.0  # inside the technology-scaling table
+    if name.startswith("achieved_"):
+        new = v / 2  # a fraction of the peak, at most 1
+    if name == "static_power_w" and cls.__name__ in ("GPU", "WaferMesh"):
+        new = rec.power_w / 2  # at most the board power
     out = dataclasses.replace(rec, **{name: new})
     assert getattr(out, name) == new
+
+
+def test_mapping_record_rejects_bad_values():
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        hwmodels.Mapping("mmk", 1, 1, 1)
+    with pytest.raises(ValueError, match="resident"):
+        hwmodels.Mapping("mnk", 1, 1, 1, resident=("d",))
+    with pytest.raises(ValueError, match="objective"):
+        hwmodels.Mapping("mnk", 1, 1, 1, objective="area")
+    with pytest.raises(ValueError, match="tile_k must be an integer >= 1"):
+        hwmodels.Mapping("mnk", 1, 0, 1)
 
 
 def test_numpy_scalars_become_python_numbers():

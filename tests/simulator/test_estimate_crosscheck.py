@@ -23,8 +23,9 @@ def test_lut_counts_agree_with_the_functional_lut_gemm(g, sym, bits):
 
 @pytest.mark.parametrize("pa, pw", [(16, 16), (8, 8), (4, 8), (2, 3), (1, 16)])
 def test_bitserial_time_ratios_agree_with_plane_counts(pa, pw):
-    """Stripes (activation-serial) time ∝ activation planes; Loom (both serial) ∝ plane pairs."""
-    shape = (8, 512, 512)
+    """Stripes (activation-serial) time ∝ activation planes; Loom (both serial) ∝ plane pairs
+    (its convolutional rule, which holds from 16/p_a activation rows on)."""
+    shape = (16, 512, 512)
     stripes = hwmodels.BitSerialArray("stripes", units=64)
     loom = hwmodels.BitSerialArray("loom", units=64)
     ref = lambda serial, a, b: simulator.bitserial_counts(*shape, a_bits=a, b_bits=b,  # noqa: E731
