@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from ._validate import check_number
 
@@ -265,7 +266,7 @@ class Cost:
     def to_dict(self) -> dict:
         """Flat dict: cycles, stall_cycles, seconds, energy_pj, ``<category>_pj`` for every
         category, macs, utilization, ``<part>_s`` for every time part, and ``bound``."""
-        out = {
+        out: dict[str, Any] = {
             "cycles": self.cycles,
             "stall_cycles": self.stall_cycles,
             "seconds": self.seconds,

@@ -339,7 +339,7 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, *, x_
     parts = linear_parts(x, w, x_format=x_format, w_format=w_format, accumulator=accumulator, scaling=scaling,
                          rotation=rotation, calibration=calibration, outliers=outliers, low_rank=low_rank,
                          **matmul_kwargs)
-    y = None
+    y: Any = None
     for p in parts.values():
         y = p if y is None else y + p
     if bias is not None:
@@ -637,7 +637,7 @@ def _mask(scores, causal):
     return np.where(keep, scores, -np.inf)
 
 
-def attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, q_format: Fmt = None, k_format: Fmt = None,
+def attention(q: Any, k: Any, v: Any, *, q_format: Fmt = None, k_format: Fmt = None,
               p_format: Fmt = None, v_format: Fmt = None, qk_accumulator: Any = None, pv_accumulator: Any = None,
               scale: float | None = None, causal: bool = False, scaling: str = "auto", output_format: Fmt = "float32",
               rotation: Any = None, calibration: Any = None, outliers: Any = None,

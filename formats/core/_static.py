@@ -32,9 +32,9 @@ def work_float(x, backend: str) -> str:
     """float64 for float64 inputs (JAX: with x64 on), else float32: the dtype scales are applied in."""
     if x.dtype.name == "float64":
         if backend == "jax":
-            import jax
+            from ._backend import float64_available
 
-            return "float64" if jax.config.jax_enable_x64 else "float32"
+            return "float64" if float64_available("jax") else "float32"
         return "float64"
     return "float32"
 

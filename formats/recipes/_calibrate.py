@@ -52,7 +52,7 @@ __all__ = ["calibrate", "Calibration", "CALIBRATION_METHODS"]
 #: Methods of :func:`calibrate`.
 CALIBRATION_METHODS = ("absmax", "percentile", "mse", "sigma")
 
-_OPTIONS = {"absmax": {}, "percentile": {"percentile": 99.99}, "sigma": {"k": 3.0},
+_OPTIONS: dict[str, dict[str, Any]] = {"absmax": {}, "percentile": {"percentile": 99.99}, "sigma": {"k": 3.0},
             "mse": {"grid": 100, "rounding": "nearest_even"}}
 
 _JAX_REGISTERED = False

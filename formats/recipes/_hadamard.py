@@ -99,7 +99,10 @@ def _irreducible(p: int, k: int) -> list[int]:
 def _jacobsthal(q: int) -> np.ndarray:
     """Q[a, b] = χ(a − b) over GF(q), elements numbered by their base-p digits (polynomial
     coefficients); χ(0) = 0, χ = 1 on the non-zero squares, −1 elsewhere."""
-    p, k = _prime_power(q)
+    pk = _prime_power(q)
+    if pk is None:
+        raise ValueError(f"{q} is not a prime power")
+    p, k = pk
     digits = np.array([[(e // p ** i) % p for i in range(k)] for e in range(q)], dtype=np.int64)
     weights = p ** np.arange(k, dtype=np.int64)
     if k == 1:

@@ -149,8 +149,8 @@ def random_orthogonal(n: int, *, key: Any, dtype: Any = None) -> Any:
             dt = jnp.dtype(dtype) if dtype is not None else jnp.zeros(()).dtype
             if dt.kind != "f":
                 raise ValueError(f"dtype must be a float dtype, got {dt}")
-            Q, R = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype=dt))
-            return Q * jnp.where(jnp.diag(R) < 0, -1.0, 1.0).astype(dt)
+            Qj, Rj = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype=dt))
+            return Qj * jnp.where(jnp.diag(Rj) < 0, -1.0, 1.0).astype(dt)
     raise TypeError(f"key must be an int seed, a numpy.random.Generator or a JAX PRNG key, got {type(key).__name__}")
 
 
@@ -241,6 +241,6 @@ def smooth(x: Any, weight: Any, scales: Any, *, w_axis: int = -1) -> tuple[Any, 
 
 
 def _x64() -> bool:
-    import jax
+    from ..core._backend import float64_available
 
-    return bool(jax.config.jax_enable_x64)
+    return float64_available("jax")

@@ -84,7 +84,7 @@ def run(scale: float = 1.0, progress: Progress | None = None) -> list[dict]:
             r["x_copy"] = r["seconds"] / t_copy
             if t_ml is not None and not r["impl"].startswith("ml_dtypes"):
                 r["speedup_vs_ml_dtypes"] = t_ml / r["seconds"]
-            if t_jx is not None and r["impl"] == "lowbit jax.jit":
+            if t_jx is not None and t_jlb is not None and r["impl"] == "lowbit jax.jit":
                 r["x_jax_astype"] = t_jlb / t_jx
         progress.rows(rows[start:])
     return rows

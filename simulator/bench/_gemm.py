@@ -51,7 +51,7 @@ def run(scale: float = 1.0, progress: Progress | None = None) -> list[dict]:
     wi = rng.integers(-128, 128, (n, n), dtype=np.int8)
     reps = 3 if scale >= 1 else 1
     t_blas = timeit(lambda: xf.astype(np.float64) @ wf.astype(np.float64), repeats=reps, warmup=1)
-    rows = []
+    rows: list[dict] = []
     for case, kind, kw in _cases():
         a, b = (xf, wf) if kind == "float" else (xi, wi)
         slow = "bfloat16" in case

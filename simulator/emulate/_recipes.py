@@ -168,7 +168,7 @@ def low_rank_residual(w: Any, rank: int, *, quantizer: Any = None, factor_format
     q = quantizer if quantizer is not None else (lambda v: v)
     a = a.astype(xp.float64) if xp is np else a
     Q = xp.zeros_like(a)
-    best = None
+    best: Any = None
     for _ in range(int(iterations)):
         L, R = _svd_r(xp, a - Q, int(rank))
         L, R = fq(L), fq(R)
